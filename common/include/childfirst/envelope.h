@@ -1,0 +1,86 @@
+/* Envelopes: a payload encrypted once for many recipients and signed by its
+ * sender, with a cleartext header the broker can route on (DESIGN.md section 4).
+ *
+ *   ciphertext = nonce || XChaCha20-Poly1305(content key, nonce,
+ *                AD = "childfirst/v1/payload\0" || B(header), padded payload)
+ *   keys       = (recipient id, crypto_box_seal(content key)) per header recipient, in order
+ *   commit     = BLAKE2b-256(key = content key, "childfirst/v1/commit")
+ *   signature  = Ed25519("childfirst/v1/envelope\0" || B(header) || B(ciphertext)
+ *                        || B(keys bytes) || commit)
+ *
+ * where B() is BLAKE2b-256 and "keys bytes" is, per entry, the id and the sealed
+ * key each with a 2-byte big-endian length. A recipient checks the commitment
+ * before decrypting: XChaCha20-Poly1305 does not commit to its key, so without it
+ * a sender could show different recipients different plaintexts.
+ */
+#ifndef CHILDFIRST_ENVELOPE_H
+#define CHILDFIRST_ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "childfirst/error.h"
+#include "childfirst/header.h"
+#include "childfirst/keys.h"
+
+#define CF_NONCE_LEN 24
+#define CF_CONTENT_KEY_LEN 32
+#define CF_SEALED_KEY_LEN 80 /* crypto_box_SEALBYTES + CF_CONTENT_KEY_LEN */
+#define CF_AEAD_TAG_LEN 16
+
+struct cf_key_entry {
+    cf_id recipient;
+    uint8_t sealed[CF_SEALED_KEY_LEN];
+};
+
+/* A decoded envelope. Owns its header and ciphertext copies; release with
+ * cf_envelope_fini. */
+struct cf_envelope {
+    uint8_t *header;          /* the exact header bytes that were signed */
+    size_t header_len;
+    uint8_t *ciphertext;      /* nonce || AEAD output */
+    size_t ciphertext_len;
+    size_t n_keys;
+    struct cf_key_entry keys[CF_MAX_RECIPIENTS];
+    uint8_t commit[CF_HASH_LEN];
+    uint8_t signature[CF_SIG_LEN];
+};
+
+/* The BLAKE2b-256 digests the signature and the audit record cover. */
+struct cf_envelope_digests {
+    uint8_t header[CF_HASH_LEN];
+    uint8_t ciphertext[CF_HASH_LEN];
+    uint8_t keys[CF_HASH_LEN];
+};
+
+/* Seals `payload` (at most CF_MAX_PLAINTEXT - 1 bytes) for h's recipients.
+ * box_pks[i] is the X25519 key of h->recipients[i]. The sender must be h->sender.
+ * Writes the encoded Envelope; caller owns *out, free with free(). */
+CF_WUR int cf_envelope_seal(const struct cf_header *h, const uint8_t *payload, size_t len,
+                            const uint8_t (*box_pks)[CF_BOX_PK], const struct cf_keys *sender,
+                            uint8_t **out, size_t *out_len, struct cf_error *err);
+
+/* Decodes an encoded Envelope of at most CF_MAX_ENVELOPE bytes and checks its
+ * structure: both encodings canonical, the header valid (into *hdr), field
+ * sizes exact, and the key list naming h's recipients in order (CF_EKEYLIST).
+ * Does not check the signature. Caller owns *env; release with cf_envelope_fini
+ * (also after a failure). */
+CF_WUR int cf_envelope_decode(const uint8_t *buf, size_t len, struct cf_envelope *env,
+                              struct cf_header *hdr, struct cf_error *err);
+
+/* Checks the sender's signature (CF_ESIG). */
+CF_WUR int cf_envelope_verify(const struct cf_envelope *env, const uint8_t sender_pk[CF_SIGN_PK]);
+
+/* Opens a decoded and verified envelope as recipient `self`. In order:
+ * CF_ENOTRECIPIENT, CF_ESEAL, CF_ECOMMIT, CF_EDECRYPT, CF_EPAD. Caller owns
+ * *payload; free with free(). */
+CF_WUR int cf_envelope_open(const struct cf_envelope *env, const struct cf_keys *self,
+                            uint8_t **payload, size_t *len);
+
+/* The digests of a decoded envelope. */
+void cf_envelope_digests(const struct cf_envelope *env, struct cf_envelope_digests *d);
+
+/* Frees what decode allocated and zeroes *env. Accepts a zeroed struct. */
+void cf_envelope_fini(struct cf_envelope *env);
+
+#endif

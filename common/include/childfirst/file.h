@@ -1,0 +1,26 @@
+/* Whole-file reads with a size limit, and durable replacement of a file
+ * (temp, fsync, rename, fsync of the folder), so a crash leaves the old or the
+ * new file, never half of one. */
+#ifndef CHILDFIRST_FILE_H
+#define CHILDFIRST_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "childfirst/error.h"
+
+/* Reads all of `path`, failing with CF_ETOOBIG above `max` bytes. The buffer
+ * has a NUL after the last byte (not counted in *len). Caller owns *out; free
+ * with free(). */
+CF_WUR int cf_file_read(const char *path, size_t max, uint8_t **out, size_t *len,
+                        struct cf_error *err);
+
+/* Writes `len` bytes to `path` durably and atomically with the given mode,
+ * replacing any file there. */
+CF_WUR int cf_file_write_atomic(const char *path, const void *buf, size_t len, unsigned mode,
+                                struct cf_error *err);
+
+/* fsync()s the folder holding `path`, making a rename or create durable. */
+CF_WUR int cf_file_sync_parent(const char *path, struct cf_error *err);
+
+#endif

@@ -1,0 +1,1 @@
+#include "childfirst/directory.h"

@@ -1,0 +1,1 @@
+#include "childfirst/envelope.h"

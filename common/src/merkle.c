@@ -1,0 +1,1 @@
+#include "childfirst/merkle.h"

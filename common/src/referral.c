@@ -1,0 +1,1 @@
+#include "childfirst/referral.h"

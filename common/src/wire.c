@@ -1,0 +1,1 @@
+#include "childfirst/wire.h"
