@@ -169,7 +169,7 @@ int cf_header_check(const struct cf_header *h, struct cf_error *err)
         return cf_error_set(err, CF_EFIELD, "header.la_code: not a GSS code such as E09000033");
     if (!cf_header_urgency_name(h->urgency) || h->urgency == CF_URGENCY_NONE)
         return cf_error_set(err, CF_EFIELD, "header.urgency: not immediate, urgent or routine");
-    if (!cf_header_decision_name(h->decision))
+    if ((unsigned)h->decision > CF_DECISION_CG)
         return cf_error_set(err, CF_EFIELD, "header.decision: not rg or cg");
     if (h->lead_staff_ref[0] && !str_ok(h->lead_staff_ref, cf_header_staff_ref_valid))
         return cf_error_set(err, CF_EFIELD, "header.lead_staff_ref: not a staff reference");

@@ -37,6 +37,13 @@ enum cf_standing { CF_STANDING_NONE = 0, CF_STANDING_VOTING, CF_STANDING_REQUIRE
 
 typedef char cf_id[CF_ID_MAX + 1];
 
+/* A vote's fields, signed by the voter over the vote layout of DESIGN.md section 4. */
+struct cf_vote {
+    uint8_t proposal_id[CF_MESSAGE_ID_LEN];
+    bool approve;
+    uint8_t signature[64];
+};
+
 struct cf_member {
     cf_id agency;
     enum cf_standing standing;
@@ -65,6 +72,8 @@ struct cf_header {
     char chair_staff_ref[CF_STAFF_REF_MAX + 1];
     size_t n_attendees;
     cf_id attendees[CF_MAX_MEMBERS];
+    bool has_vote;
+    struct cf_vote vote;
 };
 
 /* Names as they appear in JSON, INI and logs ("referral", "immediate", "rg").
