@@ -26,13 +26,17 @@ struct cf_merkle_store {
     int (*put)(void *ctx, unsigned level, uint64_t index, const uint8_t hash[CF_MERKLE_HASH]);
 };
 
-/* RFC 6962 hashes: leaf = SHA-256(0x00 || data), node = SHA-256(0x01 || l || r). */
+/* RFC 6962 hashes: leaf = SHA-256(0x00 || data), node = SHA-256(0x01 || l || r).
+ * `out` may be the same memory as an input. */
 void cf_merkle_leaf_hash(const uint8_t *data, size_t len, uint8_t out[CF_MERKLE_HASH]);
 void cf_merkle_node_hash(const uint8_t left[CF_MERKLE_HASH], const uint8_t right[CF_MERKLE_HASH],
                          uint8_t out[CF_MERKLE_HASH]);
 
-/* Appends the leaf with hash `leaf_hash` as leaf number `size` (the current
- * size), writing it and every subtree it completes. */
+/* Appends the leaf with hash `leaf_hash` as leaf number `size`, writing it and
+ * every subtree it completes (1 + the trailing one bits of size). The caller
+ * vouches that `size` is the current size, and runs this inside a transaction
+ * it aborts on failure: puts made before a failing one are not undone.
+ * CF_ERANGE at size UINT64_MAX. */
 CF_WUR int cf_merkle_append(const struct cf_merkle_store *s, uint64_t size,
                             const uint8_t leaf_hash[CF_MERKLE_HASH]);
 
@@ -41,16 +45,19 @@ CF_WUR int cf_merkle_root(const struct cf_merkle_store *s, uint64_t size,
                           uint8_t out[CF_MERKLE_HASH]);
 
 /* The audit path for leaf `index` in the tree of `size` leaves (RFC 6962 PATH).
- * Writes *n hashes into proof, at most CF_MERKLE_MAX_PROOF. CF_ERANGE if
- * index >= size. */
+ * Writes *n hashes into the caller's `proof`, which must hold
+ * CF_MERKLE_MAX_PROOF. CF_ERANGE if index >= size; a store error as returned. */
 CF_WUR int cf_merkle_inclusion_proof(const struct cf_merkle_store *s, uint64_t index,
                                      uint64_t size, uint8_t proof[][CF_MERKLE_HASH], size_t *n);
 
-/* The consistency proof from size1 to size2 (RFC 6962 PROOF). *n hashes, at
- * most 2 * CF_MERKLE_MAX_PROOF. CF_ERANGE unless 0 < size1 <= size2; an empty
- * proof when size1 == size2. */
+/* The consistency proof from size1 to size2 (RFC 6962 PROOF) into the
+ * caller's `proof`, which must hold 2 * CF_MERKLE_MAX_PROOF. CF_ERANGE unless
+ * 0 < size1 <= size2; an empty proof when size1 == size2. */
 CF_WUR int cf_merkle_consistency_proof(const struct cf_merkle_store *s, uint64_t size1,
                                        uint64_t size2, uint8_t proof[][CF_MERKLE_HASH], size_t *n);
+
+/* Both verifiers take borrowed proofs (NULL allowed when n is 0) and consume
+ * every hash: a proof with a hash too many or too few fails. */
 
 /* RFC 9162 section 2.1.3.2. 0 if the proof shows `leaf_hash` at `index` in the
  * tree of `size` with `root`; CF_ERANGE if index >= size; CF_EPROOF otherwise,
