@@ -68,13 +68,16 @@ struct cf_referral {
  * every rule in the README's referral table fail with CF_EJSON or CF_EFIELD and
  * a sentence naming the field. `today` is the date ("YYYY-MM-DD", Europe/London)
  * that dates may not be after. On success the caller owns *out's strings; free
- * with cf_referral_fini. On failure *out is left empty. */
+ * with cf_referral_fini. On failure *out is left empty.
+ * A CF_EJSON sentence may quote the document near the error (jansson does):
+ * show it to the sender, but log only the code. */
 CF_WUR int cf_referral_from_json(const char *text, size_t len, const char *today,
                                  struct cf_referral *out, struct cf_error *err);
 
 /* The referral as a JSON object with the keys of DESIGN.md section 9, absent
  * fields omitted ("case_id" too when empty). Caller owns the result; release
- * with json_decref. NULL only when out of memory. */
+ * with json_decref. NULL when out of memory, or when a hand-built struct holds
+ * text that is not UTF-8 (what cf_referral_from_json made never does). */
 json_t *cf_referral_to_json(const struct cf_referral *r);
 
 /* Frees the strings and lists; leaves *r zeroed. Accepts a zeroed struct. */
