@@ -1,0 +1,12 @@
+/* The childfirst command line: one file per command family, dispatched from
+ * cli_main.c. Each family's entry point gets the arguments after its name. */
+#ifndef CHILDFIRST_CLI_H
+#define CHILDFIRST_CLI_H
+
+/* Exit codes shared by every command. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+int cli_keygen(int argc, char **argv);
+int cli_directory(int argc, char **argv);
+
+#endif

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs the Debian 12 packages ChildFirst builds and tests with, and only
+# those that are missing, so a second run is quick and needs no network.
+set -eu
+
+PACKAGES="build-essential cmake pkg-config
+  libzmq3-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils
+  libsodium-dev libjansson-dev libinih-dev libcmocka-dev
+  clang libclang-rt-14-dev"
+
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "installing:$missing"
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
