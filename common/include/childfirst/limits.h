@@ -22,7 +22,7 @@
 #define CF_MAX_FRAME (1024u * 1024u)         /* application limit for one frame */
 #define CF_MAX_TRANSPORT (8u * 1024u * 1024u) /* ZMQ_MAXMSGSIZE: far above CF_MAX_FRAME */
 #define CF_MAX_JSON (256u * 1024u)           /* a referral or message JSON document */
-#define CF_MAX_INI_FILE (1024u * 1024u)      /* agencies.ini, policy.ini, configs */
+#define CF_MAX_INI_FILE (4u * 1024u * 1024u) /* agencies.ini (CF_MAX_AGENCIES entries), policy.ini, configs */
 #define CF_MAX_KEY_FILE 4096u
 #define CF_MAX_AGENCIES 4096
 #define CF_MAX_AREAS 256                     /* LA codes served by one agency */

@@ -36,6 +36,12 @@ int cf_policy_role_parse(const char *name);
 /* A role's name, or NULL when out of range. Static. */
 const char *cf_policy_role_name(int role);
 
+/* Parses a space-separated list of role names into a bit set. CF_EVALUE, with
+ * err naming `key`, for an unknown or repeated role, or an empty list unless
+ * `empty_ok`. */
+CF_WUR int cf_policy_roles_parse(const char *key, const char *value, bool empty_ok, uint32_t *out,
+                                 struct cf_error *err);
+
 enum cf_unit { CF_UNIT_NONE = 0, CF_UNIT_MINUTES, CF_UNIT_HOURS, CF_UNIT_CALENDAR_DAYS, CF_UNIT_WORKING_DAYS };
 
 /* "<n> <unit> [from <event>]"; set == false when the policy gives no figure. */
@@ -126,8 +132,10 @@ struct cf_route_ctx {
 };
 
 /* The exact recipient list the policy routes for `ctx`: agency ids sorted
- * ascending, without repeats. CF_ENOROUTE (err names the selector) if an
- * area:ROLE selector matches nobody; CF_ETOOBIG above CF_MAX_RECIPIENTS. */
+ * ascending, without repeats. CF_ENOROUTE (err names the selector) if the type
+ * has no route or an area:ROLE selector matches nobody; CF_EJURISDICTION for
+ * an LA code no jurisdiction claims; CF_EUNKNOWNAGENCY if the escrow agency is
+ * not in the directory; CF_ETOOBIG above CF_MAX_RECIPIENTS. */
 CF_WUR int cf_policy_recipients(const struct cf_policy *p, const struct cf_directory *dir,
                                 const struct cf_route_ctx *ctx, cf_id out[CF_MAX_RECIPIENTS],
                                 size_t *n, struct cf_error *err);
