@@ -318,7 +318,7 @@ int cf_wire_header_decode(const uint8_t *buf, size_t len, struct cf_header *h,
     if (len > CF_MAX_HEADER)
         return cf_error_set(err, CF_ETOOBIG, "header: %zu bytes, at most %d allowed", len,
                             CF_MAX_HEADER);
-    ProtobufCMessage *m;
+    ProtobufCMessage *m = NULL;
     int rc = decode(&cf__header__descriptor, buf, len, true, &m, err);
     if (rc != 0)
         return rc;
@@ -367,7 +367,7 @@ int cf_wire_envelope_decode(const uint8_t *buf, size_t len, struct cf_envelope *
     if (len > CF_MAX_ENVELOPE)
         return cf_error_set(err, CF_ETOOBIG, "envelope: %zu bytes, at most %u allowed", len,
                             CF_MAX_ENVELOPE);
-    ProtobufCMessage *pm;
+    ProtobufCMessage *pm = NULL;
     int rc = decode(&cf__envelope__descriptor, buf, len, true, &pm, err);
     if (rc != 0)
         return rc;
@@ -602,7 +602,7 @@ int cf_wire_referral_decode(const uint8_t *buf, size_t len, struct cf_referral *
     if (len > CF_MAX_PLAINTEXT)
         return cf_error_set(err, CF_ETOOBIG, "payload: %zu bytes, at most %u allowed", len,
                             CF_MAX_PLAINTEXT);
-    ProtobufCMessage *pm;
+    ProtobufCMessage *pm = NULL;
     int rc = decode(&cf__payload__descriptor, buf, len, false, &pm, err);
     if (rc != 0)
         return rc;
