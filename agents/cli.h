@@ -8,5 +8,6 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 int cli_keygen(int argc, char **argv);
 int cli_directory(int argc, char **argv);
+int cli_audit(int argc, char **argv);
 
 #endif

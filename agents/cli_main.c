@@ -17,6 +17,7 @@ static const struct {
     {"keygen", cli_keygen, "keygen ID|broker|authority --out FILE   make a secret key file"},
     {"directory", cli_directory,
      "directory sign --key AUTHORITY.key --serial N agencies.ini policy.ini"},
+    {"audit", cli_audit, "audit verify DIR --broker-key BASE64|--broker-key-file FILE"},
 };
 
 static void usage(FILE *to)

@@ -16,10 +16,16 @@
 static const char payload_tag[] = "childfirst/v1/payload"; /* the tags end with their NUL */
 static const char envelope_tag[] = "childfirst/v1/envelope";
 static const char commit_msg[] = "childfirst/v1/commit";   /* hashed without a NUL */
+static const char ack_tag[] = "childfirst/v1/ack";
 
 static void b2b(const void *data, size_t len, uint8_t out[CF_HASH_LEN])
 {
     crypto_generichash(out, CF_HASH_LEN, data, len, NULL, 0);
+}
+
+void cf_envelope_hash(const uint8_t *data, size_t len, uint8_t out[CF_HASH_LEN])
+{
+    b2b(data, len, out);
 }
 
 /* BLAKE2b-256 of the key list in its length-prefixed form. */
@@ -239,6 +245,50 @@ out:
     if (key)
         sodium_free(key);
     return rc;
+}
+
+/* The ack layout into `out`; returns its length, or 0 for an over-long code. */
+static size_t ack_bytes(const uint8_t message_id[CF_MESSAGE_ID_LEN],
+                        const uint8_t hash[CF_HASH_LEN], const char *code,
+                        uint8_t out[sizeof ack_tag + CF_MESSAGE_ID_LEN + CF_HASH_LEN + 2 + 255])
+{
+    size_t n = strlen(code);
+    if (n > 255)
+        return 0;
+    uint8_t *p = out;
+    memcpy(p, ack_tag, sizeof ack_tag);
+    p += sizeof ack_tag;
+    memcpy(p, message_id, CF_MESSAGE_ID_LEN);
+    p += CF_MESSAGE_ID_LEN;
+    memcpy(p, hash, CF_HASH_LEN);
+    p += CF_HASH_LEN;
+    *p++ = (uint8_t)(n >> 8);
+    *p++ = (uint8_t)n;
+    memcpy(p, code, n);
+    return (size_t)(p + n - out);
+}
+
+int cf_envelope_ack_sign(const uint8_t message_id[CF_MESSAGE_ID_LEN],
+                         const uint8_t delivered_hash[CF_HASH_LEN], const char *code,
+                         const struct cf_keys *recipient, uint8_t sig[CF_SIG_LEN])
+{
+    uint8_t msg[sizeof ack_tag + CF_MESSAGE_ID_LEN + CF_HASH_LEN + 2 + 255];
+    size_t n = ack_bytes(message_id, delivered_hash, code, msg);
+    if (n == 0)
+        return CF_EINVAL;
+    crypto_sign_detached(sig, NULL, msg, n, recipient->sign_sk);
+    return 0;
+}
+
+int cf_envelope_ack_verify(const uint8_t message_id[CF_MESSAGE_ID_LEN],
+                           const uint8_t delivered_hash[CF_HASH_LEN], const char *code,
+                           const uint8_t sig[CF_SIG_LEN], const uint8_t recipient_pk[CF_SIGN_PK])
+{
+    uint8_t msg[sizeof ack_tag + CF_MESSAGE_ID_LEN + CF_HASH_LEN + 2 + 255];
+    size_t n = ack_bytes(message_id, delivered_hash, code, msg);
+    if (n == 0)
+        return CF_EINVAL;
+    return crypto_sign_verify_detached(sig, msg, n, recipient_pk) == 0 ? 0 : CF_ESIG;
 }
 
 void cf_envelope_fini(struct cf_envelope *env)

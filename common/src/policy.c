@@ -165,6 +165,7 @@ struct parser {
     struct section_lines *lines;
     struct section_lines policy_lines;
     struct section_lines route_lines[CF_TYPE_COUNT];
+    struct section_lines notice_lines[CF_NOTICE_KIND_COUNT];
     struct section_lines jurisdiction_lines[CF_MAX_JURISDICTIONS];
 };
 
@@ -445,6 +446,11 @@ static const struct key_def route_keys[] = {
     {"recipients", parse_selectors, 0, 0, 0, KEY_REQUIRED},
 };
 
+/* The broker sends notices itself: a notice route names recipients only. */
+static const struct key_def notice_keys[] = {
+    {"recipients", parse_selectors, 0, 0, 0, KEY_REQUIRED},
+};
+
 #define JUR_FIELD(member) offsetof(struct cf_jurisdiction, member)
 #define DEADLINE(d) (JUR_FIELD(deadlines) + (d) * sizeof(struct cf_duration))
 
@@ -470,11 +476,13 @@ static const struct key_def jurisdiction_keys[] = {
 
 _Static_assert(COUNT(policy_keys) <= MAX_SECTION_KEYS, "raise MAX_SECTION_KEYS");
 _Static_assert(COUNT(route_keys) <= MAX_SECTION_KEYS, "raise MAX_SECTION_KEYS");
+_Static_assert(COUNT(notice_keys) <= MAX_SECTION_KEYS, "raise MAX_SECTION_KEYS");
 _Static_assert(COUNT(jurisdiction_keys) <= MAX_SECTION_KEYS, "raise MAX_SECTION_KEYS");
 
 /* ---- The reader -------------------------------------------------------- */
 
 static const char message_prefix[] = "message.";
+static const char notice_prefix[] = "notice.";
 
 static void enter(struct parser *ps, const struct key_def *keys, size_t n_keys, void *base,
                   struct section_lines *lines, unsigned line)
@@ -515,10 +523,24 @@ static int on_section(struct parser *ps, const char *section, unsigned line, str
         enter(ps, route_keys, COUNT(route_keys), &p->routes[t], &ps->route_lines[t], line);
         return 0;
     }
+    if (strncmp(section, notice_prefix, strlen(notice_prefix)) == 0) {
+        const char *kind_name = section + strlen(notice_prefix);
+        enum cf_notice_kind kind = cf_notice_kind_parse(kind_name);
+        if (kind == CF_NOTICE_NONE)
+            return cf_error_set(err, CF_EVALUE, "[%s]: '%s' is not a notice the broker issues",
+                                section, kind_name);
+        if (ps->notice_lines[kind].header)
+            return dup_section(section, ps->notice_lines[kind].header, err);
+        p->notices[kind].set = true;
+        enter(ps, notice_keys, COUNT(notice_keys), &p->notices[kind], &ps->notice_lines[kind],
+              line);
+        return 0;
+    }
     size_t len = strlen(section);
     if (len > CF_JURISDICTION_MAX || !cf_header_id_valid(section, len))
         return cf_error_set(err, CF_EID,
-                            "[%s] is not [policy], [message.TYPE] or a jurisdiction; a "
+                            "[%s] is not [policy], [message.TYPE], [notice.KIND] or a "
+                            "jurisdiction; a "
                             "jurisdiction's name is 3 to %d of a-z, 0-9 and -",
                             section, CF_JURISDICTION_MAX);
     for (size_t i = 0; i < p->n_jurisdictions; i++)
@@ -636,6 +658,14 @@ static int finish(const struct parser *ps, struct cf_error *err)
         snprintf(section, sizeof section, "%s%s", message_prefix, cf_header_type_name(t));
         rc = check_required(ps, section, route_keys, COUNT(route_keys), &ps->route_lines[t], err);
     }
+    for (int k = 1; rc == 0 && k < CF_NOTICE_KIND_COUNT; k++) {
+        if (!p->notices[k].set)
+            continue;
+        char section[64];
+        snprintf(section, sizeof section, "%s%s", notice_prefix, cf_notice_kind_name(k));
+        rc = check_required(ps, section, notice_keys, COUNT(notice_keys), &ps->notice_lines[k],
+                            err);
+    }
     if (rc != 0)
         return rc;
     /* Without a referral route no case can ever start. */
@@ -726,21 +756,18 @@ bool cf_policy_may_send(const struct cf_policy *p, uint32_t roles, enum cf_type 
     return r && (roles & r->senders) != 0;
 }
 
-int cf_policy_recipients(const struct cf_policy *p, const struct cf_directory *dir,
-                         const struct cf_route_ctx *ctx, cf_id out[CF_MAX_RECIPIENTS], size_t *n,
-                         struct cf_error *err)
+/* The agencies a route's selectors pick for an LA code, sorted by id. `what`
+ * names the route's section in messages. */
+static int route_recipients(const struct cf_policy *p, const struct cf_directory *dir,
+                            const struct cf_route *r, const char *what, const char *la_code,
+                            cf_id out[CF_MAX_RECIPIENTS], size_t *n, struct cf_error *err)
 {
     *n = 0;
-    const char *type_name = cf_header_type_name(ctx->type);
-    const struct cf_route *r = route_of(p, ctx->type);
-    if (!r)
-        return cf_error_set(err, CF_ENOROUTE, "the policy has no [%s%s] route", message_prefix,
-                            type_name ? type_name : "?");
     const struct cf_jurisdiction *j;
-    if (cf_policy_jurisdiction_of(p, ctx->la_code, &j) != 0)
+    if (cf_policy_jurisdiction_of(p, la_code, &j) != 0)
         return cf_error_set(err, CF_EJURISDICTION,
                             "'%s' is not an LA code of any jurisdiction in the policy",
-                            ctx->la_code ? ctx->la_code : "");
+                            la_code ? la_code : "");
     if (dir->n_agencies > CF_MAX_AGENCIES)
         return cf_error_set(err, CF_ETOOBIG, "the directory holds more than %d agencies",
                             CF_MAX_AGENCIES);
@@ -752,7 +779,7 @@ int cf_policy_recipients(const struct cf_policy *p, const struct cf_directory *d
             bool found = false;
             for (size_t i = 0; i < dir->n_agencies; i++) {
                 const struct cf_agency *a = &dir->agencies[i];
-                if ((a->roles & (1u << sel->role)) && cf_directory_serves(a, ctx->la_code)) {
+                if ((a->roles & (1u << sel->role)) && cf_directory_serves(a, la_code)) {
                     chosen[i / 64] |= 1ull << (i % 64);
                     found = true;
                 }
@@ -760,9 +787,8 @@ int cf_policy_recipients(const struct cf_policy *p, const struct cf_directory *d
             if (!found)
                 return cf_error_set(err, CF_ENOROUTE,
                                     "no agency with the role %s serves %s, so the selector "
-                                    "area:%s of [%s%s] reaches nobody",
-                                    role_names[sel->role], ctx->la_code, role_names[sel->role],
-                                    message_prefix, type_name);
+                                    "area:%s of [%s] reaches nobody",
+                                    role_names[sel->role], la_code, role_names[sel->role], what);
         } else if (sel->kind == CF_SEL_ESCROW && j->escrow[0]) {
             const struct cf_agency *a = cf_directory_find(dir, j->escrow);
             if (!a)
@@ -780,10 +806,37 @@ int cf_policy_recipients(const struct cf_policy *p, const struct cf_directory *d
         if (!(chosen[i / 64] & (1ull << (i % 64))))
             continue;
         if (count == CF_MAX_RECIPIENTS)
-            return cf_error_set(err, CF_ETOOBIG, "[%s%s] in %s routes to more than %d recipients",
-                                message_prefix, type_name, ctx->la_code, CF_MAX_RECIPIENTS);
+            return cf_error_set(err, CF_ETOOBIG, "[%s] in %s routes to more than %d recipients",
+                                what, la_code, CF_MAX_RECIPIENTS);
         memcpy(out[count++], dir->agencies[i].id, sizeof(cf_id));
     }
     *n = count;
     return 0;
+}
+
+int cf_policy_recipients(const struct cf_policy *p, const struct cf_directory *dir,
+                         const struct cf_route_ctx *ctx, cf_id out[CF_MAX_RECIPIENTS], size_t *n,
+                         struct cf_error *err)
+{
+    *n = 0;
+    const char *type_name = cf_header_type_name(ctx->type);
+    char what[64];
+    snprintf(what, sizeof what, "%s%s", message_prefix, type_name ? type_name : "?");
+    const struct cf_route *r = route_of(p, ctx->type);
+    if (!r)
+        return cf_error_set(err, CF_ENOROUTE, "the policy has no [%s] route", what);
+    return route_recipients(p, dir, r, what, ctx->la_code, out, n, err);
+}
+
+int cf_policy_notice_recipients(const struct cf_policy *p, const struct cf_directory *dir,
+                                enum cf_notice_kind kind, const char *la_code,
+                                cf_id out[CF_MAX_RECIPIENTS], size_t *n, struct cf_error *err)
+{
+    *n = 0;
+    const char *name = cf_notice_kind_name(kind);
+    if (!name || kind == CF_NOTICE_NONE || !p->notices[kind].set)
+        return 0;
+    char what[64];
+    snprintf(what, sizeof what, "%s%s", notice_prefix, name);
+    return route_recipients(p, dir, &p->notices[kind], what, la_code, out, n, err);
 }

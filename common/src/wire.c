@@ -616,3 +616,584 @@ int cf_wire_referral_decode(const uint8_t *buf, size_t len, struct cf_referral *
         cf_referral_fini(r);
     return rc;
 }
+
+/* ---- Frames ---- */
+
+static ProtobufCBinaryData *proof_out(const struct cf_frame *f, ProtobufCBinaryData *v)
+{
+    for (size_t i = 0; i < f->n_proof; i++)
+        v[i] = bin(f->proof[i], CF_MERKLE_HASH);
+    return v;
+}
+
+int cf_wire_frame_encode(const struct cf_frame *f, uint8_t **out, size_t *len)
+{
+    if (f->n_proof > 2 * CF_MERKLE_MAX_PROOF)
+        return CF_ETOOBIG;
+    ProtobufCBinaryData proof[2 * CF_MERKLE_MAX_PROOF];
+    Cf__Frame m = CF__FRAME__INIT;
+    Cf__Hello hello = CF__HELLO__INIT;
+    Cf__Welcome welcome = CF__WELCOME__INIT;
+    Cf__Submit submit = CF__SUBMIT__INIT;
+    Cf__Accepted accepted = CF__ACCEPTED__INIT;
+    Cf__Rejected rejected = CF__REJECTED__INIT;
+    Cf__Deliver deliver = CF__DELIVER__INIT;
+    Cf__DeliveryAck ack = CF__DELIVERY_ACK__INIT;
+    Cf__DeliveryNack nack = CF__DELIVERY_NACK__INIT;
+    Cf__DeliveryReport report = CF__DELIVERY_REPORT__INIT;
+    Cf__DirectoryRequest dreq = CF__DIRECTORY_REQUEST__INIT;
+    Cf__Directory dir = CF__DIRECTORY__INIT;
+    Cf__Ping ping = CF__PING__INIT;
+    Cf__Pong pong = CF__PONG__INIT;
+    Cf__StatusRequest sreq = CF__STATUS_REQUEST__INIT;
+    Cf__Status status = CF__STATUS__INIT;
+    switch (f->kind) {
+    case CF_FRAME_HELLO:
+        hello.version = f->version;
+        hello.has_last_checkpoint_size = 1;
+        hello.last_checkpoint_size = f->last_checkpoint_size;
+        m.body_case = CF__FRAME__BODY_HELLO, m.hello = &hello;
+        break;
+    case CF_FRAME_WELCOME:
+        welcome.checkpoint = bin(f->checkpoint, f->checkpoint_len);
+        welcome.n_consistency_proof = f->n_proof;
+        welcome.consistency_proof = proof_out(f, proof);
+        welcome.has_mailbox_depth = 1;
+        welcome.mailbox_depth = f->mailbox_depth;
+        m.body_case = CF__FRAME__BODY_WELCOME, m.welcome = &welcome;
+        break;
+    case CF_FRAME_SUBMIT:
+        submit.envelope = bin(f->envelope, f->envelope_len);
+        m.body_case = CF__FRAME__BODY_SUBMIT, m.submit = &submit;
+        break;
+    case CF_FRAME_ACCEPTED:
+        accepted.message_id = bin(f->message_id, CF_MESSAGE_ID_LEN);
+        accepted.leaf_index = f->leaf_index;
+        accepted.checkpoint = bin(f->checkpoint, f->checkpoint_len);
+        accepted.n_inclusion_proof = f->n_proof;
+        accepted.inclusion_proof = proof_out(f, proof);
+        m.body_case = CF__FRAME__BODY_ACCEPTED, m.accepted = &accepted;
+        break;
+    case CF_FRAME_REJECTED:
+        if (f->has_message_id) {
+            rejected.has_message_id = 1;
+            rejected.message_id = bin(f->message_id, CF_MESSAGE_ID_LEN);
+        }
+        rejected.code = str(f->code);
+        rejected.reason = str(f->reason);
+        m.body_case = CF__FRAME__BODY_REJECTED, m.rejected = &rejected;
+        break;
+    case CF_FRAME_DELIVER:
+        if (f->envelope) {
+            deliver.has_envelope = 1;
+            deliver.envelope = bin(f->envelope, f->envelope_len);
+        } else {
+            deliver.has_notice = deliver.has_notice_signature = 1;
+            deliver.notice = bin(f->notice, f->notice_len);
+            deliver.notice_signature = bin(f->notice_signature, CF_SIG_LEN);
+        }
+        deliver.leaf_index = f->leaf_index;
+        deliver.checkpoint = bin(f->checkpoint, f->checkpoint_len);
+        deliver.n_inclusion_proof = f->n_proof;
+        deliver.inclusion_proof = proof_out(f, proof);
+        m.body_case = CF__FRAME__BODY_DELIVER, m.deliver = &deliver;
+        break;
+    case CF_FRAME_ACK:
+        ack.message_id = bin(f->message_id, CF_MESSAGE_ID_LEN);
+        ack.leaf_index = f->leaf_index;
+        ack.signature = bin(f->signature, CF_SIG_LEN);
+        m.body_case = CF__FRAME__BODY_ACK, m.ack = &ack;
+        break;
+    case CF_FRAME_NACK:
+        nack.message_id = bin(f->message_id, CF_MESSAGE_ID_LEN);
+        nack.leaf_index = f->leaf_index;
+        nack.code = str(f->code);
+        nack.signature = bin(f->signature, CF_SIG_LEN);
+        m.body_case = CF__FRAME__BODY_NACK, m.nack = &nack;
+        break;
+    case CF_FRAME_REPORT:
+        report.message_id = bin(f->message_id, CF_MESSAGE_ID_LEN);
+        report.leaf_index = f->leaf_index;
+        report.recipient = str(f->recipient);
+        report.outcome = str(f->outcome);
+        if (f->code[0]) {
+            report.has_code = 1;
+            report.code = str(f->code);
+        }
+        report.report_leaf = f->report_leaf;
+        m.body_case = CF__FRAME__BODY_REPORT, m.report = &report;
+        break;
+    case CF_FRAME_DIRECTORY_REQUEST:
+        m.body_case = CF__FRAME__BODY_DIRECTORY_REQUEST, m.directory_request = &dreq;
+        break;
+    case CF_FRAME_DIRECTORY:
+        dir.agencies = bin(f->agencies, f->agencies_len);
+        dir.policy = bin(f->policy, f->policy_len);
+        dir.sig = bin(f->sig, f->sig_len);
+        m.body_case = CF__FRAME__BODY_DIRECTORY, m.directory = &dir;
+        break;
+    case CF_FRAME_PING:
+        ping.nonce = f->nonce;
+        m.body_case = CF__FRAME__BODY_PING, m.ping = &ping;
+        break;
+    case CF_FRAME_PONG:
+        pong.nonce = f->nonce;
+        m.body_case = CF__FRAME__BODY_PONG, m.pong = &pong;
+        break;
+    case CF_FRAME_STATUS_REQUEST:
+        m.body_case = CF__FRAME__BODY_STATUS_REQUEST, m.status_request = &sreq;
+        break;
+    case CF_FRAME_STATUS:
+        status.tree_size = f->status.tree_size;
+        status.commits = f->status.commits;
+        status.frames = f->status.frames;
+        status.accepted = f->status.accepted;
+        status.rejected = f->status.rejected;
+        status.delivered = f->status.delivered;
+        status.sessions = f->status.sessions;
+        m.body_case = CF__FRAME__BODY_STATUS, m.status = &status;
+        break;
+    default:
+        return CF_EINVAL;
+    }
+    return encode(&m.base, out, len);
+}
+
+static int proof_in(size_t n, const ProtobufCBinaryData *v, struct cf_frame *f,
+                    struct cf_error *err)
+{
+    if (n > 2 * CF_MERKLE_MAX_PROOF)
+        return cf_error_set(err, CF_ETOOBIG, "frame: a proof of %zu hashes", n);
+    for (size_t i = 0; i < n; i++) {
+        int rc = bytes_exact(f->proof[i], CF_MERKLE_HASH, v[i], "frame.proof[]", err);
+        if (rc != 0)
+            return rc;
+    }
+    f->n_proof = n;
+    return 0;
+}
+
+/* A checkpoint note is text; its own parser checks the rest. */
+static int checkpoint_in(ProtobufCBinaryData v, struct cf_frame *f, struct cf_error *err)
+{
+    if (v.len == 0 || v.len > 4096)
+        return cf_error_set(err, CF_ETOOBIG, "frame.checkpoint: %zu bytes", v.len);
+    f->checkpoint = (const char *)v.data;
+    f->checkpoint_len = v.len;
+    return 0;
+}
+
+static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error *err)
+{
+    int rc = 0;
+    switch (m->body_case) {
+    case CF__FRAME__BODY_HELLO:
+        f->kind = CF_FRAME_HELLO;
+        f->version = m->hello->version;
+        f->last_checkpoint_size = m->hello->last_checkpoint_size;
+        return 0;
+    case CF__FRAME__BODY_WELCOME:
+        f->kind = CF_FRAME_WELCOME;
+        f->mailbox_depth = m->welcome->mailbox_depth;
+        if ((rc = checkpoint_in(m->welcome->checkpoint, f, err)) != 0)
+            return rc;
+        return proof_in(m->welcome->n_consistency_proof, m->welcome->consistency_proof, f, err);
+    case CF__FRAME__BODY_SUBMIT:
+        f->kind = CF_FRAME_SUBMIT;
+        f->envelope = m->submit->envelope.data;
+        f->envelope_len = m->submit->envelope.len;
+        return 0;
+    case CF__FRAME__BODY_ACCEPTED:
+        f->kind = CF_FRAME_ACCEPTED;
+        f->has_message_id = true;
+        f->leaf_index = m->accepted->leaf_index;
+        if ((rc = bytes_exact(f->message_id, CF_MESSAGE_ID_LEN, m->accepted->message_id,
+                              "accepted.message_id", err)) != 0 ||
+            (rc = checkpoint_in(m->accepted->checkpoint, f, err)) != 0)
+            return rc;
+        return proof_in(m->accepted->n_inclusion_proof, m->accepted->inclusion_proof, f, err);
+    case CF__FRAME__BODY_REJECTED:
+        f->kind = CF_FRAME_REJECTED;
+        if (m->rejected->has_message_id) {
+            f->has_message_id = true;
+            if ((rc = bytes_exact(f->message_id, CF_MESSAGE_ID_LEN, m->rejected->message_id,
+                                  "rejected.message_id", err)) != 0)
+                return rc;
+        }
+        if ((rc = text_to_fixed(f->code, sizeof f->code, m->rejected->code, "rejected.code",
+                                err)) != 0)
+            return rc;
+        return text_to_fixed(f->reason, sizeof f->reason, m->rejected->reason, "rejected.reason",
+                             err);
+    case CF__FRAME__BODY_DELIVER: {
+        const Cf__Deliver *d = m->deliver;
+        f->kind = CF_FRAME_DELIVER;
+        f->leaf_index = d->leaf_index;
+        if (d->has_envelope == d->has_notice)
+            return cf_error_set(err, CF_EDECODE, "deliver: needs an envelope or a notice");
+        if (d->has_envelope) {
+            f->envelope = d->envelope.data;
+            f->envelope_len = d->envelope.len;
+        } else {
+            f->notice = d->notice.data;
+            f->notice_len = d->notice.len;
+            if (!d->has_notice_signature)
+                return cf_error_set(err, CF_EDECODE, "deliver: a notice without its signature");
+            if ((rc = bytes_exact(f->notice_signature, CF_SIG_LEN, d->notice_signature,
+                                  "deliver.notice_signature", err)) != 0)
+                return rc;
+        }
+        if ((rc = checkpoint_in(d->checkpoint, f, err)) != 0)
+            return rc;
+        return proof_in(d->n_inclusion_proof, d->inclusion_proof, f, err);
+    }
+    case CF__FRAME__BODY_ACK:
+        f->kind = CF_FRAME_ACK;
+        f->has_message_id = true;
+        f->leaf_index = m->ack->leaf_index;
+        if ((rc = bytes_exact(f->message_id, CF_MESSAGE_ID_LEN, m->ack->message_id,
+                              "ack.message_id", err)) != 0)
+            return rc;
+        return bytes_exact(f->signature, CF_SIG_LEN, m->ack->signature, "ack.signature", err);
+    case CF__FRAME__BODY_NACK:
+        f->kind = CF_FRAME_NACK;
+        f->has_message_id = true;
+        f->leaf_index = m->nack->leaf_index;
+        if ((rc = bytes_exact(f->message_id, CF_MESSAGE_ID_LEN, m->nack->message_id,
+                              "nack.message_id", err)) != 0 ||
+            (rc = text_to_fixed(f->code, sizeof f->code, m->nack->code, "nack.code", err)) != 0)
+            return rc;
+        return bytes_exact(f->signature, CF_SIG_LEN, m->nack->signature, "nack.signature", err);
+    case CF__FRAME__BODY_REPORT: {
+        const Cf__DeliveryReport *r = m->report;
+        f->kind = CF_FRAME_REPORT;
+        f->has_message_id = true;
+        f->leaf_index = r->leaf_index;
+        f->report_leaf = r->report_leaf;
+        if ((rc = bytes_exact(f->message_id, CF_MESSAGE_ID_LEN, r->message_id,
+                              "report.message_id", err)) != 0 ||
+            (rc = text_to_fixed(f->recipient, sizeof f->recipient, r->recipient,
+                                "report.recipient", err)) != 0 ||
+            (rc = text_to_fixed(f->outcome, sizeof f->outcome, r->outcome, "report.outcome",
+                                err)) != 0)
+            return rc;
+        if (r->has_code)
+            return text_to_fixed(f->code, sizeof f->code, r->code, "report.code", err);
+        return 0;
+    }
+    case CF__FRAME__BODY_DIRECTORY_REQUEST:
+        f->kind = CF_FRAME_DIRECTORY_REQUEST;
+        return 0;
+    case CF__FRAME__BODY_DIRECTORY:
+        f->kind = CF_FRAME_DIRECTORY;
+        f->agencies = m->directory->agencies.data;
+        f->agencies_len = m->directory->agencies.len;
+        f->policy = m->directory->policy.data;
+        f->policy_len = m->directory->policy.len;
+        f->sig = m->directory->sig.data;
+        f->sig_len = m->directory->sig.len;
+        return 0;
+    case CF__FRAME__BODY_PING:
+        f->kind = CF_FRAME_PING;
+        f->nonce = m->ping->nonce;
+        return 0;
+    case CF__FRAME__BODY_PONG:
+        f->kind = CF_FRAME_PONG;
+        f->nonce = m->pong->nonce;
+        return 0;
+    case CF__FRAME__BODY_STATUS_REQUEST:
+        f->kind = CF_FRAME_STATUS_REQUEST;
+        return 0;
+    case CF__FRAME__BODY_STATUS: {
+        const Cf__Status *s = m->status;
+        f->kind = CF_FRAME_STATUS;
+        f->status = (struct cf_status){s->tree_size, s->commits,  s->frames,  s->accepted,
+                                       s->rejected,  s->delivered, s->sessions};
+        return 0;
+    }
+    default:
+        return cf_error_set(err, CF_EDECODE, "frame: no known body");
+    }
+}
+
+int cf_wire_frame_decode(const uint8_t *buf, size_t len, struct cf_frame *f,
+                         struct cf_error *err)
+{
+    memset(f, 0, sizeof *f);
+    if (len > CF_MAX_FRAME)
+        return cf_error_set(err, CF_ETOOBIG, "frame: %zu bytes, at most %u allowed", len,
+                            CF_MAX_FRAME);
+    ProtobufCMessage *m = NULL;
+    int rc = decode(&cf__frame__descriptor, buf, len, false, &m, err);
+    if (rc != 0)
+        return rc;
+    f->owner = m;
+    return frame_from_pb((const Cf__Frame *)m, f, err);
+}
+
+void cf_wire_frame_fini(struct cf_frame *f)
+{
+    if (f->owner)
+        protobuf_c_message_free_unpacked(f->owner, &freeing);
+    memset(f, 0, sizeof *f);
+}
+
+/* ---- Notices ---- */
+
+int cf_wire_notice_encode(const struct cf_notice *n, uint8_t **out, size_t *len)
+{
+    if (n->n_recipients > CF_MAX_RECIPIENTS)
+        return CF_ETOOBIG;
+    ProtobufCBinaryData recipients[CF_MAX_RECIPIENTS];
+    Cf__Notice m = CF__NOTICE__INIT;
+    m.version = n->version;
+    m.notice_id = bin(n->notice_id, CF_MESSAGE_ID_LEN);
+    m.kind = str(n->kind);
+    m.case_id = str(n->case_id);
+    for (size_t i = 0; i < n->n_recipients; i++)
+        recipients[i] = str(n->recipients[i]);
+    m.n_recipients = n->n_recipients;
+    m.recipients = recipients;
+    m.created_at = n->created_at;
+    if (n->urgency != CF_URGENCY_NONE) {
+        m.has_urgency = 1;
+        m.urgency = (Cf__Urgency)n->urgency;
+    }
+    if (n->has_immediate_risk) {
+        m.has_immediate_risk = 1;
+        m.immediate_risk = n->immediate_risk;
+    }
+    if (n->referring_agency[0]) {
+        m.has_referring_agency = 1;
+        m.referring_agency = str(n->referring_agency);
+    }
+    if (n->has_about_leaf) {
+        m.has_about_leaf = 1;
+        m.about_leaf = n->about_leaf;
+    }
+    return encode(&m.base, out, len);
+}
+
+static bool fixed_ok(const char *s, bool (*valid)(const char *, size_t))
+{
+    return valid(s, strlen(s));
+}
+
+int cf_wire_notice_decode(const uint8_t *buf, size_t len, struct cf_notice *n,
+                          struct cf_error *err)
+{
+    memset(n, 0, sizeof *n);
+    if (len > CF_MAX_HEADER)
+        return cf_error_set(err, CF_ETOOBIG, "notice: %zu bytes", len);
+    ProtobufCMessage *pm = NULL;
+    int rc = decode(&cf__notice__descriptor, buf, len, true, &pm, err);
+    if (rc != 0)
+        return rc;
+    const Cf__Notice *m = (const Cf__Notice *)pm;
+    n->version = m->version;
+    n->created_at = m->created_at;
+    if ((rc = bytes_exact(n->notice_id, CF_MESSAGE_ID_LEN, m->notice_id, "notice.notice_id",
+                          err)) != 0 ||
+        (rc = text_to_fixed(n->kind, sizeof n->kind, m->kind, "notice.kind", err)) != 0 ||
+        (rc = text_to_fixed(n->case_id, sizeof n->case_id, m->case_id, "notice.case_id", err)) !=
+            0)
+        goto out;
+    if (m->n_recipients > CF_MAX_RECIPIENTS) {
+        rc = cf_error_set(err, CF_ETOOBIG, "notice.recipients: %zu", m->n_recipients);
+        goto out;
+    }
+    n->n_recipients = m->n_recipients;
+    for (size_t i = 0; i < m->n_recipients; i++)
+        if ((rc = text_to_fixed(n->recipients[i], sizeof n->recipients[i], m->recipients[i],
+                                "notice.recipients[]", err)) != 0)
+            goto out;
+    if (m->has_urgency)
+        n->urgency = (enum cf_urgency)m->urgency;
+    n->has_immediate_risk = m->has_immediate_risk;
+    n->immediate_risk = m->immediate_risk;
+    if (m->has_referring_agency &&
+        (rc = text_to_fixed(n->referring_agency, sizeof n->referring_agency, m->referring_agency,
+                            "notice.referring_agency", err)) != 0)
+        goto out;
+    n->has_about_leaf = m->has_about_leaf;
+    n->about_leaf = m->about_leaf;
+    if (n->version != CF_PROTOCOL_VERSION)
+        rc = cf_error_set(err, CF_EVERSION, "notice.version: %u", n->version);
+    else if (cf_notice_kind_parse(n->kind) == CF_NOTICE_NONE)
+        rc = cf_error_set(err, CF_EFIELD, "notice.kind: unknown");
+    else if (!fixed_ok(n->case_id, cf_header_case_id_valid))
+        rc = cf_error_set(err, CF_EFIELD, "notice.case_id: not a case id");
+    else if (m->has_urgency && !cf_header_urgency_name(n->urgency))
+        rc = cf_error_set(err, CF_EFIELD, "notice.urgency: unknown");
+    else if (n->referring_agency[0] && !fixed_ok(n->referring_agency, cf_header_id_valid))
+        rc = cf_error_set(err, CF_EID, "notice.referring_agency: not an agency id");
+    for (size_t i = 0; rc == 0 && i < n->n_recipients; i++)
+        if (!fixed_ok(n->recipients[i], cf_header_id_valid))
+            rc = cf_error_set(err, CF_EID, "notice.recipients[%zu]: not an agency id", i);
+out:
+    protobuf_c_message_free_unpacked(pm, &freeing);
+    return rc;
+}
+
+/* ---- Audit records ---- */
+
+int cf_wire_record_encode(const struct cf_record *r, uint8_t **out, size_t *len)
+{
+    Cf__AuditRecord m = CF__AUDIT_RECORD__INIT;
+    m.index = r->index;
+    m.time = r->time;
+    m.event = (Cf__AuditEvent)r->event;
+    if (r->actor[0])
+        m.has_actor = 1, m.actor = str(r->actor);
+    if (r->header)
+        m.has_header = 1, m.header = bin(r->header, r->header_len);
+    if (r->has_digests) {
+        m.has_ciphertext_hash = m.has_keys_hash = m.has_commit = m.has_signature = 1;
+        m.ciphertext_hash = bin(r->ciphertext_hash, 32);
+        m.keys_hash = bin(r->keys_hash, 32);
+        m.commit = bin(r->commit, 32);
+        m.signature = bin(r->signature, 64);
+    }
+    if (r->has_frame_hash)
+        m.has_frame_hash = 1, m.frame_hash = bin(r->frame_hash, 32);
+    if (r->code[0])
+        m.has_code = 1, m.code = str(r->code);
+    if (r->has_about) {
+        m.has_about = 1, m.about = r->about;
+        m.has_envelope_hash = m.has_ack_message_id = m.has_ack_signature = 1;
+        m.envelope_hash = bin(r->envelope_hash, 32);
+        m.ack_message_id = bin(r->ack_message_id, 16);
+        m.ack_signature = bin(r->ack_signature, 64);
+    }
+    if (r->notice) {
+        m.has_notice = m.has_notice_signature = 1;
+        m.notice = bin(r->notice, r->notice_len);
+        m.notice_signature = bin(r->notice_signature, 64);
+    }
+    if (r->agencies) {
+        m.has_agencies = m.has_policy = m.has_sig = 1;
+        m.agencies = bin(r->agencies, r->agencies_len);
+        m.policy = bin(r->policy, r->policy_len);
+        m.sig = bin(r->sig, r->sig_len);
+    }
+    return encode(&m.base, out, len);
+}
+
+static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct cf_error *err)
+{
+    int rc = 0;
+    r->index = m->index;
+    r->time = m->time;
+    r->event = (enum cf_event)m->event;
+    if (!cf_record_event_name(r->event) || r->event == CF_EVENT_NONE)
+        return cf_error_set(err, CF_EFIELD, "record.event: unknown");
+    if (m->has_actor && (rc = text_to_fixed(r->actor, sizeof r->actor, m->actor, "record.actor",
+                                            err)) != 0)
+        return rc;
+    if (m->has_header)
+        r->header = m->header.data, r->header_len = m->header.len;
+    if (m->has_ciphertext_hash || m->has_keys_hash || m->has_commit || m->has_signature) {
+        r->has_digests = true;
+        if ((rc = bytes_exact(r->ciphertext_hash, 32, m->ciphertext_hash, "record.ciphertext_hash",
+                              err)) != 0 ||
+            (rc = bytes_exact(r->keys_hash, 32, m->keys_hash, "record.keys_hash", err)) != 0 ||
+            (rc = bytes_exact(r->commit, 32, m->commit, "record.commit", err)) != 0 ||
+            (rc = bytes_exact(r->signature, 64, m->signature, "record.signature", err)) != 0)
+            return rc;
+    }
+    if (m->has_frame_hash) {
+        r->has_frame_hash = true;
+        if ((rc = bytes_exact(r->frame_hash, 32, m->frame_hash, "record.frame_hash", err)) != 0)
+            return rc;
+    }
+    if (m->has_code && (rc = text_to_fixed(r->code, sizeof r->code, m->code, "record.code", err)))
+        return rc;
+    if (m->has_about || m->has_envelope_hash || m->has_ack_message_id || m->has_ack_signature) {
+        r->has_about = true;
+        r->about = m->about;
+        if ((rc = bytes_exact(r->envelope_hash, 32, m->envelope_hash, "record.envelope_hash",
+                              err)) != 0 ||
+            (rc = bytes_exact(r->ack_message_id, 16, m->ack_message_id, "record.ack_message_id",
+                              err)) != 0 ||
+            (rc = bytes_exact(r->ack_signature, 64, m->ack_signature, "record.ack_signature",
+                              err)) != 0)
+            return rc;
+    }
+    if (m->has_notice || m->has_notice_signature) {
+        r->notice = m->notice.data, r->notice_len = m->notice.len;
+        if ((rc = bytes_exact(r->notice_signature, 64, m->notice_signature,
+                              "record.notice_signature", err)) != 0)
+            return rc;
+    }
+    if (m->has_agencies || m->has_policy || m->has_sig) {
+        if (!(m->has_agencies && m->has_policy && m->has_sig))
+            return cf_error_set(err, CF_EFIELD, "record: a config needs all three files");
+        r->agencies = m->agencies.data, r->agencies_len = m->agencies.len;
+        r->policy = m->policy.data, r->policy_len = m->policy.len;
+        r->sig = m->sig.data, r->sig_len = m->sig.len;
+    }
+    return 0;
+}
+
+int cf_wire_record_decode(const uint8_t *buf, size_t len, struct cf_record *r,
+                          struct cf_error *err)
+{
+    memset(r, 0, sizeof *r);
+    if (len > CF_MAX_TRANSPORT)
+        return cf_error_set(err, CF_ETOOBIG, "record: %zu bytes", len);
+    ProtobufCMessage *m = NULL;
+    int rc = decode(&cf__audit_record__descriptor, buf, len, true, &m, err);
+    if (rc != 0)
+        return rc;
+    r->owner = m;
+    return record_from_pb((const Cf__AuditRecord *)m, r, err);
+}
+
+void cf_wire_record_fini(struct cf_record *r)
+{
+    if (r->owner)
+        protobuf_c_message_free_unpacked(r->owner, &freeing);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- Case records ---- */
+
+int cf_wire_case_encode(const struct cf_case *c, uint8_t **out, size_t *len)
+{
+    Cf__CaseRecord m = CF__CASE_RECORD__INIT;
+    m.case_id = str(c->case_id);
+    m.state = (uint32_t)c->state;
+    m.la_code = str(c->la_code);
+    m.jurisdiction = str(c->jurisdiction);
+    m.referrer = str(c->referrer);
+    m.opened_leaf = c->opened_leaf;
+    m.updated_leaf = c->updated_leaf;
+    m.urgency = (Cf__Urgency)c->urgency;
+    m.immediate_risk = c->immediate_risk;
+    return encode(&m.base, out, len);
+}
+
+int cf_wire_case_decode(const uint8_t *buf, size_t len, struct cf_case *c, struct cf_error *err)
+{
+    memset(c, 0, sizeof *c);
+    ProtobufCMessage *pm = NULL;
+    int rc = decode(&cf__case_record__descriptor, buf, len, false, &pm, err);
+    if (rc != 0)
+        return rc;
+    const Cf__CaseRecord *m = (const Cf__CaseRecord *)pm;
+    c->state = (enum cf_case_state)m->state;
+    c->opened_leaf = m->opened_leaf;
+    c->updated_leaf = m->updated_leaf;
+    c->urgency = (enum cf_urgency)m->urgency;
+    c->immediate_risk = m->immediate_risk;
+    if ((rc = text_to_fixed(c->case_id, sizeof c->case_id, m->case_id, "case.case_id", err)) ==
+            0 &&
+        (rc = text_to_fixed(c->la_code, sizeof c->la_code, m->la_code, "case.la_code", err)) == 0 &&
+        (rc = text_to_fixed(c->jurisdiction, sizeof c->jurisdiction, m->jurisdiction,
+                            "case.jurisdiction", err)) == 0)
+        rc = text_to_fixed(c->referrer, sizeof c->referrer, m->referrer, "case.referrer", err);
+    if (rc == 0 && !cf_case_state_name(c->state))
+        rc = cf_error_set(err, CF_EFIELD, "case.state: unknown");
+    protobuf_c_message_free_unpacked(pm, &freeing);
+    return rc;
+}

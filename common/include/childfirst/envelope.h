@@ -80,6 +80,22 @@ CF_WUR int cf_envelope_open(const struct cf_envelope *env, const struct cf_keys 
 /* The digests of a decoded envelope. */
 void cf_envelope_digests(const struct cf_envelope *env, struct cf_envelope_digests *d);
 
+/* The recipient's answer to a delivery, signed as Ed25519("childfirst/v1/ack\0"
+ * || message_id || B(delivered bytes) || code with its 2-byte length), where the
+ * delivered bytes are the envelope or notice and the code is "ok" for an ack or
+ * the CF_E* name of the failure for a nack. CF_EINVAL for a code over 255 bytes. */
+#define CF_ACK_OK "ok"
+CF_WUR int cf_envelope_ack_sign(const uint8_t message_id[CF_MESSAGE_ID_LEN],
+                                const uint8_t delivered_hash[CF_HASH_LEN], const char *code,
+                                const struct cf_keys *recipient, uint8_t sig[CF_SIG_LEN]);
+CF_WUR int cf_envelope_ack_verify(const uint8_t message_id[CF_MESSAGE_ID_LEN],
+                                  const uint8_t delivered_hash[CF_HASH_LEN], const char *code,
+                                  const uint8_t sig[CF_SIG_LEN],
+                                  const uint8_t recipient_pk[CF_SIGN_PK]);
+
+/* BLAKE2b-256 of any bytes: the B() of every signed layout. */
+void cf_envelope_hash(const uint8_t *data, size_t len, uint8_t out[CF_HASH_LEN]);
+
 /* Frees what decode allocated and zeroes *env. Accepts a zeroed struct. */
 void cf_envelope_fini(struct cf_envelope *env);
 

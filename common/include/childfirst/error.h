@@ -62,7 +62,8 @@
     X(CF_ENOTFOUND, -44, "not found")                                                              \
     X(CF_ECORRUPT, -45, "stored data fails its integrity check")                                   \
     X(CF_ETIMEOUT, -46, "timed out")                                                               \
-    X(CF_ETYPE, -47, "unknown message type")
+    X(CF_ETYPE, -47, "unknown message type")                                                       \
+    X(CF_EMAPFULL, -48, "the storage map is full")
 
 enum cf_error_code {
 #define CF_ERROR_ENUM(name, value, text) name = value,

@@ -13,6 +13,7 @@
 
 #include "childfirst/error.h"
 #include "childfirst/header.h"
+#include "childfirst/notice.h"
 
 struct cf_directory;
 
@@ -103,6 +104,7 @@ struct cf_policy {
     struct cf_duration undelivered[4]; /* indexed by enum cf_urgency */
     struct cf_duration non_delivery_report;
     struct cf_route routes[CF_TYPE_COUNT];
+    struct cf_route notices[CF_NOTICE_KIND_COUNT]; /* [notice.KIND]: recipients only */
     size_t n_jurisdictions;
     struct cf_jurisdiction jurisdictions[CF_MAX_JURISDICTIONS];
 };
@@ -139,5 +141,13 @@ struct cf_route_ctx {
 CF_WUR int cf_policy_recipients(const struct cf_policy *p, const struct cf_directory *dir,
                                 const struct cf_route_ctx *ctx, cf_id out[CF_MAX_RECIPIENTS],
                                 size_t *n, struct cf_error *err);
+
+/* The recipients of a broker notice of `kind` about a case in `la_code`, by
+ * the [notice.KIND] route: sorted, without repeats. *n is 0 when the policy
+ * routes that kind nowhere; errors as for cf_policy_recipients. */
+CF_WUR int cf_policy_notice_recipients(const struct cf_policy *p, const struct cf_directory *dir,
+                                       enum cf_notice_kind kind, const char *la_code,
+                                       cf_id out[CF_MAX_RECIPIENTS], size_t *n,
+                                       struct cf_error *err);
 
 #endif

@@ -12,10 +12,71 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "childfirst/case.h"
 #include "childfirst/envelope.h"
 #include "childfirst/error.h"
 #include "childfirst/header.h"
+#include "childfirst/merkle.h"
+#include "childfirst/notice.h"
+#include "childfirst/record.h"
 #include "childfirst/referral.h"
+
+enum cf_frame_kind {
+    CF_FRAME_NONE = 0,
+    CF_FRAME_HELLO,
+    CF_FRAME_WELCOME,
+    CF_FRAME_SUBMIT,
+    CF_FRAME_ACCEPTED,
+    CF_FRAME_REJECTED,
+    CF_FRAME_DELIVER,
+    CF_FRAME_ACK,
+    CF_FRAME_NACK,
+    CF_FRAME_REPORT,
+    CF_FRAME_DIRECTORY_REQUEST,
+    CF_FRAME_DIRECTORY,
+    CF_FRAME_PING,
+    CF_FRAME_PONG,
+    CF_FRAME_STATUS_REQUEST,
+    CF_FRAME_STATUS,
+    CF_FRAME_KIND_COUNT
+};
+
+struct cf_status {
+    uint64_t tree_size, commits, frames, accepted, rejected, delivered, sessions;
+};
+
+/* One frame, flat: each kind uses the fields its comment names. Pointer fields
+ * are borrowed: after encode, from the caller; after decode, from memory the
+ * frame owns until cf_wire_frame_fini. */
+struct cf_frame {
+    enum cf_frame_kind kind;
+    uint32_t version;                /* hello */
+    uint64_t last_checkpoint_size;   /* hello */
+    uint64_t mailbox_depth;          /* welcome */
+    bool has_message_id;             /* rejected (optional); accepted, ack, nack, report */
+    uint8_t message_id[CF_MESSAGE_ID_LEN];
+    uint64_t leaf_index;             /* accepted, deliver, ack, nack, report */
+    uint64_t report_leaf;            /* report */
+    const uint8_t *envelope;         /* submit, deliver */
+    size_t envelope_len;
+    const uint8_t *notice;           /* deliver (instead of an envelope) */
+    size_t notice_len;
+    uint8_t notice_signature[CF_SIG_LEN];
+    const char *checkpoint;          /* welcome, accepted, deliver */
+    size_t checkpoint_len;
+    size_t n_proof;                  /* welcome: consistency; accepted, deliver: inclusion */
+    uint8_t proof[2 * CF_MERKLE_MAX_PROOF][CF_MERKLE_HASH];
+    char code[48];                   /* rejected, nack, report (stable error name) */
+    char reason[512];                /* rejected */
+    uint8_t signature[CF_SIG_LEN];   /* ack, nack */
+    cf_id recipient;                 /* report */
+    char outcome[16];                /* report: "delivered" or "nacked" */
+    const uint8_t *agencies, *policy, *sig; /* directory */
+    size_t agencies_len, policy_len, sig_len;
+    uint64_t nonce;                  /* ping, pong */
+    struct cf_status status;         /* status */
+    void *owner;                     /* decoded message behind the borrowed fields */
+};
 
 /* Encodes a header canonically (what re-encoding a decoded header gives).
  * Caller owns *out; free with free(). */
@@ -43,5 +104,34 @@ CF_WUR int cf_wire_referral_encode(const struct cf_referral *r, uint8_t **out, s
  * facts untouched). Caller owns the strings; free with cf_referral_fini. */
 CF_WUR int cf_wire_referral_decode(const uint8_t *buf, size_t len, struct cf_referral *r,
                                    struct cf_error *err);
+
+/* Encodes a frame of kind f->kind from the fields that kind uses. Caller owns
+ * *out; free with free(). CF_EINVAL for an unknown kind. */
+CF_WUR int cf_wire_frame_encode(const struct cf_frame *f, uint8_t **out, size_t *len);
+
+/* Decodes at most CF_MAX_FRAME bytes into *f, refusing unknown fields, a frame
+ * with no body, and fields of the wrong size. Release with cf_wire_frame_fini,
+ * also after a failure. */
+CF_WUR int cf_wire_frame_decode(const uint8_t *buf, size_t len, struct cf_frame *f,
+                                struct cf_error *err);
+
+void cf_wire_frame_fini(struct cf_frame *f);
+
+/* Notices: canonical like headers, since their bytes are signed. */
+CF_WUR int cf_wire_notice_encode(const struct cf_notice *n, uint8_t **out, size_t *len);
+CF_WUR int cf_wire_notice_decode(const uint8_t *buf, size_t len, struct cf_notice *n,
+                                 struct cf_error *err);
+
+/* Audit records. Decode refuses unknown fields and non-canonical bytes, so a
+ * record has one encoding and one leaf hash. Release with cf_wire_record_fini. */
+CF_WUR int cf_wire_record_encode(const struct cf_record *r, uint8_t **out, size_t *len);
+CF_WUR int cf_wire_record_decode(const uint8_t *buf, size_t len, struct cf_record *r,
+                                 struct cf_error *err);
+void cf_wire_record_fini(struct cf_record *r);
+
+/* Case records (derived state). */
+CF_WUR int cf_wire_case_encode(const struct cf_case *c, uint8_t **out, size_t *len);
+CF_WUR int cf_wire_case_decode(const uint8_t *buf, size_t len, struct cf_case *c,
+                               struct cf_error *err);
 
 #endif

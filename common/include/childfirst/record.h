@@ -1,0 +1,59 @@
+/* Audit records: one per leaf of the log (DESIGN.md section 7). A record holds
+ * what proves an event after the envelope itself is gone: the header, the
+ * digests and the sender's signature; for a rejection, a hash and a code. */
+#ifndef CHILDFIRST_RECORD_H
+#define CHILDFIRST_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "childfirst/error.h"
+#include "childfirst/header.h"
+
+enum cf_event {
+    CF_EVENT_NONE = 0,
+    CF_EVENT_ACCEPTED,
+    CF_EVENT_REJECTED,
+    CF_EVENT_DELIVERED,
+    CF_EVENT_NACKED,
+    CF_EVENT_NOTICE,
+    CF_EVENT_DEADLINE,
+    CF_EVENT_EXPIRED,
+    CF_EVENT_CONFIG,
+    CF_EVENT_PURGED,
+    CF_EVENT_COUNT
+};
+
+/* A decoded record. Byte fields marked "borrowed" point into memory the record
+ * owns, valid until cf_wire_record_fini. */
+struct cf_record {
+    uint64_t index;
+    uint64_t time; /* broker time, ms */
+    enum cf_event event;
+    cf_id actor;   /* "" when absent */
+    const uint8_t *header; /* borrowed; accepted */
+    size_t header_len;
+    bool has_digests; /* accepted */
+    uint8_t ciphertext_hash[32], keys_hash[32], commit[32], signature[64];
+    bool has_frame_hash; /* rejected */
+    uint8_t frame_hash[32];
+    char code[48];       /* rejected, nacked */
+    bool has_about;      /* delivered, nacked */
+    uint64_t about;
+    uint8_t envelope_hash[32], ack_message_id[16], ack_signature[64];
+    const uint8_t *notice; /* borrowed; notice */
+    size_t notice_len;
+    uint8_t notice_signature[64];
+    const uint8_t *agencies, *policy, *sig; /* borrowed; config */
+    size_t agencies_len, policy_len, sig_len;
+    void *owner; /* the decoded message behind the borrowed fields */
+};
+
+/* "accepted", "rejected", ...; NULL when out of range. */
+const char *cf_record_event_name(enum cf_event event);
+
+/* The RFC 6962 leaf hash of a record's encoded bytes. */
+void cf_record_leaf_hash(const uint8_t *bytes, size_t len, uint8_t out[32]);
+
+#endif
