@@ -1,4 +1,7 @@
-/* Audit record names and leaf hashing; the encoding itself is in wire.c. */
+/* Audit record names, leaf hashing, and the checks that tie a record to an
+ * envelope and to a signed checkpoint; the encoding itself is in wire.c. */
+#include <string.h>
+
 #include "childfirst/merkle.h"
 #include "childfirst/record.h"
 
@@ -18,4 +21,33 @@ const char *cf_record_event_name(enum cf_event event)
 void cf_record_leaf_hash(const uint8_t *bytes, size_t len, uint8_t out[32])
 {
     cf_merkle_leaf_hash(bytes, len, out);
+}
+
+bool cf_record_matches(const struct cf_record *r, const struct cf_envelope *env)
+{
+    struct cf_envelope_digests d;
+    cf_envelope_digests(env, &d);
+    return r->event == CF_EVENT_ACCEPTED && r->has_digests && r->header_len == env->header_len &&
+           memcmp(r->header, env->header, env->header_len) == 0 &&
+           memcmp(r->ciphertext_hash, d.ciphertext, 32) == 0 &&
+           memcmp(r->keys_hash, d.keys, 32) == 0 && memcmp(r->commit, env->commit, 32) == 0 &&
+           memcmp(r->signature, env->signature, 64) == 0;
+}
+
+int cf_record_prove(const uint8_t *record, size_t len, uint64_t index,
+                    const uint8_t (*proof)[CF_MERKLE_HASH], size_t n, const char *note,
+                    size_t note_len, const uint8_t broker_pk[32], struct cf_checkpoint *cp,
+                    struct cf_error *err)
+{
+    int rc = cf_checkpoint_open(note, note_len, broker_pk, cp, err);
+    if (rc != 0)
+        return rc;
+    uint8_t leaf[CF_MERKLE_HASH];
+    cf_record_leaf_hash(record, len, leaf);
+    rc = cf_merkle_verify_inclusion(index, cp->size, leaf, proof, n, cp->root);
+    if (rc != 0)
+        return cf_error_set(err, rc,
+                            "leaf %llu is not in the tree of size %llu that the checkpoint signs",
+                            (unsigned long long)index, (unsigned long long)cp->size);
+    return 0;
 }

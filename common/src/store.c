@@ -89,8 +89,10 @@ int cf_store_open(struct cf_store *s, const char *dir, size_t map_size, bool rea
     for (size_t i = 0; rc == 0 && i < sizeof dbs / sizeof dbs[0]; i++)
         rc = mdb_dbi_open(txn, dbs[i].name, readonly ? 0 : MDB_CREATE,
                           (MDB_dbi *)((char *)s + dbs[i].offset));
+    /* Committed even when read-only: LMDB closes handles opened in a transaction
+     * that is aborted. */
     if (rc == 0)
-        rc = readonly ? (mdb_txn_abort(txn), 0) : mdb_txn_commit(txn);
+        rc = mdb_txn_commit(txn);
     else
         mdb_txn_abort(txn);
     if (rc != 0) {

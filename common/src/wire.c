@@ -672,6 +672,7 @@ int cf_wire_frame_encode(const struct cf_frame *f, uint8_t **out, size_t *len)
         accepted.checkpoint = bin(f->checkpoint, f->checkpoint_len);
         accepted.n_inclusion_proof = f->n_proof;
         accepted.inclusion_proof = proof_out(f, proof);
+        accepted.record = bin(f->record, f->record_len);
         m.body_case = CF__FRAME__BODY_ACCEPTED, m.accepted = &accepted;
         break;
     case CF_FRAME_REJECTED:
@@ -696,6 +697,7 @@ int cf_wire_frame_encode(const struct cf_frame *f, uint8_t **out, size_t *len)
         deliver.checkpoint = bin(f->checkpoint, f->checkpoint_len);
         deliver.n_inclusion_proof = f->n_proof;
         deliver.inclusion_proof = proof_out(f, proof);
+        deliver.record = bin(f->record, f->record_len);
         m.body_case = CF__FRAME__BODY_DELIVER, m.deliver = &deliver;
         break;
     case CF_FRAME_ACK:
@@ -811,6 +813,8 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
                               "accepted.message_id", err)) != 0 ||
             (rc = checkpoint_in(m->accepted->checkpoint, f, err)) != 0)
             return rc;
+        f->record = m->accepted->record.data;
+        f->record_len = m->accepted->record.len;
         return proof_in(m->accepted->n_inclusion_proof, m->accepted->inclusion_proof, f, err);
     case CF__FRAME__BODY_REJECTED:
         f->kind = CF_FRAME_REJECTED;
@@ -845,6 +849,8 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
         }
         if ((rc = checkpoint_in(d->checkpoint, f, err)) != 0)
             return rc;
+        f->record = d->record.data;
+        f->record_len = d->record.len;
         return proof_in(d->n_inclusion_proof, d->inclusion_proof, f, err);
     }
     case CF__FRAME__BODY_ACK:

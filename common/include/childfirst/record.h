@@ -8,8 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "childfirst/checkpoint.h"
+#include "childfirst/envelope.h"
 #include "childfirst/error.h"
 #include "childfirst/header.h"
+#include "childfirst/merkle.h"
 
 enum cf_event {
     CF_EVENT_NONE = 0,
@@ -55,5 +58,18 @@ const char *cf_record_event_name(enum cf_event event);
 
 /* The RFC 6962 leaf hash of a record's encoded bytes. */
 void cf_record_leaf_hash(const uint8_t *bytes, size_t len, uint8_t out[32]);
+
+/* Whether an accepted record describes exactly this envelope: same header
+ * bytes, digests, commit and signature, which together fix every byte of a
+ * canonical envelope. */
+bool cf_record_matches(const struct cf_record *r, const struct cf_envelope *env);
+
+/* Checks a receipt: the note is a checkpoint signed by `broker_pk`, and
+ * `record` is leaf `index` of its tree by the inclusion proof. Fills *cp.
+ * CF_ESIG / CF_EDECODE for the note, CF_EPROOF / CF_ERANGE for the proof. */
+CF_WUR int cf_record_prove(const uint8_t *record, size_t len, uint64_t index,
+                           const uint8_t (*proof)[CF_MERKLE_HASH], size_t n, const char *note,
+                           size_t note_len, const uint8_t broker_pk[32], struct cf_checkpoint *cp,
+                           struct cf_error *err);
 
 #endif

@@ -64,6 +64,8 @@ struct cf_frame {
     uint8_t notice_signature[CF_SIG_LEN];
     const char *checkpoint;          /* welcome, accepted, deliver */
     size_t checkpoint_len;
+    const uint8_t *record;           /* accepted, deliver: the leaf's AuditRecord bytes */
+    size_t record_len;
     size_t n_proof;                  /* welcome: consistency; accepted, deliver: inclusion */
     uint8_t proof[2 * CF_MERKLE_MAX_PROOF][CF_MERKLE_HASH];
     char code[48];                   /* rejected, nack, report (stable error name) */

@@ -1,0 +1,218 @@
+/* Leaves, checkpoints and proofs on the broker's side. Everything here runs
+ * inside a transaction the caller owns, so a batch's leaves, nodes and its
+ * checkpoint become durable together in one commit, or not at all. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "childfirst/checkpoint.h"
+#include "childfirst/log.h"
+#include "audit.h"
+
+/* How many of the newest leaves are re-hashed at start. LMDB has no page
+ * checksums; the newest pages are the ones a crash or a bad disk hits. */
+#define START_CHECK_LEAVES 64
+
+uint64_t cf_audit_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int cf_audit_append(struct broker *b, MDB_txn *txn, uint64_t *size, struct cf_record *rec)
+{
+    rec->index = *size;
+    uint8_t *bytes;
+    size_t len;
+    int rc = cf_wire_record_encode(rec, &bytes, &len);
+    if (rc != 0)
+        return rc;
+    rc = cf_store_append(&b->store, txn, *size, bytes, len);
+    free(bytes);
+    if (rc == 0)
+        (*size)++;
+    return rc;
+}
+
+int cf_audit_checkpoint(struct broker *b, MDB_txn *txn, uint64_t size, char **note, size_t *len)
+{
+    struct cf_merkle_store ms;
+    struct cf_store_tree t;
+    uint8_t root[CF_MERKLE_HASH], key[8];
+    cf_store_tree_init(&ms, &t, &b->store, txn);
+    int rc = cf_merkle_root(&ms, size, root);
+    if (rc == 0)
+        rc = cf_checkpoint_sign(b->cfg.origin, size, root, b->keys, note, len);
+    if (rc != 0)
+        return rc;
+    cf_store_put_u64(key, size);
+    rc = cf_store_put(&b->store, txn, b->store.checkpoint, key, 8, *note, *len);
+    if (rc != 0) {
+        free(*note);
+        *note = NULL;
+    }
+    return rc;
+}
+
+int cf_audit_inclusion(struct broker *b, MDB_txn *txn, uint64_t index, uint64_t size,
+                       struct cf_frame *f)
+{
+    struct cf_merkle_store ms;
+    struct cf_store_tree t;
+    cf_store_tree_init(&ms, &t, &b->store, txn);
+    return cf_merkle_inclusion_proof(&ms, index, size, f->proof, &f->n_proof);
+}
+
+int cf_audit_consistency(struct broker *b, MDB_txn *txn, uint64_t from, uint64_t size,
+                         struct cf_frame *f)
+{
+    f->n_proof = 0;
+    if (from == 0 || from >= size)
+        return 0;
+    struct cf_merkle_store ms;
+    struct cf_store_tree t;
+    cf_store_tree_init(&ms, &t, &b->store, txn);
+    return cf_merkle_consistency_proof(&ms, from, size, f->proof, &f->n_proof);
+}
+
+/* The newest checkpoint must be ours, for exactly the stored tree, with the
+ * root the stored nodes give; the newest leaves must hash to their nodes. */
+static int check_tail(struct broker *b, MDB_txn *txn, struct cf_error *err)
+{
+    const char *dir = b->cfg.state_dir;
+    uint64_t size, cp_size;
+    MDB_val note;
+    int rc = cf_store_size(&b->store, txn, &size);
+    if (rc != 0)
+        return cf_error_set(err, rc, "%s: cannot read the log's size", dir);
+    rc = cf_store_checkpoint_latest(&b->store, txn, &cp_size, &note);
+    if (rc == CF_ENOTFOUND && size == 0)
+        return 0;
+    if (rc != 0)
+        return cf_error_set(err, CF_ECORRUPT, "%s: %llu leaves but no readable checkpoint", dir,
+                            (unsigned long long)size);
+    struct cf_checkpoint cp;
+    struct cf_error why = {0};
+    if (cf_checkpoint_open(note.mv_data, note.mv_size, b->keys->sign_pk, &cp, &why) != 0)
+        return cf_error_set(err, CF_ECORRUPT,
+                            "%s: the newest checkpoint (size %llu) fails: %s; is this the "
+                            "broker key that signed it?",
+                            dir, (unsigned long long)cp_size, why.text);
+    if (cp.size != cp_size || cp.size != size || strcmp(cp.origin, b->cfg.origin) != 0)
+        return cf_error_set(err, CF_ECORRUPT,
+                            "%s: the newest checkpoint covers %llu leaves of origin %s, but the "
+                            "log holds %llu leaves and the origin is %s",
+                            dir, (unsigned long long)cp.size, cp.origin, (unsigned long long)size,
+                            b->cfg.origin);
+    struct cf_merkle_store ms;
+    struct cf_store_tree t;
+    uint8_t root[CF_MERKLE_HASH], node[CF_MERKLE_HASH], leaf[CF_MERKLE_HASH];
+    cf_store_tree_init(&ms, &t, &b->store, txn);
+    rc = cf_merkle_root(&ms, size, root);
+    if (rc != 0 || memcmp(root, cp.root, sizeof root) != 0)
+        return cf_error_set(err, CF_ECORRUPT,
+                            "%s: the stored tree's root does not match the newest checkpoint", dir);
+    for (uint64_t i = size > START_CHECK_LEAVES ? size - START_CHECK_LEAVES : 0; i < size; i++) {
+        MDB_val rec;
+        if (cf_store_record(&b->store, txn, i, &rec) != 0 || ms.get(ms.ctx, 0, i, node) != 0)
+            return cf_error_set(err, CF_ECORRUPT, "%s: leaf %llu is missing", dir,
+                                (unsigned long long)i);
+        cf_record_leaf_hash(rec.mv_data, rec.mv_size, leaf);
+        if (memcmp(leaf, node, sizeof leaf) != 0)
+            return cf_error_set(err, CF_ECORRUPT,
+                                "%s: record %llu does not hash to its leaf; the store is damaged",
+                                dir, (unsigned long long)i);
+    }
+    b->size = size;
+    b->checkpoint = malloc(note.mv_size + 1);
+    if (!b->checkpoint)
+        return cf_error_set(err, CF_ENOMEM, "out of memory");
+    memcpy(b->checkpoint, note.mv_data, note.mv_size);
+    b->checkpoint[note.mv_size] = 0;
+    b->checkpoint_len = note.mv_size;
+    return 0;
+}
+
+/* The store remembers which broker key and origin it belongs to, so a broker
+ * started with the wrong key or origin refuses instead of forking the log. */
+static int check_meta(struct broker *b, MDB_txn *txn, struct cf_error *err)
+{
+    char value[256], key64[CF_B64_KEY_LEN + 1];
+    cf_keys_b64_encode(b->keys->sign_pk, key64);
+    static const char *const names[] = {"schema", "origin", "broker_key"};
+    const char *want[] = {CF_STORE_SCHEMA, b->cfg.origin, key64};
+    for (int i = 0; i < 3; i++) {
+        int rc = cf_store_meta(&b->store, txn, names[i], value, sizeof value);
+        if (rc == CF_ENOTFOUND)
+            rc = cf_store_meta_put(&b->store, txn, names[i], want[i]);
+        else if (rc == 0 && strcmp(value, want[i]) != 0)
+            return cf_error_set(err, CF_ECONFIG,
+                                "%s: the log's %s is '%s' but this broker's is '%s'; refusing to "
+                                "write a log that belongs to another configuration",
+                                b->cfg.state_dir, names[i], value, want[i]);
+        if (rc != 0)
+            return cf_error_set(err, rc, "%s: cannot read or write meta %s", b->cfg.state_dir,
+                                names[i]);
+    }
+    return 0;
+}
+
+/* A config leaf for the directory in force, if it is not the last one logged. */
+static int log_directory(struct broker *b, MDB_txn *txn, bool *appended, struct cf_error *err)
+{
+    char digest[2 * CF_HASH_LEN + 1], logged[2 * CF_HASH_LEN + 1];
+    sodium_bin2hex(digest, sizeof digest, b->dir->digest, CF_HASH_LEN);
+    int rc = cf_store_meta(&b->store, txn, "directory", logged, sizeof logged);
+    if (rc == 0 && strcmp(logged, digest) == 0)
+        return 0;
+    if (rc != 0 && rc != CF_ENOTFOUND)
+        return cf_error_set(err, rc, "cannot read meta directory");
+    struct cf_record rec = {.time = cf_audit_now(), .event = CF_EVENT_CONFIG};
+    const struct cf_bundle *bundle = &b->dir->bundle;
+    rec.agencies = bundle->agencies, rec.agencies_len = bundle->agencies_len;
+    rec.policy = bundle->policy, rec.policy_len = bundle->policy_len;
+    rec.sig = bundle->sig, rec.sig_len = bundle->sig_len;
+    uint64_t size = b->size;
+    if ((rc = cf_audit_append(b, txn, &size, &rec)) != 0 ||
+        (rc = cf_store_meta_put(&b->store, txn, "directory", digest)) != 0)
+        return cf_error_set(err, rc, "cannot log the directory: %s", cf_strerror(rc));
+    char *note;
+    size_t len;
+    if ((rc = cf_audit_checkpoint(b, txn, size, &note, &len)) != 0)
+        return cf_error_set(err, rc, "cannot sign a checkpoint: %s", cf_strerror(rc));
+    free(b->checkpoint);
+    b->checkpoint = note;
+    b->checkpoint_len = len;
+    b->size = size;
+    *appended = true;
+    cf_log_info("DIRECTORY-LOGGED", "serial=%llu leaf=%llu", (unsigned long long)b->dir->serial,
+                (unsigned long long)(size - 1));
+    return 0;
+}
+
+int cf_audit_start(struct broker *b, struct cf_error *err)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(b->store.env, NULL, 0, &txn);
+    if (rc != 0)
+        return cf_error_set(err, cf_store_error(rc), "cannot begin a transaction: %s",
+                            mdb_strerror(rc));
+    bool appended = false;
+    rc = check_meta(b, txn, err);
+    if (rc == 0)
+        rc = check_tail(b, txn, err);
+    if (rc == 0)
+        rc = log_directory(b, txn, &appended, err);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0)
+        return cf_error_set(err, cf_store_error(rc), "cannot commit: %s", mdb_strerror(rc));
+    return 0;
+}

@@ -1,0 +1,39 @@
+/* The broker's side of the audit log: appending leaves inside the batch's
+ * write transaction, signing the checkpoint that covers them, proofs, and the
+ * check at start that the newest leaves and root match the newest checkpoint. */
+#ifndef CF_AUDIT_H
+#define CF_AUDIT_H
+
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "broker.h"
+
+/* Appends `rec` as leaf *size (setting rec->index) and advances *size. */
+CF_WUR int cf_audit_append(struct broker *b, MDB_txn *txn, uint64_t *size, struct cf_record *rec);
+
+/* Signs the checkpoint for `size` and stores it in the same transaction.
+ * Caller owns *note; free with free(). */
+CF_WUR int cf_audit_checkpoint(struct broker *b, MDB_txn *txn, uint64_t size, char **note,
+                               size_t *len);
+
+/* The inclusion proof of leaf `index` in the tree of `size`, into f->proof. */
+CF_WUR int cf_audit_inclusion(struct broker *b, MDB_txn *txn, uint64_t index, uint64_t size,
+                              struct cf_frame *f);
+
+/* The consistency proof from `from` to `size`, into f->proof (empty if from is
+ * 0 or not smaller than size). */
+CF_WUR int cf_audit_consistency(struct broker *b, MDB_txn *txn, uint64_t from, uint64_t size,
+                                struct cf_frame *f);
+
+/* Opens the log for the broker: checks the stored origin and broker key, then
+ * the newest leaves and root against the newest checkpoint, and appends a
+ * config leaf if the directory differs from the last one logged. Refuses to
+ * start (CF_ECORRUPT, CF_ECONFIG) with a sentence in err. */
+CF_WUR int cf_audit_start(struct broker *b, struct cf_error *err);
+
+/* Broker time in milliseconds since the Unix epoch. */
+uint64_t cf_audit_now(void);
+
+#endif

@@ -1,0 +1,50 @@
+/* The broker's shared state: one process, one thread, one LMDB writer. The
+ * modules of broker/ each own one concern and meet here. */
+#ifndef CF_BROKER_H
+#define CF_BROKER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "childfirst/directory.h"
+#include "childfirst/keys.h"
+#include "childfirst/store.h"
+#include "childfirst/wire.h"
+#include "config.h"
+
+#define CF_ROUTING_ID_MAX 255
+
+/* An agency's live connection, if any, and its delivery window. One per
+ * directory agency, in directory order. */
+struct session {
+    bool connected;
+    uint8_t routing[CF_ROUTING_ID_MAX];
+    size_t routing_len;
+    uint64_t next;     /* the lowest mailbox index not yet sent on this connection */
+    unsigned inflight; /* sent, not yet acknowledged */
+    bool blocked;      /* the last send would have blocked: retry later */
+};
+
+struct broker {
+    struct cf_config cfg;
+    struct cf_keys *keys;
+    uint8_t authority_pk[CF_SIGN_PK];
+    struct cf_directory *dir;
+    struct cf_store store;
+    uint64_t size;          /* committed tree size */
+    char *checkpoint;       /* the newest signed note, for that size */
+    size_t checkpoint_len;
+    void *zmq, *router, *zap;
+    struct session *sessions;
+    struct cf_status stats;
+};
+
+extern volatile sig_atomic_t cf_broker_stop;
+
+/* The session of an agency id, or NULL if it is not in the directory. */
+struct session *cf_broker_session(struct broker *b, const char *id);
+const struct cf_agency *cf_broker_agency(const struct broker *b, const struct session *s);
+
+#endif

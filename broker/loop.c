@@ -1,0 +1,872 @@
+/* The broker's loop: one thread, one ROUTER socket, one LMDB writer.
+ *
+ * Each turn drains every frame that is ready (up to batch_max), runs the
+ * stateless checks on each, then applies the whole batch in ONE write
+ * transaction: leaves, tree nodes, envelopes, dedup, mailboxes, cases and the
+ * signed checkpoint. Only after that commit is durable do any Accepted,
+ * Rejected or delivery reports leave, and only then are new messages offered
+ * to their recipients. Group commit is what makes durability cheap: one fsync
+ * per batch, not per message. A batch is a pure function of its frames and the
+ * stored state, so when the LMDB map fills, the transaction is dropped, the
+ * map grown, and the same batch replayed.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include <sodium.h>
+#include <zmq.h>
+
+#include "childfirst/file.h"
+#include "childfirst/log.h"
+#include "audit.h"
+#include "checks.h"
+#include "loop.h"
+#include "mailbox.h"
+#include "zap.h"
+
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93 /* libzmq 4.3.4 has it only in the draft API */
+#endif
+
+enum item_kind { ITEM_SUBMIT, ITEM_ACK, ITEM_NACK, ITEM_REJECT };
+enum outcome { OUT_NONE, OUT_ACCEPTED, OUT_REPEAT, OUT_REJECTED, OUT_REPORT, OUT_IGNORED };
+
+/* One frame that changes the log, from arrival to reply. */
+struct item {
+    enum item_kind kind;
+    cf_id actor;
+    uint8_t routing[CF_ROUTING_ID_MAX];
+    size_t routing_len;
+    uint8_t frame_hash[CF_HASH_LEN];
+    bool has_message_id;
+    uint8_t message_id[CF_MESSAGE_ID_LEN];
+    /* submit */
+    struct cf_envelope env;
+    struct cf_header hdr;
+    uint8_t *envelope;
+    size_t envelope_len;
+    /* ack, nack */
+    uint64_t about;
+    uint8_t ack_sig[CF_SIG_LEN];
+    char nack_code[48];
+    /* a failed check: before the batch (ITEM_REJECT) or inside it */
+    int code;
+    char reason[512];
+    /* the outcome, reset each time the batch is (re)applied */
+    enum outcome out;
+    uint64_t leaf;
+    cf_id report_to;
+};
+
+struct loop {
+    struct broker *b;
+    struct item *items;
+    size_t n;
+    uint8_t *body; /* receive buffer */
+};
+
+volatile sig_atomic_t cf_broker_stop;
+
+struct session *cf_broker_session(struct broker *b, const char *id)
+{
+    const struct cf_agency *a = cf_directory_find(b->dir, id);
+    return a ? &b->sessions[a - b->dir->agencies] : NULL;
+}
+
+const struct cf_agency *cf_broker_agency(const struct broker *b, const struct session *s)
+{
+    return &b->dir->agencies[s - b->sessions];
+}
+
+/* ---- Sending ---- */
+
+/* Sends a frame to a routing id without ever blocking the loop. */
+static int send_to(struct broker *b, const uint8_t *routing, size_t routing_len,
+                   const struct cf_frame *f)
+{
+    uint8_t *buf;
+    size_t len;
+    int rc = cf_wire_frame_encode(f, &buf, &len);
+    if (rc != 0)
+        return rc;
+    if (zmq_send(b->router, routing, routing_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(b->router, buf, len, ZMQ_DONTWAIT) < 0)
+        rc = zmq_errno() == EAGAIN ? CF_ETIMEOUT : CF_ENOTFOUND;
+    free(buf);
+    return rc;
+}
+
+static void send_rejected(struct broker *b, const struct item *it)
+{
+    struct cf_frame f = {.kind = CF_FRAME_REJECTED, .has_message_id = it->has_message_id};
+    memcpy(f.message_id, it->message_id, sizeof f.message_id);
+    snprintf(f.code, sizeof f.code, "%s", cf_error_name(it->code));
+    snprintf(f.reason, sizeof f.reason, "%s", it->reason);
+    send_to(b, it->routing, it->routing_len, &f);
+}
+
+/* The receipt: the leaf's record, the newest checkpoint and the proof that
+ * one is in the other, so the sender holds evidence that needs no broker. */
+static void send_accepted(struct broker *b, MDB_txn *txn, const struct item *it)
+{
+    struct cf_frame f = {.kind = CF_FRAME_ACCEPTED, .has_message_id = true};
+    memcpy(f.message_id, it->hdr.message_id, sizeof f.message_id);
+    f.leaf_index = it->leaf;
+    f.checkpoint = b->checkpoint;
+    f.checkpoint_len = b->checkpoint_len;
+    MDB_val rec;
+    int rc = cf_store_record(&b->store, txn, it->leaf, &rec);
+    if (rc == 0)
+        rc = cf_audit_inclusion(b, txn, it->leaf, b->size, &f);
+    if (rc != 0) {
+        cf_log_error("RECEIPT-FAILED", "leaf=%" PRIu64 " error=%s", it->leaf, cf_error_name(rc));
+        return; /* the sender resends and gets the receipt from dedup */
+    }
+    f.record = rec.mv_data;
+    f.record_len = rec.mv_size;
+    send_to(b, it->routing, it->routing_len, &f);
+}
+
+/* ---- Receiving ---- */
+
+static void reject_now(struct item *it, int code, const char *reason)
+{
+    it->kind = ITEM_REJECT;
+    it->code = code;
+    snprintf(it->reason, sizeof it->reason, "%s", reason);
+}
+
+/* Turns an authenticated frame that changes the log into an item; answers the
+ * others at once. Returns true when `it` was filled. */
+static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size_t len,
+                       uint64_t now)
+{
+    struct broker *b = L->b;
+    struct cf_frame f;
+    struct cf_error err = {0};
+    crypto_generichash(it->frame_hash, sizeof it->frame_hash, buf, len, NULL, 0);
+    int rc = cf_wire_frame_decode(buf, len, &f, &err);
+    if (rc != 0) {
+        reject_now(it, rc, err.text);
+        cf_wire_frame_fini(&f);
+        return true;
+    }
+    struct session *s = cf_broker_session(b, it->actor);
+    bool filled = true;
+    switch (f.kind) {
+    case CF_FRAME_SUBMIT:
+        it->kind = ITEM_SUBMIT;
+        it->envelope = malloc(f.envelope_len ? f.envelope_len : 1);
+        if (!it->envelope) {
+            reject_now(it, CF_ENOMEM, "the broker is out of memory; send again later");
+            break;
+        }
+        memcpy(it->envelope, f.envelope, f.envelope_len);
+        it->envelope_len = f.envelope_len;
+        rc = cf_checks_stateless(b, it->actor, it->envelope, it->envelope_len, now, &it->env,
+                                 &it->hdr, &err);
+        if (it->hdr.version) { /* the header decoded: the reply can name the message */
+            it->has_message_id = true;
+            memcpy(it->message_id, it->hdr.message_id, sizeof it->message_id);
+        }
+        if (rc != 0)
+            reject_now(it, rc, err.text);
+        break;
+    case CF_FRAME_ACK:
+    case CF_FRAME_NACK:
+        it->kind = f.kind == CF_FRAME_ACK ? ITEM_ACK : ITEM_NACK;
+        it->has_message_id = true;
+        memcpy(it->message_id, f.message_id, sizeof it->message_id);
+        it->about = f.leaf_index;
+        memcpy(it->ack_sig, f.signature, sizeof it->ack_sig);
+        snprintf(it->nack_code, sizeof it->nack_code, "%s", f.code);
+        if (s && s->inflight > 0)
+            s->inflight--;
+        break;
+    case CF_FRAME_HELLO:
+        filled = false;
+        cf_loop_hello(b, s, it->routing, it->routing_len, &f);
+        break;
+    case CF_FRAME_DIRECTORY_REQUEST: {
+        filled = false;
+        const struct cf_bundle *d = &b->dir->bundle;
+        struct cf_frame r = {.kind = CF_FRAME_DIRECTORY};
+        r.agencies = d->agencies, r.agencies_len = d->agencies_len;
+        r.policy = d->policy, r.policy_len = d->policy_len;
+        r.sig = d->sig, r.sig_len = d->sig_len;
+        send_to(b, it->routing, it->routing_len, &r);
+        break;
+    }
+    case CF_FRAME_PING: {
+        filled = false;
+        struct cf_frame r = {.kind = CF_FRAME_PONG, .nonce = f.nonce};
+        send_to(b, it->routing, it->routing_len, &r);
+        break;
+    }
+    case CF_FRAME_STATUS_REQUEST: {
+        filled = false;
+        struct cf_frame r = {.kind = CF_FRAME_STATUS, .status = b->stats};
+        r.status.tree_size = b->size;
+        send_to(b, it->routing, it->routing_len, &r);
+        break;
+    }
+    default:
+        reject_now(it, CF_EDECODE, "that frame only travels from the broker to agents");
+    }
+    cf_wire_frame_fini(&f);
+    return filled;
+}
+
+/* Reads one ZeroMQ message: [routing id][frame]. Returns 1 with `it` filled,
+ * 0 for a message answered or dropped, -1 when nothing more is waiting. */
+static int receive_one(struct loop *L, struct item *it, uint64_t now)
+{
+    struct broker *b = L->b;
+    zmq_msg_t id, body;
+    zmq_msg_init(&id);
+    if (zmq_msg_recv(&id, b->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&id);
+        return -1;
+    }
+    memset(it, 0, sizeof *it);
+    it->routing_len = zmq_msg_size(&id) < CF_ROUTING_ID_MAX ? zmq_msg_size(&id) : CF_ROUTING_ID_MAX;
+    memcpy(it->routing, zmq_msg_data(&id), it->routing_len);
+    bool more = zmq_msg_more(&id);
+    zmq_msg_close(&id);
+    if (!more)
+        return 0;
+    zmq_msg_init(&body);
+    if (zmq_msg_recv(&body, b->router, 0) < 0) {
+        zmq_msg_close(&body);
+        return 0;
+    }
+    /* Attribution by the ZAP User-Id only; never by the routing id or the frame. */
+    const char *user = zmq_msg_gets(&body, "User-Id");
+    int parts = 1;
+    while (zmq_msg_more(&body)) { /* one frame per message: drain and refuse the rest */
+        zmq_msg_close(&body);
+        zmq_msg_init(&body);
+        zmq_msg_recv(&body, b->router, 0);
+        parts++;
+    }
+    if (!user || !cf_broker_session(b, user)) {
+        zmq_msg_close(&body);
+        cf_log_warn("FRAME-UNATTRIBUTED", "dropped a frame without a directory User-Id");
+        return 0;
+    }
+    snprintf(it->actor, sizeof it->actor, "%s", user);
+    int filled;
+    if (parts > 1) {
+        reject_now(it, CF_EDECODE, "send one frame per message");
+        filled = 1;
+    } else if (zmq_msg_size(&body) > CF_MAX_FRAME) {
+        char why[160];
+        snprintf(why, sizeof why, "the frame is %zu bytes; the limit is %u", zmq_msg_size(&body),
+                 CF_MAX_FRAME);
+        reject_now(it, CF_ETOOBIG, why);
+        filled = 1;
+    } else {
+        filled = take_frame(L, it, zmq_msg_data(&body), zmq_msg_size(&body), now);
+    }
+    zmq_msg_close(&body);
+    return filled;
+}
+
+/* ---- Applying a batch ---- */
+
+static int append_rejected(struct broker *b, MDB_txn *txn, uint64_t *size, struct item *it,
+                           uint64_t now)
+{
+    struct cf_record rec = {.time = now, .event = CF_EVENT_REJECTED, .has_frame_hash = true};
+    snprintf(rec.actor, sizeof rec.actor, "%s", it->actor);
+    memcpy(rec.frame_hash, it->frame_hash, sizeof rec.frame_hash);
+    snprintf(rec.code, sizeof rec.code, "%s", cf_error_name(it->code));
+    it->out = OUT_REJECTED;
+    return cf_audit_append(b, txn, size, &rec);
+}
+
+/* A broker-signed notice as a leaf, queued for each of its recipients. */
+static int append_notice(struct broker *b, MDB_txn *txn, uint64_t *size, enum cf_notice_kind kind,
+                         const struct cf_header *about, uint64_t about_leaf, uint64_t now)
+{
+    struct cf_notice n = {.version = CF_PROTOCOL_VERSION, .created_at = now};
+    struct cf_error err = {0};
+    int rc = cf_policy_notice_recipients(b->dir->policy, b->dir, kind, about->la_code,
+                                         n.recipients, &n.n_recipients, &err);
+    if (rc != 0 || n.n_recipients == 0) {
+        if (rc != 0)
+            cf_log_warn("NOTICE-UNROUTED", "kind=%s case=%s code=%s", cf_notice_kind_name(kind),
+                        about->case_id, cf_error_name(rc));
+        return 0; /* a notice nobody can receive must not stop the message */
+    }
+    randombytes_buf(n.notice_id, sizeof n.notice_id);
+    snprintf(n.kind, sizeof n.kind, "%s", cf_notice_kind_name(kind));
+    memcpy(n.case_id, about->case_id, sizeof n.case_id);
+    n.urgency = about->urgency;
+    n.has_immediate_risk = true;
+    n.immediate_risk = about->immediate_risk;
+    memcpy(n.referring_agency, about->sender, sizeof n.referring_agency);
+    n.has_about_leaf = true;
+    n.about_leaf = about_leaf;
+    uint8_t *bytes;
+    size_t len;
+    if ((rc = cf_wire_notice_encode(&n, &bytes, &len)) != 0)
+        return rc;
+    struct cf_record rec = {.time = now, .event = CF_EVENT_NOTICE, .notice = bytes,
+                            .notice_len = len};
+    cf_notice_sign(bytes, len, b->keys, rec.notice_signature);
+    uint64_t leaf = *size;
+    rc = cf_audit_append(b, txn, size, &rec);
+    free(bytes);
+    for (size_t i = 0; rc == 0 && i < n.n_recipients; i++)
+        rc = cf_mailbox_put(&b->store, txn, n.recipients[i], leaf);
+    return rc;
+}
+
+static int apply_submit(struct broker *b, MDB_txn *txn, uint64_t *size, struct item *it,
+                        uint64_t now)
+{
+    struct cf_error err = {0};
+    uint64_t repeat_of;
+    int rc = cf_checks_stateful(b, txn, &it->env, &it->hdr, &repeat_of, &err);
+    if (rc == CF_EMAPFULL || rc == CF_ENOSPACE || rc == CF_ESTORE || rc == CF_ECORRUPT)
+        return rc;
+    if (rc != 0) {
+        it->code = rc;
+        snprintf(it->reason, sizeof it->reason, "%s", err.text);
+        return append_rejected(b, txn, size, it, now);
+    }
+    if (repeat_of != UINT64_MAX) {
+        it->out = OUT_REPEAT;
+        it->leaf = repeat_of;
+        return 0;
+    }
+    const struct cf_header *h = &it->hdr;
+    struct cf_envelope_digests d;
+    cf_envelope_digests(&it->env, &d);
+    struct cf_record rec = {.time = now, .event = CF_EVENT_ACCEPTED, .has_digests = true};
+    snprintf(rec.actor, sizeof rec.actor, "%s", it->actor);
+    rec.header = it->env.header;
+    rec.header_len = it->env.header_len;
+    memcpy(rec.ciphertext_hash, d.ciphertext, 32);
+    memcpy(rec.keys_hash, d.keys, 32);
+    memcpy(rec.commit, it->env.commit, 32);
+    memcpy(rec.signature, it->env.signature, 64);
+    uint64_t leaf = *size;
+    uint8_t key[8], dedup[CF_ID_MAX + 1 + CF_MESSAGE_ID_LEN];
+    cf_store_put_u64(key, leaf);
+    if ((rc = cf_audit_append(b, txn, size, &rec)) != 0 ||
+        (rc = cf_store_put(&b->store, txn, b->store.envelope, key, 8, it->envelope,
+                           it->envelope_len)) != 0 ||
+        (rc = cf_store_put(&b->store, txn, b->store.dedup, dedup, cf_checks_dedup_key(dedup, h),
+                           key, 8)) != 0)
+        return rc;
+    for (size_t i = 0; i < h->n_recipients; i++)
+        if ((rc = cf_mailbox_put(&b->store, txn, h->recipients[i], leaf)) != 0)
+            return rc;
+    if (h->type == CF_TYPE_REFERRAL) {
+        struct cf_case c;
+        uint8_t *bytes;
+        size_t len;
+        cf_case_open(&c, h, leaf);
+        if ((rc = cf_wire_case_encode(&c, &bytes, &len)) != 0)
+            return rc;
+        rc = cf_store_put(&b->store, txn, b->store.cases, h->case_id, strlen(h->case_id), bytes,
+                          len);
+        free(bytes);
+        if (rc == 0)
+            rc = append_notice(b, txn, size, CF_NOTICE_NEW_REFERRAL, h, leaf, now);
+        if (rc != 0)
+            return rc;
+    }
+    it->out = OUT_ACCEPTED;
+    it->leaf = leaf;
+    return 0;
+}
+
+/* The hash the recipient signed: of the envelope, or of the notice. Also
+ * names who is told of the answer (a notice's sender is the broker: nobody). */
+static int delivered_hash(struct broker *b, MDB_txn *txn, uint64_t index, uint8_t out[32],
+                          uint8_t message_id[CF_MESSAGE_ID_LEN], char *sender, size_t cap)
+{
+    MDB_val v;
+    struct cf_record rec;
+    int rc = cf_store_record(&b->store, txn, index, &v);
+    if (rc != 0)
+        return rc;
+    if (cf_wire_record_decode(v.mv_data, v.mv_size, &rec, NULL) != 0)
+        return CF_ECORRUPT;
+    sender[0] = 0;
+    if (rec.event == CF_EVENT_NOTICE) {
+        struct cf_notice n;
+        rc = cf_wire_notice_decode(rec.notice, rec.notice_len, &n, NULL);
+        if (rc == 0) {
+            cf_envelope_hash(rec.notice, rec.notice_len, out);
+            memcpy(message_id, n.notice_id, CF_MESSAGE_ID_LEN);
+        }
+    } else if (rec.event == CF_EVENT_ACCEPTED) {
+        struct cf_header h;
+        rc = cf_wire_header_decode(rec.header, rec.header_len, &h, NULL);
+        if (rc == 0)
+            rc = cf_store_envelope(&b->store, txn, index, &v);
+        if (rc == 0) {
+            cf_envelope_hash(v.mv_data, v.mv_size, out);
+            memcpy(message_id, h.message_id, CF_MESSAGE_ID_LEN);
+            snprintf(sender, cap, "%s", h.sender);
+        }
+    } else {
+        rc = CF_ENOTFOUND;
+    }
+    cf_wire_record_fini(&rec);
+    return rc == CF_EDECODE || rc == CF_ECANON ? CF_ECORRUPT : rc;
+}
+
+static int apply_answer(struct broker *b, MDB_txn *txn, uint64_t *size, struct item *it,
+                        uint64_t now)
+{
+    bool ack = it->kind == ITEM_ACK;
+    uint8_t hash[32], message_id[CF_MESSAGE_ID_LEN];
+    /* Only an answer to an entry still in the mailbox counts: a repeated ack is
+     * a no-op, and nobody answers for another agency's mailbox. */
+    int rc = cf_mailbox_take(&b->store, txn, it->actor, it->about);
+    if (rc == CF_ENOTFOUND) {
+        it->out = OUT_IGNORED;
+        return 0;
+    }
+    if (rc == 0)
+        rc = delivered_hash(b, txn, it->about, hash, message_id, it->report_to,
+                            sizeof it->report_to);
+    if (rc != 0)
+        return rc;
+    const char *code = ack ? CF_ACK_OK : it->nack_code;
+    const struct cf_agency *a = cf_directory_find(b->dir, it->actor);
+    if (memcmp(message_id, it->message_id, sizeof message_id) != 0 ||
+        cf_envelope_ack_verify(message_id, hash, code, it->ack_sig, a->sign_pk) != 0) {
+        it->code = CF_ESIG;
+        snprintf(it->reason, sizeof it->reason,
+                 "the %s for leaf %" PRIu64 " is not signed by %s over that message; it stays "
+                 "in the mailbox",
+                 ack ? "DeliveryAck" : "DeliveryNack", it->about, it->actor);
+        /* The entry stays: put it back in this same transaction. */
+        if ((rc = cf_mailbox_put(&b->store, txn, it->actor, it->about)) != 0)
+            return rc;
+        return append_rejected(b, txn, size, it, now);
+    }
+    if (!ack && cf_error_from_name(code) == CF_EINVAL && strcmp(code, "CF_EINVAL") != 0) {
+        /* An unknown code is still recorded: the signature covers it. */
+        cf_log_warn("NACK-CODE-UNKNOWN", "from=%s leaf=%" PRIu64, it->actor, it->about);
+    }
+    struct cf_record rec = {.time = now, .event = ack ? CF_EVENT_DELIVERED : CF_EVENT_NACKED,
+                            .has_about = true, .about = it->about};
+    snprintf(rec.actor, sizeof rec.actor, "%s", it->actor);
+    memcpy(rec.envelope_hash, hash, 32);
+    memcpy(rec.ack_message_id, message_id, sizeof rec.ack_message_id);
+    memcpy(rec.ack_signature, it->ack_sig, 64);
+    if (!ack)
+        snprintf(rec.code, sizeof rec.code, "%s", code);
+    it->leaf = *size;
+    it->out = OUT_REPORT;
+    return cf_audit_append(b, txn, size, &rec);
+}
+
+/* Applies every item in one transaction; on success the caller commits. */
+static int apply_batch(struct loop *L, MDB_txn *txn, uint64_t now, bool refuse_submits,
+                       uint64_t *size, size_t *written)
+{
+    struct broker *b = L->b;
+    *size = b->size;
+    *written = 0;
+    for (size_t i = 0; i < L->n; i++) {
+        struct item *it = &L->items[i];
+        int rc = 0;
+        it->out = OUT_NONE;
+        if ((it->kind == ITEM_SUBMIT || it->kind == ITEM_REJECT) && refuse_submits)
+            continue; /* answered CF_ENOSPACE after the batch, without a leaf */
+        switch (it->kind) {
+        case ITEM_SUBMIT:
+            rc = apply_submit(b, txn, size, it, now);
+            break;
+        case ITEM_REJECT:
+            rc = append_rejected(b, txn, size, it, now);
+            break;
+        case ITEM_ACK:
+        case ITEM_NACK:
+            rc = apply_answer(b, txn, size, it, now);
+            break;
+        }
+        if (rc != 0)
+            return rc;
+        if (it->out != OUT_IGNORED && it->out != OUT_REPEAT)
+            (*written)++;
+    }
+    return 0;
+}
+
+static bool disk_low(const struct broker *b)
+{
+    struct statvfs st;
+    if (b->cfg.min_free_mb == 0 || statvfs(b->cfg.state_dir, &st) != 0)
+        return false;
+    return (unsigned long long)st.f_bavail * st.f_frsize < b->cfg.min_free_mb << 20;
+}
+
+/* Applies and commits the batch, growing the map and replaying when it fills.
+ * Returns 0, or CF_ENOSPACE when nothing could be written. */
+static int commit_batch(struct loop *L, uint64_t now)
+{
+    struct broker *b = L->b;
+    bool refuse = disk_low(b);
+    for (;;) {
+        MDB_txn *txn;
+        int rc = mdb_txn_begin(b->store.env, NULL, 0, &txn);
+        if (rc != 0) {
+            cf_log_error("STORE-BEGIN-FAILED", "error=%s", mdb_strerror(rc));
+            return cf_store_error(rc);
+        }
+        uint64_t size;
+        size_t written;
+        char *note = NULL;
+        size_t note_len = 0;
+        rc = apply_batch(L, txn, now, refuse, &size, &written);
+        if (rc == 0 && size > b->size)
+            rc = cf_audit_checkpoint(b, txn, size, &note, &note_len);
+        if (rc == 0) {
+            rc = cf_store_error(mdb_txn_commit(txn));
+        } else {
+            mdb_txn_abort(txn);
+        }
+        if (rc == CF_EMAPFULL) {
+            free(note);
+            size_t grown = b->store.map_size * 2, max = (size_t)b->cfg.map_max_mb << 20;
+            if (b->store.map_size >= max) {
+                cf_log_error("STORE-FULL", "map_mb=%zu map_max_mb=%llu",
+                             b->store.map_size >> 20, b->cfg.map_max_mb);
+                return CF_ENOSPACE;
+            }
+            struct cf_error err = {0};
+            if (cf_store_grow(&b->store, grown < max ? grown : max, &err) != 0) {
+                cf_log_error("STORE-GROW-FAILED", "%s", err.text);
+                return CF_ENOSPACE;
+            }
+            cf_log_info("STORE-GROWN", "map_mb=%zu", b->store.map_size >> 20);
+            continue; /* replay the same batch into the larger map */
+        }
+        if (rc != 0) {
+            free(note);
+            cf_log_error("STORE-COMMIT-FAILED", "error=%s", cf_error_name(rc));
+            return rc == CF_ENOSPACE ? CF_ENOSPACE : rc;
+        }
+        if (note) {
+            free(b->checkpoint);
+            b->checkpoint = note;
+            b->checkpoint_len = note_len;
+            b->size = size;
+        }
+        if (written > 0) {
+            b->stats.commits++;
+            b->stats.frames += written;
+        }
+        return refuse ? CF_ENOSPACE : 0;
+    }
+}
+
+/* ---- After the commit ---- */
+
+static void log_outcome(const struct item *it)
+{
+    switch (it->out) {
+    case OUT_ACCEPTED:
+        cf_log_info("MESSAGE-ACCEPTED", "leaf=%" PRIu64 " type=%s sender=%s case=%s recipients=%zu",
+                    it->leaf, cf_header_type_name(it->hdr.type), it->actor, it->hdr.case_id,
+                    it->hdr.n_recipients);
+        break;
+    case OUT_REPEAT:
+        cf_log_info("MESSAGE-REPEATED", "leaf=%" PRIu64 " sender=%s", it->leaf, it->actor);
+        break;
+    case OUT_REJECTED:
+        cf_log_info("MESSAGE-REJECTED", "sender=%s code=%s reason=\"%s\"", it->actor,
+                    cf_error_name(it->code), it->reason);
+        break;
+    case OUT_REPORT:
+        cf_log_info(it->kind == ITEM_ACK ? "MESSAGE-DELIVERED" : "MESSAGE-NACKED",
+                    "about=%" PRIu64 " recipient=%s leaf=%" PRIu64 " code=%s", it->about,
+                    it->actor, it->leaf, it->kind == ITEM_ACK ? CF_ACK_OK : it->nack_code);
+        break;
+    default:
+        break;
+    }
+}
+
+static void answer(struct loop *L, int batch_rc)
+{
+    struct broker *b = L->b;
+    MDB_txn *txn = NULL;
+    if (mdb_txn_begin(b->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        txn = NULL;
+    for (size_t i = 0; i < L->n; i++) {
+        struct item *it = &L->items[i];
+        if (batch_rc != 0 && (it->kind == ITEM_SUBMIT || it->kind == ITEM_REJECT) &&
+            it->out == OUT_NONE) {
+            it->code = CF_ENOSPACE;
+            snprintf(it->reason, sizeof it->reason,
+                     "the broker's storage is full; nothing was recorded. Send the same "
+                     "message again later");
+            it->out = OUT_REJECTED;
+            cf_log_warn("MESSAGE-REFUSED", "sender=%s code=CF_ENOSPACE", it->actor);
+            send_rejected(b, it);
+            continue;
+        }
+        log_outcome(it);
+        switch (it->out) {
+        case OUT_ACCEPTED:
+            b->stats.accepted++;
+            if (txn)
+                send_accepted(b, txn, it);
+            break;
+        case OUT_REPEAT:
+            if (txn)
+                send_accepted(b, txn, it);
+            break;
+        case OUT_REJECTED:
+            b->stats.rejected++;
+            send_rejected(b, it);
+            break;
+        case OUT_REPORT: {
+            b->stats.delivered += it->kind == ITEM_ACK;
+            struct session *s = it->report_to[0] ? cf_broker_session(b, it->report_to) : NULL;
+            if (!s || !s->connected)
+                break; /* the delivered leaf is the durable record; the report is a courtesy */
+            struct cf_frame f = {.kind = CF_FRAME_REPORT, .has_message_id = true,
+                                 .leaf_index = it->about, .report_leaf = it->leaf};
+            memcpy(f.message_id, it->message_id, sizeof f.message_id);
+            snprintf(f.recipient, sizeof f.recipient, "%s", it->actor);
+            snprintf(f.outcome, sizeof f.outcome, "%s",
+                     it->kind == ITEM_ACK ? "delivered" : "nacked");
+            if (it->kind == ITEM_NACK)
+                snprintf(f.code, sizeof f.code, "%s", it->nack_code);
+            if (send_to(b, s->routing, s->routing_len, &f) == CF_ENOTFOUND)
+                s->connected = false;
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    if (txn)
+        mdb_txn_abort(txn);
+}
+
+/* ---- Delivery ---- */
+
+struct pump {
+    struct broker *b;
+    struct session *s;
+    MDB_txn *txn;
+};
+
+static int offer(void *ctx, uint64_t index)
+{
+    struct pump *p = ctx;
+    struct broker *b = p->b;
+    struct session *s = p->s;
+    if (s->inflight >= b->cfg.credit_window)
+        return 1;
+    MDB_val rv, ev;
+    struct cf_record rec;
+    struct cf_frame f = {.kind = CF_FRAME_DELIVER, .leaf_index = index};
+    int rc = cf_store_record(&b->store, p->txn, index, &rv);
+    if (rc == 0)
+        rc = cf_wire_record_decode(rv.mv_data, rv.mv_size, &rec, NULL);
+    if (rc != 0) {
+        cf_log_error("DELIVER-UNREADABLE", "leaf=%" PRIu64 " error=%s", index, cf_error_name(rc));
+        s->next = index + 1; /* do not spin on a damaged entry */
+        return 0;
+    }
+    if (rec.event == CF_EVENT_NOTICE) {
+        f.notice = rec.notice;
+        f.notice_len = rec.notice_len;
+        memcpy(f.notice_signature, rec.notice_signature, CF_SIG_LEN);
+    } else if (cf_store_envelope(&b->store, p->txn, index, &ev) == 0) {
+        f.envelope = ev.mv_data;
+        f.envelope_len = ev.mv_size;
+    }
+    f.checkpoint = b->checkpoint;
+    f.checkpoint_len = b->checkpoint_len;
+    f.record = rv.mv_data;
+    f.record_len = rv.mv_size;
+    rc = cf_audit_inclusion(b, p->txn, index, b->size, &f);
+    if (rc == 0 && (f.envelope || f.notice))
+        rc = send_to(b, s->routing, s->routing_len, &f);
+    cf_wire_record_fini(&rec);
+    if (rc == CF_ETIMEOUT) {
+        s->blocked = true;
+        return 1;
+    }
+    if (rc == CF_ENOTFOUND) {
+        s->connected = false;
+        return 1;
+    }
+    s->next = index + 1;
+    s->inflight++;
+    return 0;
+}
+
+/* Offers each connected session its waiting mailbox entries, within its credit. */
+static void pump_all(struct broker *b)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(b->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        return;
+    for (size_t i = 0; i < b->dir->n_agencies; i++) {
+        struct session *s = &b->sessions[i];
+        if (!s->connected || s->inflight >= b->cfg.credit_window)
+            continue;
+        s->blocked = false;
+        struct pump p = {b, s, txn};
+        int rc = cf_mailbox_scan(&b->store, txn, b->dir->agencies[i].id, s->next, offer, &p);
+        if (rc < 0)
+            cf_log_error("MAILBOX-SCAN-FAILED", "agency=%s error=%s", b->dir->agencies[i].id,
+                         cf_error_name(rc));
+    }
+    mdb_txn_abort(txn);
+}
+
+static int count_entry(void *ctx, uint64_t index)
+{
+    (void)index;
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
+void cf_loop_hello(struct broker *b, struct session *s, const uint8_t *routing,
+                   size_t routing_len, const struct cf_frame *hello)
+{
+    const struct cf_agency *a = cf_broker_agency(b, s);
+    /* Whatever was in flight on an older connection is offered again here. */
+    memcpy(s->routing, routing, routing_len);
+    s->routing_len = routing_len;
+    s->connected = true;
+    s->next = 0;
+    s->inflight = 0;
+    s->blocked = false;
+    struct cf_frame w = {.kind = CF_FRAME_WELCOME};
+    w.checkpoint = b->checkpoint;
+    w.checkpoint_len = b->checkpoint_len;
+    MDB_txn *txn;
+    if (mdb_txn_begin(b->store.env, NULL, MDB_RDONLY, &txn) == 0) {
+        if (hello->last_checkpoint_size > b->size)
+            cf_log_warn("HELLO-AHEAD", "agency=%s seen=%" PRIu64 " size=%" PRIu64
+                        " (this log is smaller than one the agency has seen)",
+                        a->id, hello->last_checkpoint_size, b->size);
+        else if (cf_audit_consistency(b, txn, hello->last_checkpoint_size, b->size, &w) != 0)
+            w.n_proof = 0;
+        if (cf_mailbox_scan(&b->store, txn, a->id, 0, count_entry, &w.mailbox_depth) != 0)
+            w.mailbox_depth = 0;
+        mdb_txn_abort(txn);
+    }
+    cf_log_info("AGENCY-HELLO", "agency=%s version=%u mailbox=%" PRIu64, a->id, hello->version,
+                w.mailbox_depth);
+    send_to(b, routing, routing_len, &w);
+}
+
+/* ---- The loop ---- */
+
+static int open_router(struct broker *b, struct cf_error *err)
+{
+    b->router = zmq_socket(b->zmq, ZMQ_ROUTER);
+    if (!b->router)
+        return cf_error_set(err, CF_ECONFIG, "cannot make a ROUTER socket");
+    int one = 1, zero = 0, hb = (int)b->cfg.heartbeat_ms, hb_timeout = 3 * hb;
+    int64_t maxmsg = CF_MAX_TRANSPORT;
+    if (zmq_setsockopt(b->router, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_CURVE_SECRETKEY, b->keys->curve_sk, CF_CURVE_KEY) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_ZAP_DOMAIN, CF_ZAP_DOMAIN, strlen(CF_ZAP_DOMAIN)) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof one) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_HEARTBEAT_IVL, &hb, sizeof hb) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout) != 0 ||
+        zmq_setsockopt(b->router, ZMQ_LINGER, &zero, sizeof zero) != 0)
+        return cf_error_set(err, CF_ECONFIG, "cannot set the ROUTER's options: %s",
+                            zmq_strerror(zmq_errno()));
+    if (zmq_bind(b->router, b->cfg.endpoint) != 0)
+        return cf_error_set(err, CF_ECONFIG, "cannot bind %s: %s", b->cfg.endpoint,
+                            zmq_strerror(zmq_errno()));
+    /* Tests bind port 0 (tcp://127.0.0.1:*): publish the port the kernel chose. */
+    char endpoint[256], path[CF_PATH_MAX + 32];
+    size_t len = sizeof endpoint;
+    zmq_getsockopt(b->router, ZMQ_LAST_ENDPOINT, endpoint, &len);
+    snprintf(path, sizeof path, "%s/broker.endpoint", b->cfg.state_dir);
+    struct cf_error werr = {0};
+    if (cf_file_write_atomic(path, endpoint, strlen(endpoint), 0644, &werr) != 0)
+        return cf_error_set(err, CF_EIO, "%s", werr.text);
+    cf_log_info("BROKER-LISTENING", "endpoint=%s leaves=%" PRIu64 " directory_serial=%" PRIu64,
+                endpoint, b->size, b->dir->serial);
+    return 0;
+}
+
+int cf_loop_run(struct broker *b, struct cf_error *err)
+{
+    struct loop L = {.b = b};
+    int rc;
+    b->zmq = zmq_ctx_new();
+    b->sessions = calloc(b->dir->n_agencies ? b->dir->n_agencies : 1, sizeof *b->sessions);
+    L.items = calloc(b->cfg.batch_max, sizeof *L.items);
+    if (!b->zmq || !b->sessions || !L.items) {
+        rc = cf_error_set(err, CF_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = cf_zap_open(b, err)) != 0 || (rc = open_router(b, err)) != 0)
+        goto out;
+    while (!cf_broker_stop) {
+        bool blocked = false;
+        for (size_t i = 0; i < b->dir->n_agencies; i++)
+            blocked |= b->sessions[i].connected && b->sessions[i].blocked;
+        zmq_pollitem_t items[] = {{b->zap, 0, ZMQ_POLLIN, 0}, {b->router, 0, ZMQ_POLLIN, 0}};
+        int n = zmq_poll(items, 2, blocked ? 20 : 1000);
+        if (n < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            rc = cf_error_set(err, CF_EIO, "poll failed: %s", zmq_strerror(zmq_errno()));
+            goto out;
+        }
+        if (items[0].revents & ZMQ_POLLIN)
+            cf_zap_handle(b);
+        uint64_t now = cf_audit_now();
+        L.n = 0;
+        if (items[1].revents & ZMQ_POLLIN) {
+            while (L.n < b->cfg.batch_max) {
+                int got = receive_one(&L, &L.items[L.n], now);
+                if (got < 0)
+                    break;
+                if (got > 0)
+                    L.n++;
+            }
+        }
+        if (L.n > 0) {
+            int batch_rc = commit_batch(&L, now);
+            answer(&L, batch_rc);
+            for (size_t i = 0; i < L.n; i++) {
+                free(L.items[i].envelope);
+                cf_envelope_fini(&L.items[i].env);
+            }
+        }
+        pump_all(b);
+    }
+    rc = 0;
+    cf_log_info("BROKER-STOPPING", "leaves=%" PRIu64, b->size);
+out:
+    free(L.items);
+    if (b->router)
+        zmq_close(b->router);
+    if (b->zap)
+        zmq_close(b->zap);
+    if (b->zmq)
+        zmq_ctx_term(b->zmq);
+    b->router = b->zap = b->zmq = NULL;
+    return rc;
+}

@@ -1,0 +1,121 @@
+/* childfirst-broker: loads its key, the signed directory and its log, checks
+ * that the log's newest leaves match its newest checkpoint, then serves. It
+ * refuses to start, with a sentence saying why, rather than serve wrong data. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "childfirst/log.h"
+#include "audit.h"
+#include "broker.h"
+#include "loop.h"
+
+static const char help[] =
+    "usage: childfirst-broker -c broker.ini [--check-config]\n"
+    "\n"
+    "Routes and stores ChildFirst messages: checks each one against the signed\n"
+    "directory and policy, writes it to the Merkle audit log durably, and only\n"
+    "then answers Accepted and delivers it.\n"
+    "\n"
+    "  -c, --config FILE   broker.ini (see README.md, Configuration)\n"
+    "      --check-config  load the config, key and signed directory, report, exit\n"
+    "  -h, --help          this text\n"
+    "\n"
+    "Stops cleanly on SIGTERM or SIGINT. Logs go to stderr, one event per line.\n";
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    cf_broker_stop = 1;
+}
+
+/* Key, directory and config: everything --check-config checks. */
+static int load(struct broker *b, const char *config, struct cf_error *err)
+{
+    int rc = cf_config_load(config, &b->cfg, err);
+    if (rc != 0)
+        return rc;
+    int level = cf_log_level_parse(b->cfg.log_level);
+    if (level < 0)
+        return cf_error_set(err, CF_ECONFIG, "%s: log_level must be error, warn, info or debug",
+                            config);
+    cf_log_init("childfirst-broker", (enum cf_log_level)level);
+    if ((rc = cf_keys_load(b->cfg.key_file, &b->keys, err)) != 0)
+        return rc;
+    if (b->keys->kind != CF_KEYS_BROKER)
+        return cf_error_set(err, CF_EKEYFILE, "%s: not a broker key (childfirst keygen broker)",
+                            b->cfg.key_file);
+    if (cf_keys_b64_decode(b->cfg.authority_key, b->authority_pk) != 0)
+        return cf_error_set(err, CF_ECONFIG, "%s: authority_key is not a base64 Ed25519 key",
+                            config);
+    return cf_directory_load(b->cfg.directory, b->cfg.policy, b->authority_pk, 0, &b->dir, err);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"check-config", no_argument, NULL, 'k'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    const char *config = NULL;
+    bool check_only = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (c == 'c')
+            config = optarg;
+        else if (c == 'k')
+            check_only = true;
+        else if (c == 'h')
+            return fputs(help, stdout), 0;
+        else
+            return fputs(help, stderr), 2;
+    }
+    if (!config || optind != argc)
+        return fputs(help, stderr), 2;
+    if (sodium_init() < 0) {
+        fputs("childfirst-broker: libsodium failed to initialise\n", stderr);
+        return 1;
+    }
+    cf_log_init("childfirst-broker", CF_LOG_INFO);
+
+    struct broker b;
+    struct cf_error err = {0};
+    memset(&b, 0, sizeof b);
+    int rc = load(&b, config, &err);
+    if (rc == 0 && check_only) {
+        printf("%s: configuration ok: broker key, directory serial %llu with %zu agencies, "
+               "state_dir %s\n",
+               config, (unsigned long long)b.dir->serial, b.dir->n_agencies, b.cfg.state_dir);
+        goto out;
+    }
+    if (rc == 0) {
+        mkdir(b.cfg.state_dir, 0700);
+        rc = cf_store_open(&b.store, b.cfg.state_dir, (size_t)b.cfg.map_size_mb << 20, false,
+                           &err);
+    }
+    if (rc == 0)
+        rc = cf_audit_start(&b, &err);
+    if (rc == 0) {
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        rc = cf_loop_run(&b, &err);
+    }
+out:
+    if (rc != 0) {
+        cf_log_error("BROKER-REFUSED", "code=%s", cf_error_name(rc));
+        fprintf(stderr, "childfirst-broker: %s\n", err.text);
+    }
+    cf_store_close(&b.store);
+    cf_directory_destroy(&b.dir);
+    cf_keys_destroy(&b.keys);
+    free(b.checkpoint);
+    free(b.sessions);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,421 @@
+/* The integration-test harness (see harness.h). Every failure here fails the
+ * calling test at once with a sentence: a harness that limps on would let a
+ * test pass for the wrong reason. */
+#define _GNU_SOURCE /* memmem */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+#include <zmq.h>
+
+#include "childfirst/directory.h"
+#include "childfirst/file.h"
+#include "harness.h"
+
+extern char **environ;
+
+static const struct {
+    const char *id, *roles, *areas;
+} cast[] = {
+    {"police-a", "first_responder police", "E09000033"},
+    {"la-csc", "children_services", "E09000033"},
+    {"la-duty", "duty_team", "E09000033"},
+    {"guardian-x", "guardian", "E09000033"},
+    {"health-x", "health", "E09000033"},
+    {"auditor-x", "auditor", ""},
+};
+
+static void write_file(const char *path, const char *text)
+{
+    struct cf_error err = {0};
+    if (cf_file_write_atomic(path, text, strlen(text), 0644, &err) != 0)
+        fail_msg("%s", err.text);
+}
+
+static void save_key(struct cf_keys *k, const char *path)
+{
+    struct cf_error err = {0};
+    if (cf_keys_save(k, path, &err) != 0)
+        fail_msg("%s", err.text);
+}
+
+static void read_text(const char *path, char *out, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        fail_msg("cannot read %s", path);
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = 0;
+    fclose(f);
+}
+
+void net_create(struct net *n, const char *extra_ini)
+{
+    memset(n, 0, sizeof *n);
+    snprintf(n->dir, sizeof n->dir, "/tmp/cf-net-XXXXXX");
+    if (!mkdtemp(n->dir))
+        fail_msg("mkdtemp: %s", strerror(errno));
+    struct cf_error err = {0};
+    if (cf_keys_generate(CF_KEYS_AUTHORITY, NULL, &n->authority, &err) != 0 ||
+        cf_keys_generate(CF_KEYS_BROKER, NULL, &n->broker, &err) != 0 ||
+        cf_keys_generate(CF_KEYS_AGENCY, "stranger", &n->stranger, &err) != 0)
+        fail_msg("keygen: %s", err.text);
+
+    static char agencies[1 << 16];
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof cast / sizeof cast[0]; i++) {
+        struct net_agency *a = &n->agencies[n->n++];
+        a->id = cast[i].id, a->roles = cast[i].roles, a->areas = cast[i].areas;
+        if (cf_keys_generate(CF_KEYS_AGENCY, a->id, &a->keys, &err) != 0)
+            fail_msg("keygen %s: %s", a->id, err.text);
+        char key_path[sizeof a->key_path];
+        snprintf(key_path, sizeof key_path, "%s/%s.key", n->dir, cast[i].id);
+        memcpy(a->key_path, key_path, sizeof key_path);
+        save_key(a->keys, a->key_path);
+        char pub[512];
+        assert_int_equal(cf_keys_public_text(a->keys, pub, sizeof pub), 0);
+        used += (size_t)snprintf(agencies + used, sizeof agencies - used,
+                                 "%sname = Test agency %s\nroles = %s\njurisdiction = "
+                                 "england-wales\n%s%s%s\n",
+                                 pub, a->id, a->roles, a->areas[0] ? "areas = " : "", a->areas,
+                                 a->areas[0] ? "\n" : "");
+    }
+    char path[600], policy[600], cmd[2048];
+    snprintf(path, sizeof path, "%s/agencies.ini", n->dir);
+    write_file(path, agencies);
+    snprintf(policy, sizeof policy, "%s/policy.ini", n->dir);
+    snprintf(cmd, sizeof cmd, "cp '%s/deploy/policy.ini' '%s'", CF_SOURCE_DIR, policy);
+    assert_int_equal(system(cmd), 0);
+    if (cf_directory_sign(path, policy, n->authority, 1, &err) != 0)
+        fail_msg("directory sign: %s", err.text);
+
+    snprintf(n->broker_key, sizeof n->broker_key, "%s/broker.key", n->dir);
+    save_key(n->broker, n->broker_key);
+    snprintf(n->state_dir, sizeof n->state_dir, "%s/state", n->dir);
+    snprintf(n->broker_log, sizeof n->broker_log, "%s/broker.log", n->dir);
+    snprintf(n->broker_ini, sizeof n->broker_ini, "%s/broker.ini", n->dir);
+    char authority[CF_B64_KEY_LEN + 1], ini[4096];
+    cf_keys_b64_encode(n->authority->sign_pk, authority);
+    snprintf(ini, sizeof ini,
+             "[broker]\nendpoint = tcp://127.0.0.1:*\nstate_dir = %s\nkey_file = %s\n"
+             "authority_key = %s\ndirectory = %s\npolicy = %s\norigin = test.childfirst/log\n"
+             "map_size_mb = 16\nmin_free_mb = 0\nlog_level = debug\n%s",
+             n->state_dir, n->broker_key, authority, path, policy, extra_ini ? extra_ini : "");
+    write_file(n->broker_ini, ini);
+    n->zmq = zmq_ctx_new();
+    n->broker_pid = 0;
+}
+
+void net_destroy(struct net *n)
+{
+    if (n->broker_pid > 0)
+        net_broker_kill(n);
+    for (size_t i = 0; i < n->n_sockets; i++)
+        if (n->sockets[i])
+            zmq_close(n->sockets[i]);
+    if (n->zmq)
+        zmq_ctx_term(n->zmq);
+    cf_keys_destroy(&n->authority);
+    cf_keys_destroy(&n->broker);
+    cf_keys_destroy(&n->stranger);
+    for (size_t i = 0; i < n->n; i++)
+        cf_keys_destroy(&n->agencies[i].keys);
+    if (!getenv("CF_KEEP_TEST_DIRS")) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", n->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", n->dir);
+    }
+}
+
+struct net_agency *net_agency(struct net *n, const char *id)
+{
+    for (size_t i = 0; i < n->n; i++)
+        if (strcmp(n->agencies[i].id, id) == 0)
+            return &n->agencies[i];
+    fail_msg("no agency %s in the test network", id);
+    return NULL;
+}
+
+static pid_t spawn(const char *const *argv, const char *out_path)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (out_path) {
+        posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    }
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        fail_msg("cannot start %s: %s", argv[0], strerror(rc));
+    return pid;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+void net_broker_start(struct net *n)
+{
+    char endpoint_file[600];
+    snprintf(endpoint_file, sizeof endpoint_file, "%s/broker.endpoint", n->state_dir);
+    unlink(endpoint_file);
+    const char *argv[] = {CF_BIN_DIR "/childfirst-broker", "-c", n->broker_ini, NULL};
+    n->broker_pid = spawn(argv, n->broker_log);
+    for (int i = 0; i < 1000; i++) { /* up to 20 s: a sanitizer build starts slowly */
+        if (access(endpoint_file, R_OK) == 0) {
+            read_text(endpoint_file, n->endpoint, sizeof n->endpoint);
+            return;
+        }
+        int status;
+        if (waitpid(n->broker_pid, &status, WNOHANG) == n->broker_pid) {
+            n->broker_pid = 0;
+            char log[4096];
+            read_text(n->broker_log, log, sizeof log);
+            fail_msg("the broker exited at start (status %d):\n%s", status, log);
+        }
+        sleep_ms(20);
+    }
+    fail_msg("the broker did not publish its endpoint within 20 s");
+}
+
+void net_broker_stop(struct net *n)
+{
+    if (n->broker_pid <= 0)
+        return;
+    kill(n->broker_pid, SIGTERM);
+    int status;
+    waitpid(n->broker_pid, &status, 0);
+    n->broker_pid = 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        char log[8192];
+        read_text(n->broker_log, log, sizeof log);
+        fail_msg("the broker did not stop cleanly (status %d):\n%s", status, log);
+    }
+}
+
+void net_broker_kill(struct net *n)
+{
+    if (n->broker_pid <= 0)
+        return;
+    kill(n->broker_pid, SIGKILL);
+    waitpid(n->broker_pid, NULL, 0);
+    n->broker_pid = 0;
+}
+
+int net_broker_run(struct net *n, const char *const *args, const char *log)
+{
+    (void)n;
+    pid_t pid = spawn(args, log);
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void *net_connect(struct net *n, const struct cf_keys *who)
+{
+    void *s = zmq_socket(n->zmq, ZMQ_DEALER);
+    int zero = 0;
+    assert_non_null(s);
+    assert_int_equal(zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, n->broker->curve_pk, 32), 0);
+    assert_int_equal(zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, who->curve_pk, 32), 0);
+    assert_int_equal(zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, who->curve_sk, 32), 0);
+    assert_int_equal(zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero), 0);
+    assert_int_equal(zmq_connect(s, n->endpoint), 0);
+    assert_true(n->n_sockets < sizeof n->sockets / sizeof n->sockets[0]);
+    n->sockets[n->n_sockets++] = s;
+    return s;
+}
+
+void net_close(struct net *n, void *sock)
+{
+    for (size_t i = 0; i < n->n_sockets; i++)
+        if (n->sockets[i] == sock)
+            n->sockets[i] = NULL;
+    zmq_close(sock);
+}
+
+void net_send_raw(void *sock, const void *buf, size_t len)
+{
+    if (zmq_send(sock, buf, len, 0) < 0)
+        fail_msg("send: %s", zmq_strerror(zmq_errno()));
+}
+
+void net_send(void *sock, const struct cf_frame *f)
+{
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(cf_wire_frame_encode(f, &buf, &len), 0);
+    net_send_raw(sock, buf, len);
+    free(buf);
+}
+
+int net_recv(void *sock, struct cf_frame *f, int timeout_ms)
+{
+    zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+    memset(f, 0, sizeof *f);
+    if (zmq_poll(&item, 1, timeout_ms) <= 0)
+        return CF_ETIMEOUT;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, sock, 0) < 0)
+        fail_msg("recv: %s", zmq_strerror(zmq_errno()));
+    struct cf_error err = {0};
+    int rc = cf_wire_frame_decode(zmq_msg_data(&m), zmq_msg_size(&m), f, &err);
+    zmq_msg_close(&m);
+    if (rc != 0)
+        fail_msg("the broker sent a frame that does not decode: %s", err.text);
+    return 0;
+}
+
+void net_expect(void *sock, enum cf_frame_kind kind, struct cf_frame *f, int timeout_ms)
+{
+    for (;;) {
+        if (net_recv(sock, f, timeout_ms) != 0)
+            fail_msg("no frame of kind %d within %d ms", kind, timeout_ms);
+        if (f->kind == kind)
+            return;
+        if (f->kind == CF_FRAME_REJECTED && kind != CF_FRAME_REJECTED)
+            fail_msg("rejected while waiting for kind %d: %s %s", kind, f->code, f->reason);
+        cf_wire_frame_fini(f);
+    }
+}
+
+void net_hello(void *sock, uint64_t last_checkpoint_size, struct cf_frame *welcome)
+{
+    struct cf_frame h = {.kind = CF_FRAME_HELLO, .version = CF_PROTOCOL_VERSION,
+                         .last_checkpoint_size = last_checkpoint_size};
+    net_send(sock, &h);
+    net_expect(sock, CF_FRAME_WELCOME, welcome, 10000);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void net_seal(struct net *n, const struct cf_header *h, const uint8_t *payload, size_t plen,
+              uint8_t **env, size_t *len)
+{
+    uint8_t pks[CF_MAX_RECIPIENTS][CF_BOX_PK];
+    for (size_t i = 0; i < h->n_recipients; i++) {
+        const struct cf_keys *k = NULL;
+        for (size_t j = 0; j < n->n; j++)
+            if (strcmp(n->agencies[j].id, h->recipients[i]) == 0)
+                k = n->agencies[j].keys;
+        if (!k && strcmp(h->recipients[i], "stranger") == 0)
+            k = n->stranger;
+        if (!k)
+            fail_msg("no keys for recipient %s", h->recipients[i]);
+        memcpy(pks[i], k->box_pk, CF_BOX_PK);
+    }
+    const struct cf_keys *sender =
+        strcmp(h->sender, "stranger") == 0 ? n->stranger : net_agency(n, h->sender)->keys;
+    struct cf_error err = {0};
+    if (cf_envelope_seal(h, payload, plen, (const uint8_t(*)[CF_BOX_PK])pks, sender, env, len,
+                         &err) != 0)
+        fail_msg("seal: %s", err.text);
+}
+
+void net_referral(struct net *n, const char *sender, struct cf_header *h, uint8_t **env,
+                  size_t *len)
+{
+    memset(h, 0, sizeof *h);
+    h->version = CF_PROTOCOL_VERSION;
+    randombytes_buf(h->message_id, sizeof h->message_id);
+    cf_header_case_id_new(h->case_id);
+    h->type = CF_TYPE_REFERRAL;
+    snprintf(h->sender, sizeof h->sender, "%s", sender);
+    h->n_recipients = 3;
+    strcpy(h->recipients[0], "guardian-x");
+    strcpy(h->recipients[1], "la-csc");
+    strcpy(h->recipients[2], "la-duty");
+    h->created_at = now_ms();
+    strcpy(h->jurisdiction, "england-wales");
+    strcpy(h->la_code, "E09000033");
+    h->urgency = CF_URGENCY_IMMEDIATE;
+    h->immediate_risk = true;
+    static const char payload[] = "test payload: the child's details";
+    net_seal(n, h, (const uint8_t *)payload, sizeof payload, env, len);
+}
+
+void net_submit(void *sock, const uint8_t *env, size_t len, struct cf_frame *answer)
+{
+    struct cf_frame f = {.kind = CF_FRAME_SUBMIT, .envelope = env, .envelope_len = len};
+    net_send(sock, &f);
+    for (;;) {
+        if (net_recv(sock, answer, 20000) != 0)
+            fail_msg("no answer to a Submit within 20 s");
+        if (answer->kind == CF_FRAME_ACCEPTED || answer->kind == CF_FRAME_REJECTED)
+            return;
+        cf_wire_frame_fini(answer);
+    }
+}
+
+void net_ack(void *sock, const struct cf_keys *who, const struct cf_frame *deliver)
+{
+    uint8_t hash[CF_HASH_LEN];
+    struct cf_frame a = {.kind = CF_FRAME_ACK, .leaf_index = deliver->leaf_index};
+    if (deliver->envelope) {
+        struct cf_envelope env;
+        struct cf_header h;
+        assert_int_equal(cf_envelope_decode(deliver->envelope, deliver->envelope_len, &env, &h,
+                                            NULL),
+                         0);
+        memcpy(a.message_id, h.message_id, sizeof a.message_id);
+        cf_envelope_fini(&env);
+        cf_envelope_hash(deliver->envelope, deliver->envelope_len, hash);
+    } else {
+        struct cf_notice nt;
+        assert_int_equal(cf_wire_notice_decode(deliver->notice, deliver->notice_len, &nt, NULL),
+                         0);
+        memcpy(a.message_id, nt.notice_id, sizeof a.message_id);
+        cf_envelope_hash(deliver->notice, deliver->notice_len, hash);
+    }
+    assert_int_equal(cf_envelope_ack_sign(a.message_id, hash, CF_ACK_OK, who, a.signature), 0);
+    net_send(sock, &a);
+}
+
+int net_run(const char *const *argv, char *out, size_t cap)
+{
+    char path[] = "/tmp/cf-run-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        fail_msg("mkstemp: %s", strerror(errno));
+    close(fd);
+    pid_t pid = spawn(argv, path);
+    int status;
+    waitpid(pid, &status, 0);
+    read_text(path, out, cap);
+    unlink(path);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+bool net_file_contains(const char *path, const char *needle)
+{
+    uint8_t *buf;
+    size_t len;
+    if (cf_file_read(path, 1u << 30, &buf, &len, NULL) != 0)
+        return false;
+    bool found = memmem(buf, len, needle, strlen(needle)) != NULL;
+    free(buf);
+    return found;
+}

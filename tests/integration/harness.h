@@ -1,0 +1,90 @@
+/* The integration-test harness: a throwaway network of real keys, a real
+ * authority-signed directory and a real childfirst-broker process on
+ * 127.0.0.1 with a port the kernel picks, plus CURVE clients that speak the
+ * wire protocol through libchildfirst. Tests drive it; nothing is mocked. */
+#ifndef CF_HARNESS_H
+#define CF_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "childfirst/envelope.h"
+#include "childfirst/keys.h"
+#include "childfirst/wire.h"
+
+#define NET_MAX_AGENCIES 16
+
+struct net_agency {
+    const char *id, *roles, *areas;
+    struct cf_keys *keys;
+    char key_path[512];
+};
+
+struct net {
+    char dir[256];
+    char state_dir[512], broker_ini[512], broker_key[512], broker_log[512];
+    struct cf_keys *authority, *broker, *stranger;
+    size_t n;
+    struct net_agency agencies[NET_MAX_AGENCIES];
+    pid_t broker_pid;
+    char endpoint[256];
+    void *zmq;
+    size_t n_sockets;
+    void *sockets[64]; /* closed by net_destroy, so a failed test cannot hang */
+};
+
+/* The default cast, all serving E09000033 unless noted: police-a
+ * (first_responder police), la-csc (children_services), la-duty (duty_team),
+ * guardian-x (guardian), health-x (health), auditor-x (auditor, no areas).
+ * `extra_ini` is appended to broker.ini's [broker] section (may be NULL). */
+void net_create(struct net *n, const char *extra_ini);
+void net_destroy(struct net *n);
+
+/* Starts the broker and waits until it has published its endpoint. */
+void net_broker_start(struct net *n);
+/* SIGTERM, then asserts a clean exit (an ASan report or a crash fails). */
+void net_broker_stop(struct net *n);
+/* SIGKILL: no chance to flush anything. */
+void net_broker_kill(struct net *n);
+/* Runs the broker binary with arguments, returns its exit status; output to `log`. */
+int net_broker_run(struct net *n, const char *const *args, const char *log);
+
+struct net_agency *net_agency(struct net *n, const char *id);
+
+/* A DEALER connected with CURVE as `who` (an agency, or the stranger). */
+void *net_connect(struct net *n, const struct cf_keys *who);
+void net_close(struct net *n, void *sock);
+void net_send(void *sock, const struct cf_frame *f);
+/* Sends raw bytes as one frame (for malformed input). */
+void net_send_raw(void *sock, const void *buf, size_t len);
+/* 0, or CF_ETIMEOUT. Release *f with cf_wire_frame_fini. */
+int net_recv(void *sock, struct cf_frame *f, int timeout_ms);
+/* Receives until a frame of `kind` arrives (others are dropped); fails the test on timeout. */
+void net_expect(void *sock, enum cf_frame_kind kind, struct cf_frame *f, int timeout_ms);
+/* Hello, then the Welcome. */
+void net_hello(void *sock, uint64_t last_checkpoint_size, struct cf_frame *welcome);
+
+/* A referral from `sender` for E09000033, sealed for the policy's recipients
+ * (la-csc, la-duty, guardian-x). Caller frees *env. */
+void net_referral(struct net *n, const char *sender, struct cf_header *h, uint8_t **env,
+                  size_t *len);
+/* Seals `h` with the payload for its recipients, signed by h->sender. */
+void net_seal(struct net *n, const struct cf_header *h, const uint8_t *payload, size_t plen,
+              uint8_t **env, size_t *len);
+
+/* Submits and waits for the broker's answer (Accepted or Rejected). */
+void net_submit(void *sock, const uint8_t *env, size_t len, struct cf_frame *answer);
+
+/* Acknowledges a Deliver as `who`. */
+void net_ack(void *sock, const struct cf_keys *who, const struct cf_frame *deliver);
+
+/* Runs a program to completion: its exit status (or 128 + signal), stdout and
+ * stderr together in `out` (NUL-terminated, truncated to cap). */
+int net_run(const char *const *argv, char *out, size_t cap);
+
+/* Whether the whole file at `path` contains `needle`. */
+bool net_file_contains(const char *path, const char *needle);
+
+#endif
