@@ -10,4 +10,10 @@ int cli_keygen(int argc, char **argv);
 int cli_directory(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 
+/* Commands that talk to the local agent (cli_agent.c). */
+int cli_refer(int argc, char **argv);
+int cli_inbox(int argc, char **argv);
+int cli_show(int argc, char **argv);
+int cli_status(int argc, char **argv);
+
 #endif

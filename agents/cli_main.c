@@ -17,6 +17,10 @@ static const struct {
     {"keygen", cli_keygen, "keygen ID|broker|authority --out FILE   make a secret key file"},
     {"directory", cli_directory,
      "directory sign --key AUTHORITY.key --serial N agencies.ini policy.ini"},
+    {"refer", cli_refer, "refer FILE.json [-c agent.ini]           submit a referral, print its receipt"},
+    {"inbox", cli_inbox, "inbox [--case ID] [--json] [-c agent.ini]  list what this agency received"},
+    {"show", cli_show, "show MESSAGE_ID [--json] [-c agent.ini]   one received message, decrypted"},
+    {"status", cli_status, "status [-c agent.ini]                    connection, outbox, log"},
     {"audit", cli_audit, "audit verify DIR --broker-key BASE64|--broker-key-file FILE"},
 };
 

@@ -619,18 +619,25 @@ int cf_wire_referral_decode(const uint8_t *buf, size_t len, struct cf_referral *
 
 /* ---- Frames ---- */
 
+static ProtobufCBinaryData *hashes_out(const uint8_t (*h)[CF_MERKLE_HASH], size_t n,
+                                       ProtobufCBinaryData *v)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = bin(h[i], CF_MERKLE_HASH);
+    return v;
+}
+
 static ProtobufCBinaryData *proof_out(const struct cf_frame *f, ProtobufCBinaryData *v)
 {
-    for (size_t i = 0; i < f->n_proof; i++)
-        v[i] = bin(f->proof[i], CF_MERKLE_HASH);
-    return v;
+    return hashes_out((const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof, v);
 }
 
 int cf_wire_frame_encode(const struct cf_frame *f, uint8_t **out, size_t *len)
 {
-    if (f->n_proof > 2 * CF_MERKLE_MAX_PROOF)
+    if (f->n_proof > 2 * CF_MERKLE_MAX_PROOF || f->n_consistency > 2 * CF_MERKLE_MAX_PROOF)
         return CF_ETOOBIG;
-    ProtobufCBinaryData proof[2 * CF_MERKLE_MAX_PROOF];
+    ProtobufCBinaryData proof[2 * CF_MERKLE_MAX_PROOF], consistency[2 * CF_MERKLE_MAX_PROOF];
+    hashes_out((const uint8_t(*)[CF_MERKLE_HASH])f->consistency, f->n_consistency, consistency);
     Cf__Frame m = CF__FRAME__INIT;
     Cf__Hello hello = CF__HELLO__INIT;
     Cf__Welcome welcome = CF__WELCOME__INIT;
@@ -673,6 +680,10 @@ int cf_wire_frame_encode(const struct cf_frame *f, uint8_t **out, size_t *len)
         accepted.n_inclusion_proof = f->n_proof;
         accepted.inclusion_proof = proof_out(f, proof);
         accepted.record = bin(f->record, f->record_len);
+        accepted.has_consistency_from = 1;
+        accepted.consistency_from = f->consistency_from;
+        accepted.n_consistency_proof = f->n_consistency;
+        accepted.consistency_proof = consistency;
         m.body_case = CF__FRAME__BODY_ACCEPTED, m.accepted = &accepted;
         break;
     case CF_FRAME_REJECTED:
@@ -698,6 +709,10 @@ int cf_wire_frame_encode(const struct cf_frame *f, uint8_t **out, size_t *len)
         deliver.n_inclusion_proof = f->n_proof;
         deliver.inclusion_proof = proof_out(f, proof);
         deliver.record = bin(f->record, f->record_len);
+        deliver.has_consistency_from = 1;
+        deliver.consistency_from = f->consistency_from;
+        deliver.n_consistency_proof = f->n_consistency;
+        deliver.consistency_proof = consistency;
         m.body_case = CF__FRAME__BODY_DELIVER, m.deliver = &deliver;
         break;
     case CF_FRAME_ACK:
@@ -761,18 +776,24 @@ int cf_wire_frame_encode(const struct cf_frame *f, uint8_t **out, size_t *len)
     return encode(&m.base, out, len);
 }
 
-static int proof_in(size_t n, const ProtobufCBinaryData *v, struct cf_frame *f,
-                    struct cf_error *err)
+static int hashes_in(size_t n, const ProtobufCBinaryData *v, uint8_t (*out)[CF_MERKLE_HASH],
+                     size_t *n_out, struct cf_error *err)
 {
     if (n > 2 * CF_MERKLE_MAX_PROOF)
         return cf_error_set(err, CF_ETOOBIG, "frame: a proof of %zu hashes", n);
     for (size_t i = 0; i < n; i++) {
-        int rc = bytes_exact(f->proof[i], CF_MERKLE_HASH, v[i], "frame.proof[]", err);
+        int rc = bytes_exact(out[i], CF_MERKLE_HASH, v[i], "frame.proof[]", err);
         if (rc != 0)
             return rc;
     }
-    f->n_proof = n;
+    *n_out = n;
     return 0;
+}
+
+static int proof_in(size_t n, const ProtobufCBinaryData *v, struct cf_frame *f,
+                    struct cf_error *err)
+{
+    return hashes_in(n, v, f->proof, &f->n_proof, err);
 }
 
 /* A checkpoint note is text; its own parser checks the rest. */
@@ -815,6 +836,10 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
             return rc;
         f->record = m->accepted->record.data;
         f->record_len = m->accepted->record.len;
+        f->consistency_from = m->accepted->consistency_from;
+        if ((rc = hashes_in(m->accepted->n_consistency_proof, m->accepted->consistency_proof,
+                            f->consistency, &f->n_consistency, err)) != 0)
+            return rc;
         return proof_in(m->accepted->n_inclusion_proof, m->accepted->inclusion_proof, f, err);
     case CF__FRAME__BODY_REJECTED:
         f->kind = CF_FRAME_REJECTED;
@@ -851,6 +876,10 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
             return rc;
         f->record = d->record.data;
         f->record_len = d->record.len;
+        f->consistency_from = d->consistency_from;
+        if ((rc = hashes_in(d->n_consistency_proof, d->consistency_proof, f->consistency,
+                            &f->n_consistency, err)) != 0)
+            return rc;
         return proof_in(d->n_inclusion_proof, d->inclusion_proof, f, err);
     }
     case CF__FRAME__BODY_ACK:
@@ -1200,6 +1229,46 @@ int cf_wire_case_decode(const uint8_t *buf, size_t len, struct cf_case *c, struc
         rc = text_to_fixed(c->referrer, sizeof c->referrer, m->referrer, "case.referrer", err);
     if (rc == 0 && !cf_case_state_name(c->state))
         rc = cf_error_set(err, CF_EFIELD, "case.state: unknown");
+    protobuf_c_message_free_unpacked(pm, &freeing);
+    return rc;
+}
+
+/* ---- Agent outbox entries ---- */
+
+int cf_wire_outbox_encode(const struct cf_outbox_entry *e, uint8_t **out, size_t *len)
+{
+    Cf__OutboxEntry m = CF__OUTBOX_ENTRY__INIT;
+    m.envelope = bin(e->envelope, e->envelope_len);
+    if (e->spool_file[0])
+        m.has_spool_file = 1, m.spool_file = str(e->spool_file);
+    m.queued_at = e->queued_at;
+    return encode(&m.base, out, len);
+}
+
+int cf_wire_outbox_decode(const uint8_t *buf, size_t len, struct cf_outbox_entry *e,
+                          uint8_t **envelope_copy, struct cf_error *err)
+{
+    memset(e, 0, sizeof *e);
+    *envelope_copy = NULL;
+    ProtobufCMessage *pm = NULL;
+    int rc = decode(&cf__outbox_entry__descriptor, buf, len, false, &pm, err);
+    if (rc != 0)
+        return rc;
+    const Cf__OutboxEntry *m = (const Cf__OutboxEntry *)pm;
+    e->queued_at = m->queued_at;
+    if (m->has_spool_file)
+        rc = text_to_fixed(e->spool_file, sizeof e->spool_file, m->spool_file, "outbox.spool_file",
+                           err);
+    if (rc == 0) {
+        *envelope_copy = malloc(m->envelope.len ? m->envelope.len : 1);
+        if (!*envelope_copy)
+            rc = cf_error_set(err, CF_ENOMEM, "outbox: out of memory");
+        else {
+            memcpy(*envelope_copy, m->envelope.data, m->envelope.len);
+            e->envelope = *envelope_copy;
+            e->envelope_len = m->envelope.len;
+        }
+    }
     protobuf_c_message_free_unpacked(pm, &freeing);
     return rc;
 }

@@ -68,6 +68,9 @@ struct cf_frame {
     size_t record_len;
     size_t n_proof;                  /* welcome: consistency; accepted, deliver: inclusion */
     uint8_t proof[2 * CF_MERKLE_MAX_PROOF][CF_MERKLE_HASH];
+    uint64_t consistency_from;       /* accepted, deliver: the size the connection last saw */
+    size_t n_consistency;            /* accepted, deliver: consistency from it to the checkpoint */
+    uint8_t consistency[2 * CF_MERKLE_MAX_PROOF][CF_MERKLE_HASH];
     char code[48];                   /* rejected, nack, report (stable error name) */
     char reason[512];                /* rejected */
     uint8_t signature[CF_SIG_LEN];   /* ack, nack */
@@ -130,6 +133,18 @@ CF_WUR int cf_wire_record_encode(const struct cf_record *r, uint8_t **out, size_
 CF_WUR int cf_wire_record_decode(const uint8_t *buf, size_t len, struct cf_record *r,
                                  struct cf_error *err);
 void cf_wire_record_fini(struct cf_record *r);
+
+/* The agent's outbox entries. Decode copies the spool file name and points
+ * *envelope into memory the caller frees with free(*owner_envelope). */
+struct cf_outbox_entry {
+    const uint8_t *envelope;
+    size_t envelope_len;
+    char spool_file[256]; /* "" when not from the spool */
+    uint64_t queued_at;
+};
+CF_WUR int cf_wire_outbox_encode(const struct cf_outbox_entry *e, uint8_t **out, size_t *len);
+CF_WUR int cf_wire_outbox_decode(const uint8_t *buf, size_t len, struct cf_outbox_entry *e,
+                                 uint8_t **envelope_copy, struct cf_error *err);
 
 /* Case records (derived state). */
 CF_WUR int cf_wire_case_encode(const struct cf_case *c, uint8_t **out, size_t *len);

@@ -1,0 +1,151 @@
+/* childfirst-agent: the daemon each agency runs. It holds the agency's keys,
+ * keeps a durable outbox and inbox in LMDB, talks to the broker over CURVE,
+ * and meets the agency's own systems at the spool folder, the control socket
+ * and the hooks. One thread; each concern in its own agent_*.c file. */
+#ifndef CF_AGENT_H
+#define CF_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <lmdb.h>
+
+#include "childfirst/checkpoint.h"
+#include "childfirst/directory.h"
+#include "childfirst/keys.h"
+#include "childfirst/wire.h"
+
+#define AGENT_PATH_MAX 1024
+
+/* agent.ini (DESIGN.md section 10), one table in agent_config.c. */
+struct agent_config {
+    char id[CF_ID_MAX + 1];
+    char key_file[AGENT_PATH_MAX];
+    char broker[256];
+    char broker_sign_key[64];
+    char broker_curve_key[64];
+    char authority_key[64];
+    char state_dir[AGENT_PATH_MAX];
+    char spool_dir[AGENT_PATH_MAX];
+    char control[AGENT_PATH_MAX]; /* ipc:///path or a plain path: a Unix socket */
+    char on_message[AGENT_PATH_MAX];
+    char on_notice[AGENT_PATH_MAX];
+    unsigned long long hook_timeout_s, resend_s, spool_scan_ms, heartbeat_ms, map_size_mb;
+    char log_level[16];
+};
+
+/* Loads agent.ini: defaults, then the file; errors name the file and line. */
+int agent_config_load(const char *path, struct agent_config *c, struct cf_error *err);
+
+/* The agent's LMDB store (DESIGN.md section 8, "the same pattern on a smaller scale"):
+ *   outbox   message_id -> OutboxEntry          messages not yet answered by the broker
+ *   spool    file name  -> message_id           spool files bound to their message
+ *   sent     message_id -> Accepted frame bytes the receipts
+ *   rejected message_id -> Rejected frame bytes
+ *   inbox    leaf (u64 BE) -> Deliver frame bytes, exactly as received and verified
+ *   byid     message_id -> leaf (u64 BE)        for `childfirst show`
+ *   hooks    sequence (u64 BE) -> leaf (u64 BE) || attempts (u32 BE) || next_at ms (u64 BE)
+ *   meta     name -> value: checkpoint (note), directory (bundle), serial, hook_seq
+ */
+struct agent_store {
+    MDB_env *env;
+    MDB_dbi outbox, spool, sent, rejected, inbox, byid, hooks, meta;
+};
+
+struct agent_control; /* the control socket: clients and waiting requests (agent_control.c) */
+
+struct agent {
+    struct agent_config cfg;
+    struct cf_keys *keys;
+    uint8_t broker_sign_pk[CF_SIGN_PK], broker_curve_pk[CF_CURVE_KEY], authority_pk[CF_SIGN_PK];
+    struct cf_directory *dir; /* NULL until the first verified bundle */
+    struct agent_store store;
+    void *zmq, *dealer, *monitor;
+    bool connected;        /* a verified Welcome on the current connection */
+    uint64_t connected_since, last_resend, last_scan;
+    struct cf_checkpoint checkpoint; /* the newest verified; size 0 before any */
+    char checkpoint_note[CF_CHECKPOINT_MAX + 1];
+    struct cf_status broker_status;  /* the last Status the broker sent */
+    int control_fd;
+    struct agent_control *pending;
+    pid_t hook_pid;        /* the running hook, or 0 */
+    uint64_t hook_seq;     /* the next hook queue key */
+    uint64_t hook_running; /* the running hook's queue key */
+    uint64_t hook_started; /* ms */
+};
+
+/* ---- The core (agent_link.c, agent_outbox.c) ---- */
+
+/* Validates a referral JSON document, makes its header (a new case id unless
+ * it names one), seals it for the policy's recipients and commits it to the
+ * outbox, bound to `spool_file` if it came from the spool, all in one
+ * transaction: only then is it "queued". Sends it at once if connected. */
+int agent_refer(struct agent *a, const char *json, size_t len, const char *spool_file,
+                uint8_t message_id[CF_MESSAGE_ID_LEN], char case_id[CF_CASE_ID_LEN + 1],
+                struct cf_error *err);
+
+enum agent_outcome { AGENT_UNKNOWN = 0, AGENT_QUEUED, AGENT_ACCEPTED, AGENT_REJECTED };
+
+/* Where a message stands. For ACCEPTED, *detail is the receipt JSON
+ * (DESIGN.md section 9: message_id, case_id, leaf_index, checkpoint, status);
+ * for REJECTED, {"status":"rejected","code":...,"reason":...}; for QUEUED,
+ * {"status":"queued",...}. Caller owns *detail (json_decref). */
+enum agent_outcome agent_outcome(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN],
+                                 json_t **detail);
+
+/* Called by the core whenever the broker answers a message (Accepted or
+ * Rejected); agent_control.c answers any control request waiting on it. */
+void agent_control_answered(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN]);
+
+/* The inbox, newest last: [{leaf_index, received_at, case_id, type, sender,
+ * message_id, urgency}], only `case_id` if not NULL. Caller owns the array;
+ * NULL when the store cannot be read. */
+json_t *agent_inbox(struct agent *a, const char *case_id);
+
+/* One received message or notice, decrypted, as written to the spool inbox
+ * (DESIGN.md section 9). NULL (and err) if unknown or it cannot be opened. */
+json_t *agent_show(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN],
+                   struct cf_error *err);
+
+/* {"agency", "connected", "connected_since", "broker", "outbox_depth",
+ * "frames_per_commit", "broker_tree_size", "checkpoint": {"origin","size","root"},
+ * "directory_serial"}.
+ * Also asks the broker for fresh figures (they arrive for the next call). */
+json_t *agent_status(struct agent *a);
+
+/* ---- Control socket (agent_control.c) ---- */
+
+/* Binds the Unix socket named by cfg.control (mode 0600). */
+int agent_control_open(struct agent *a, struct cf_error *err);
+void agent_control_close(struct agent *a);
+/* File descriptors to poll for reading: the listening socket and every client. */
+size_t agent_control_fds(struct agent *a, int *fds, size_t cap);
+/* Serves whatever is ready on `fd`. */
+void agent_control_ready(struct agent *a, int fd);
+/* Answers requests that waited too long (a refer without a broker answer). */
+void agent_control_tick(struct agent *a, uint64_t now_ms);
+
+/* ---- Spool and hooks (agent_spool.c, agent_hooks.c) ---- */
+
+/* Picks up the .json files in spool/outbox and finishes any move a crash interrupted. */
+void agent_spool_scan(struct agent *a);
+/* After the broker answers a spooled message: move it to sent/ with a
+ * .receipt.json, or to rejected/ with an .error.json. */
+void agent_spool_answered(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN]);
+/* Writes spool/inbox/<case_id>/<leaf>-<type>.json (temp, fsync, rename).
+ * Leaf UINT64_MAX is the agent's own notice: spool/inbox/_agent/<ms>-<kind>.json. */
+int agent_spool_inbox(struct agent *a, uint64_t leaf, const json_t *doc, struct cf_error *err);
+/* That file's folder and path (each `cap` bytes), after checking the case id. */
+int agent_spool_inbox_path(struct agent *a, uint64_t leaf, const json_t *doc, char *dir,
+                           char *path, size_t cap, struct cf_error *err);
+
+/* Starts due hooks and reaps finished ones; never blocks. */
+void agent_hooks_tick(struct agent *a, uint64_t now_ms);
+
+/* Milliseconds since the Unix epoch. */
+uint64_t agent_now(void);
+
+#endif

@@ -1,0 +1,236 @@
+/* Hooks: on_message and on_notice run after a delivery is kept and
+ * acknowledged, from a queue in LMDB, so a slow or failing hook never delays
+ * an acknowledgement and never loses a message. One hook runs at a time; each
+ * is started with posix_spawn (never fork: LMDB handles must not cross into a
+ * child), gets the delivery's JSON on stdin and its facts in environment
+ * variables, is killed after hook_timeout_s, and is retried with a backoff
+ * that doubles from 1 s up to 10 minutes until it succeeds. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent_link.h"
+#include "agent_store.h"
+#include "childfirst/log.h"
+#include "childfirst/store.h"
+
+extern char **environ;
+
+#define BACKOFF_MAX_MS (10u * 60u * 1000u)
+#define HOOK_ARGS_MAX 16
+#define HOOK_ENV_MAX 256
+
+struct entry {
+    uint64_t seq, leaf, next_at;
+    uint32_t attempts;
+};
+
+static void entry_put(const struct entry *e, uint8_t key[8], uint8_t val[20])
+{
+    cf_store_put_u64(key, e->seq);
+    cf_store_put_u64(val, e->leaf);
+    for (int i = 0; i < 4; i++)
+        val[8 + i] = (uint8_t)(e->attempts >> (24 - 8 * i));
+    cf_store_put_u64(val + 12, e->next_at);
+}
+
+static bool entry_get(const MDB_val *k, const MDB_val *v, struct entry *e)
+{
+    if (k->mv_size != 8 || v->mv_size != 20)
+        return false;
+    const uint8_t *p = v->mv_data;
+    e->seq = cf_store_get_u64(k->mv_data);
+    e->leaf = cf_store_get_u64(p);
+    e->attempts = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
+    e->next_at = cf_store_get_u64(p + 12);
+    return true;
+}
+
+/* The first entry due at `now`, if any. */
+static bool next_due(struct agent *a, uint64_t now, struct entry *out)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    bool found = false;
+    if (mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        return false;
+    if (mdb_cursor_open(txn, a->store.hooks, &c) == 0) {
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !found;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+            found = entry_get(&k, &v, out) && out->next_at <= now;
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    return found;
+}
+
+/* Records the outcome of a run: success removes the entry, failure reschedules it. */
+static void settle(struct agent *a, const struct entry *e, bool ok, uint64_t now)
+{
+    MDB_txn *txn;
+    uint8_t key[8], val[20];
+    if (mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
+        return;
+    struct entry next = *e;
+    int rc;
+    if (ok) {
+        cf_store_put_u64(key, e->seq);
+        rc = agent_store_del(txn, a->store.hooks, key, 8);
+    } else {
+        next.attempts++;
+        uint64_t wait = next.attempts >= 20 ? BACKOFF_MAX_MS : 1000ull << (next.attempts - 1);
+        next.next_at = now + (wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS);
+        entry_put(&next, key, val);
+        rc = agent_store_put(txn, a->store.hooks, key, 8, val, sizeof val);
+    }
+    if (rc == 0)
+        mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    if (!ok)
+        cf_log_warn("HOOK-RETRY", "leaf=%" PRIu64 " attempts=%u next_in_ms=%" PRIu64, e->leaf,
+                    next.attempts, next.next_at - now);
+}
+
+static void load_running(struct agent *a, struct entry *e)
+{
+    MDB_txn *txn;
+    MDB_val v;
+    uint8_t key[8];
+    memset(e, 0, sizeof *e);
+    e->seq = a->hook_running;
+    cf_store_put_u64(key, a->hook_running);
+    if (mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        return;
+    MDB_val k = {8, key};
+    if (agent_store_get(txn, a->store.hooks, key, 8, &v) == 0)
+        entry_get(&k, &v, e);
+    mdb_txn_abort(txn);
+}
+
+/* Reaps or times out the running hook. */
+static void watch(struct agent *a, uint64_t now)
+{
+    int status;
+    pid_t r = waitpid(a->hook_pid, &status, WNOHANG);
+    if (r == 0) {
+        if (now - a->hook_started > a->cfg.hook_timeout_s * 1000u) {
+            cf_log_warn("HOOK-TIMEOUT", "pid=%d after_s=%llu", (int)a->hook_pid,
+                        a->cfg.hook_timeout_s);
+            kill(a->hook_pid, SIGKILL); /* reaped on a later tick, as a failure */
+        }
+        return;
+    }
+    struct entry e;
+    load_running(a, &e);
+    bool ok = r == a->hook_pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (ok)
+        cf_log_info("HOOK-DONE", "leaf=%" PRIu64 " attempts=%u", e.leaf, e.attempts + 1);
+    else
+        cf_log_warn("HOOK-FAILED", "leaf=%" PRIu64 " status=%d", e.leaf,
+                    r == a->hook_pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    settle(a, &e, ok, now);
+    a->hook_pid = 0;
+}
+
+/* argv from a command line split on spaces; the config is trusted, no shell. */
+static size_t split(char *line, char **argv, size_t cap)
+{
+    size_t n = 0;
+    for (char *save = NULL, *w = strtok_r(line, " \t", &save); w && n + 1 < cap;
+         w = strtok_r(NULL, " \t", &save))
+        argv[n++] = w;
+    argv[n] = NULL;
+    return n;
+}
+
+static int start(struct agent *a, const struct entry *e, uint64_t now)
+{
+    MDB_txn *txn;
+    MDB_val frame;
+    uint8_t key[8];
+    struct cf_error err = {0};
+    json_t *doc = NULL;
+    cf_store_put_u64(key, e->leaf);
+    if (mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        return CF_ESTORE;
+    if (agent_store_get(txn, a->store.inbox, key, 8, &frame) == 0)
+        doc = agent_inbox_render(a, frame.mv_data, frame.mv_size, &err);
+    mdb_txn_abort(txn);
+    if (!doc)
+        return cf_error_set(&err, CF_ENOTFOUND, "leaf %" PRIu64 " cannot be read", e->leaf);
+    const char *type = json_string_value(json_object_get(doc, "type"));
+    bool notice = type && strcmp(type, "notice") == 0;
+    char cmd[AGENT_PATH_MAX], dir[2 * AGENT_PATH_MAX], path[2 * AGENT_PATH_MAX];
+    snprintf(cmd, sizeof cmd, "%s", notice ? a->cfg.on_notice : a->cfg.on_message);
+    char *argv[HOOK_ARGS_MAX + 1];
+    int rc = 0;
+    if (split(cmd, argv, HOOK_ARGS_MAX + 1) == 0 ||
+        agent_spool_inbox_path(a, e->leaf, doc, dir, path, sizeof path, &err) != 0) {
+        json_decref(doc);
+        return CF_ENOTFOUND; /* no hook for this kind any more: nothing to run */
+    }
+    /* The delivery's facts for the hook, beside the inherited environment. */
+    static char vars[6][160];
+    const char *urgency = json_string_value(json_object_get(doc, "urgency"));
+    const char *deadline = json_string_value(json_object_get(doc, "deadline"));
+    snprintf(vars[0], sizeof vars[0], "CHILDFIRST_TYPE=%s",
+             notice ? json_string_value(json_object_get(doc, "kind")) : type);
+    snprintf(vars[1], sizeof vars[1], "CHILDFIRST_CASE=%s",
+             json_string_value(json_object_get(doc, "case_id")));
+    snprintf(vars[2], sizeof vars[2], "CHILDFIRST_URGENCY=%s", urgency ? urgency : "");
+    snprintf(vars[3], sizeof vars[3], "CHILDFIRST_DEADLINE=%s", deadline ? deadline : "");
+    snprintf(vars[4], sizeof vars[4], "CHILDFIRST_LEAF=%" PRIu64, e->leaf);
+    snprintf(vars[5], sizeof vars[5], "CHILDFIRST_MESSAGE_ID=%s",
+             json_string_value(json_object_get(doc, "message_id")));
+    json_decref(doc);
+    char *env[HOOK_ENV_MAX + 7];
+    size_t n = 0;
+    for (char **v = environ; *v && n < HOOK_ENV_MAX; v++)
+        if (strncmp(*v, "CHILDFIRST_", 11) != 0)
+            env[n++] = *v;
+    for (int i = 0; i < 6; i++)
+        env[n++] = vars[i];
+    env[n] = NULL;
+
+    char log[2 * AGENT_PATH_MAX];
+    snprintf(log, sizeof log, "%s/hooks.log", a->cfg.state_dir);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, path, O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        cf_log_warn("HOOK-NOT-STARTED", "command=%s error=%s", argv[0], strerror(rc));
+        settle(a, e, false, now);
+        return 0;
+    }
+    a->hook_pid = pid;
+    a->hook_running = e->seq;
+    a->hook_started = now;
+    cf_log_info("HOOK-STARTED", "leaf=%" PRIu64 " attempt=%u pid=%d", e->leaf, e->attempts + 1,
+                (int)pid);
+    return 0;
+}
+
+void agent_hooks_tick(struct agent *a, uint64_t now)
+{
+    if (a->hook_pid > 0) {
+        watch(a, now);
+        return;
+    }
+    struct entry e;
+    if (next_due(a, now, &e) && start(a, &e, now) == CF_ENOTFOUND)
+        settle(a, &e, true, now); /* nothing to run for it: drop the entry */
+}

@@ -1,0 +1,394 @@
+/* The receiving side. A Deliver is checked end to end before anything is
+ * kept: the checkpoint extends the kept one, the record is in it, the record
+ * is this envelope, and the sender signed it (or, for a notice, the broker).
+ * Then, in this order: one LMDB commit (inbox, index, hook queue, checkpoint),
+ * the spool file (temp, fsync, rename), and only then the signed DeliveryAck.
+ * A crash anywhere leaves the message unacknowledged, so the broker offers it
+ * again, and a repeat is acknowledged without being kept twice. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "agent_link.h"
+#include "agent_store.h"
+#include "childfirst/log.h"
+#include "childfirst/record.h"
+#include "childfirst/store.h"
+
+/* Test builds can stop the agent between keeping a message and acknowledging
+ * it, to prove the broker offers it again (CF_TEST_FAULT=after-inbox-commit). */
+static void fault_point(const char *name)
+{
+#ifdef CF_TEST_HOOKS
+    const char *f = getenv("CF_TEST_FAULT");
+    if (f && strcmp(f, name) == 0) {
+        cf_log_warn("TEST-FAULT", "point=%s", name);
+        _exit(99);
+    }
+#else
+    (void)name;
+#endif
+}
+
+static void iso_time(uint64_t ms, char out[64])
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
+}
+
+static json_t *hex(const uint8_t *b, size_t n)
+{
+    char out[2 * 64 + 1];
+    sodium_bin2hex(out, sizeof out, b, n);
+    return json_string(out);
+}
+
+static json_t *time_json(uint64_t ms)
+{
+    char t[64];
+    iso_time(ms, t);
+    return json_string(t);
+}
+
+/* What a delivery holds, once checked. */
+struct delivery {
+    struct cf_record rec;
+    bool is_notice;
+    struct cf_notice notice;
+    struct cf_envelope env;
+    struct cf_header hdr;
+    uint8_t message_id[CF_MESSAGE_ID_LEN];
+    uint8_t hash[CF_HASH_LEN]; /* of the envelope or notice: what the ack signs */
+};
+
+static void delivery_fini(struct delivery *d)
+{
+    cf_wire_record_fini(&d->rec);
+    cf_envelope_fini(&d->env);
+}
+
+/* The content checks, which need no store: who signed it and that the logged
+ * record describes exactly these bytes. */
+static int check_content(struct agent *a, const struct cf_frame *f, struct delivery *d,
+                         struct cf_error *err)
+{
+    memset(d, 0, sizeof *d);
+    int rc = cf_wire_record_decode(f->record, f->record_len, &d->rec, err);
+    if (rc != 0)
+        return rc;
+    if (d->rec.index != f->leaf_index)
+        return cf_error_set(err, CF_ECORRUPT, "the record is leaf %" PRIu64 ", not %" PRIu64,
+                            d->rec.index, f->leaf_index);
+    if (f->notice) {
+        d->is_notice = true;
+        if ((rc = cf_notice_verify(f->notice, f->notice_len, f->notice_signature,
+                                   a->broker_sign_pk)) != 0)
+            return cf_error_set(err, rc, "the notice is not signed by the broker");
+        if (d->rec.event != CF_EVENT_NOTICE || d->rec.notice_len != f->notice_len ||
+            memcmp(d->rec.notice, f->notice, f->notice_len) != 0)
+            return cf_error_set(err, CF_ECORRUPT, "the logged record is not this notice");
+        if ((rc = cf_wire_notice_decode(f->notice, f->notice_len, &d->notice, err)) != 0)
+            return rc;
+        memcpy(d->message_id, d->notice.notice_id, CF_MESSAGE_ID_LEN);
+        cf_envelope_hash(f->notice, f->notice_len, d->hash);
+        return 0;
+    }
+    if (!a->dir)
+        return cf_error_set(err, CF_EUNKNOWNAGENCY, "no verified directory yet");
+    if ((rc = cf_envelope_decode(f->envelope, f->envelope_len, &d->env, &d->hdr, err)) != 0)
+        return rc;
+    const struct cf_agency *sender = cf_directory_find(a->dir, d->hdr.sender);
+    if (!sender)
+        return cf_error_set(err, CF_EUNKNOWNAGENCY, "the sender %s is not in the directory",
+                            d->hdr.sender);
+    if ((rc = cf_envelope_verify(&d->env, sender->sign_pk)) != 0)
+        return cf_error_set(err, rc, "the signature is not %s's", d->hdr.sender);
+    if (!cf_record_matches(&d->rec, &d->env))
+        return cf_error_set(err, CF_ECORRUPT, "the logged record is not this envelope");
+    memcpy(d->message_id, d->hdr.message_id, CF_MESSAGE_ID_LEN);
+    cf_envelope_hash(f->envelope, f->envelope_len, d->hash);
+    return 0;
+}
+
+static void send_answer(struct agent *a, const struct cf_frame *f, const struct delivery *d,
+                        const char *code)
+{
+    struct cf_frame r = {.kind = strcmp(code, CF_ACK_OK) == 0 ? CF_FRAME_ACK : CF_FRAME_NACK,
+                         .leaf_index = f->leaf_index, .has_message_id = true};
+    memcpy(r.message_id, d->message_id, CF_MESSAGE_ID_LEN);
+    snprintf(r.code, sizeof r.code, "%s", code);
+    if (cf_envelope_ack_sign(d->message_id, d->hash, code, a->keys, r.signature) == 0)
+        agent_link_send(a, &r);
+}
+
+/* The spool JSON of a checked delivery; opens a message with the agency's key.
+ * Returns 0, an open failure (CF_ESEAL, CF_ECOMMIT, CF_EDECRYPT, CF_EPAD) that
+ * deserves a nack, or another code. */
+static int render(struct agent *a, const struct cf_frame *f, const struct delivery *d,
+                  json_t **out, struct cf_error *err)
+{
+    *out = NULL;
+    if (d->is_notice) {
+        const struct cf_notice *n = &d->notice;
+        json_t *doc = json_pack("{s:I, s:s, s:s, s:o, s:s, s:o}", "leaf_index",
+                                (json_int_t)f->leaf_index, "type", "notice", "kind", n->kind,
+                                "message_id", hex(n->notice_id, CF_MESSAGE_ID_LEN), "case_id",
+                                n->case_id, "created_at", time_json(n->created_at));
+        if (doc && n->urgency)
+            json_object_set_new(doc, "urgency", json_string(cf_header_urgency_name(n->urgency)));
+        if (doc && n->has_immediate_risk)
+            json_object_set_new(doc, "immediate_risk", json_boolean(n->immediate_risk));
+        if (doc && n->referring_agency[0])
+            json_object_set_new(doc, "referring_agency", json_string(n->referring_agency));
+        if (doc && n->has_about_leaf)
+            json_object_set_new(doc, "about_leaf", json_integer((json_int_t)n->about_leaf));
+        *out = doc;
+        return doc ? 0 : cf_error_set(err, CF_ENOMEM, "out of memory");
+    }
+    uint8_t *payload = NULL;
+    size_t plen;
+    int rc = cf_envelope_open(&d->env, a->keys, &payload, &plen);
+    if (rc != 0)
+        return cf_error_set(err, rc, "cannot open leaf %" PRIu64 ": %s", f->leaf_index,
+                            cf_strerror(rc));
+    const struct cf_header *h = &d->hdr;
+    json_t *body = NULL;
+    if (h->type == CF_TYPE_REFERRAL) {
+        struct cf_referral r;
+        memset(&r, 0, sizeof r);
+        rc = cf_wire_referral_decode(payload, plen, &r, err);
+        if (rc == 0) {
+            /* The routing facts travel in the header; the case id stays there. */
+            memcpy(r.la_code, h->la_code, sizeof r.la_code);
+            r.urgency = h->urgency;
+            r.immediate_risk = h->immediate_risk;
+            body = cf_referral_to_json(&r);
+            cf_referral_fini(&r);
+        }
+    } else {
+        rc = cf_error_set(err, CF_ETYPE, "leaf %" PRIu64 ": a %s is not readable by this agent",
+                          f->leaf_index, cf_header_type_name(h->type));
+    }
+    sodium_memzero(payload, plen);
+    free(payload);
+    if (rc != 0)
+        return rc;
+    json_t *to = json_array();
+    for (size_t i = 0; to && i < h->n_recipients; i++)
+        json_array_append_new(to, json_string(h->recipients[i]));
+    *out = json_pack("{s:I, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:b, s:o}",
+                     "leaf_index", (json_int_t)f->leaf_index, "type", cf_header_type_name(h->type),
+                     "message_id", hex(h->message_id, CF_MESSAGE_ID_LEN), "case_id", h->case_id,
+                     "sender", h->sender, "recipients", to, "created_at", time_json(h->created_at),
+                     "accepted_at", time_json(d->rec.time), "jurisdiction", h->jurisdiction,
+                     "la_code", h->la_code, "urgency", cf_header_urgency_name(h->urgency),
+                     "immediate_risk", h->immediate_risk, "payload", body);
+    return *out ? 0 : cf_error_set(err, CF_ENOMEM, "out of memory");
+}
+
+json_t *agent_inbox_render(struct agent *a, const uint8_t *frame, size_t len,
+                           struct cf_error *err)
+{
+    struct cf_frame f;
+    struct delivery d;
+    json_t *doc = NULL;
+    memset(&d, 0, sizeof d);
+    if (cf_wire_frame_decode(frame, len, &f, err) == 0 && check_content(a, &f, &d, err) == 0)
+        render(a, &f, &d, &doc, err);
+    delivery_fini(&d);
+    cf_wire_frame_fini(&f);
+    return doc;
+}
+
+static int enqueue_hook(struct agent *a, MDB_txn *txn, uint64_t leaf)
+{
+    uint8_t key[8], val[20];
+    uint64_t seq = a->hook_seq++;
+    cf_store_put_u64(key, seq);
+    cf_store_put_u64(val, leaf);
+    memset(val + 8, 0, 4);                      /* attempts */
+    cf_store_put_u64(val + 12, agent_now());     /* due now */
+    int rc = agent_store_put(txn, a->store.hooks, key, 8, val, sizeof val);
+    if (rc == 0)
+        rc = agent_store_put(txn, a->store.meta, "hook_seq", 8, key, 8);
+    return rc;
+}
+
+/* Keeps a checked delivery: inbox, id index, hook queue and checkpoint in one commit. */
+static int keep(struct agent *a, const uint8_t *frame, size_t len, const struct cf_frame *f,
+                const struct delivery *d, bool *repeat, struct cf_error *err)
+{
+    MDB_txn *txn;
+    int rc = cf_store_error(mdb_txn_begin(a->store.env, NULL, 0, &txn));
+    if (rc != 0)
+        return cf_error_set(err, rc, "cannot begin a transaction");
+    uint8_t key[8];
+    MDB_val v;
+    cf_store_put_u64(key, f->leaf_index);
+    *repeat = agent_store_get(txn, a->store.inbox, key, 8, &v) == 0;
+    if (*repeat) {
+        mdb_txn_abort(txn);
+        return 0;
+    }
+    rc = agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len, f->consistency_from,
+                                  (const uint8_t(*)[CF_MERKLE_HASH])f->consistency,
+                                  f->n_consistency, err);
+    if (rc == 0) {
+        struct cf_checkpoint cp;
+        rc = cf_record_prove(f->record, f->record_len, f->leaf_index,
+                             (const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof, f->checkpoint,
+                             f->checkpoint_len, a->broker_sign_pk, &cp, err);
+    }
+    if (rc == 0 && ((rc = agent_store_put(txn, a->store.inbox, key, 8, frame, len)) != 0 ||
+                    (rc = agent_store_put(txn, a->store.byid, d->message_id, CF_MESSAGE_ID_LEN,
+                                          key, 8)) != 0))
+        cf_error_set(err, rc, "cannot keep leaf %" PRIu64, f->leaf_index);
+    bool hook = d->is_notice ? a->cfg.on_notice[0] : a->cfg.on_message[0];
+    if (rc == 0 && hook && (rc = enqueue_hook(a, txn, f->leaf_index)) != 0)
+        cf_error_set(err, rc, "cannot queue the hook");
+    if (rc == 0)
+        rc = cf_store_error(mdb_txn_commit(txn));
+    else
+        mdb_txn_abort(txn);
+    return rc;
+}
+
+static bool open_failure(int rc)
+{
+    return rc == CF_ESEAL || rc == CF_ECOMMIT || rc == CF_EDECRYPT || rc == CF_EPAD ||
+           rc == CF_ENOTRECIPIENT || rc == CF_EDECODE || rc == CF_EFIELD || rc == CF_ETYPE;
+}
+
+void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
+                         const struct cf_frame *f)
+{
+    struct delivery d;
+    struct cf_error err = {0};
+    json_t *doc = NULL;
+    int rc = check_content(a, f, &d, &err);
+    if (rc != 0) {
+        /* Not the sender's fault: a broker showing something it did not log, or
+         * a directory this agent has not caught up with. Nothing is answered;
+         * the broker offers it again after the next Hello. */
+        cf_log_error("DELIVERY-UNVERIFIED", "leaf=%" PRIu64 " code=%s reason=\"%s\"",
+                     f->leaf_index, cf_error_name(rc), err.text);
+        if (rc == CF_EUNKNOWNAGENCY) {
+            struct cf_frame r = {.kind = CF_FRAME_DIRECTORY_REQUEST};
+            agent_link_send(a, &r);
+        }
+        delivery_fini(&d);
+        return;
+    }
+    rc = render(a, f, &d, &doc, &err);
+    if (rc != 0) {
+        /* The sender's envelope cannot be opened here: a signed nack tells them. */
+        cf_log_error("DELIVERY-UNOPENABLE", "leaf=%" PRIu64 " code=%s", f->leaf_index,
+                     cf_error_name(rc));
+        if (open_failure(rc))
+            send_answer(a, f, &d, cf_error_name(rc));
+        delivery_fini(&d);
+        return;
+    }
+    bool repeat = false;
+    rc = keep(a, frame, len, f, &d, &repeat, &err);
+    if (rc == CF_ESTALE) {
+        cf_log_warn("CHECKPOINT-RESYNC", "%s", err.text);
+        struct cf_frame h = {.kind = CF_FRAME_HELLO, .version = CF_PROTOCOL_VERSION,
+                             .last_checkpoint_size = a->checkpoint.size};
+        agent_link_send(a, &h); /* the broker starts again from our kept checkpoint */
+    } else if (rc == CF_ECORRUPT || rc == CF_EPROOF || rc == CF_ESIG || rc == CF_EDECODE ||
+               rc == CF_ERANGE) {
+        cf_log_error("SPLIT-VIEW", "leaf=%" PRIu64 " detail=\"%s\"", f->leaf_index, err.text);
+        a->connected = false;
+    } else if (rc != 0) {
+        cf_log_error("INBOX-KEEP-FAILED", "leaf=%" PRIu64 " reason=\"%s\"", f->leaf_index,
+                     err.text);
+    }
+    /* The spool file, also for a repeat whose file a crash may have lost. */
+    if (rc == 0 && (rc = agent_spool_inbox(a, f->leaf_index, doc, &err)) != 0)
+        cf_log_error("SPOOL-WRITE-FAILED", "leaf=%" PRIu64 " reason=\"%s\"", f->leaf_index,
+                     err.text); /* no ack: it comes again, and the file is written then */
+    json_decref(doc);
+    if (rc != 0) {
+        delivery_fini(&d);
+        return;
+    }
+    fault_point("after-inbox-commit");
+    send_answer(a, f, &d, CF_ACK_OK);
+    char id[2 * CF_MESSAGE_ID_LEN + 1];
+    sodium_bin2hex(id, sizeof id, d.message_id, CF_MESSAGE_ID_LEN);
+    cf_log_info(repeat ? "DELIVERY-REPEATED" : "DELIVERY-KEPT",
+                "leaf=%" PRIu64 " kind=%s message=%s", f->leaf_index,
+                d.is_notice ? d.notice.kind : cf_header_type_name(d.hdr.type), id);
+    delivery_fini(&d);
+}
+
+/* ---- Listing and showing ---- */
+
+json_t *agent_inbox(struct agent *a, const char *case_id)
+{
+    json_t *list = json_array();
+    MDB_txn *txn;
+    if (!list || mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) != 0) {
+        json_decref(list);
+        return NULL; /* the caller says the inbox cannot be read */
+    }
+    MDB_cursor *c;
+    MDB_val k, v;
+    if (mdb_cursor_open(txn, a->store.inbox, &c) == 0) {
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            struct cf_frame f;
+            struct delivery d;
+            if (cf_wire_frame_decode(v.mv_data, v.mv_size, &f, NULL) == 0 &&
+                check_content(a, &f, &d, NULL) == 0) {
+                const char *cid = d.is_notice ? d.notice.case_id : d.hdr.case_id;
+                if (!case_id || strcmp(case_id, cid) == 0) {
+                    enum cf_urgency u = d.is_notice ? d.notice.urgency : d.hdr.urgency;
+                    json_t *e = json_pack(
+                        "{s:I, s:o, s:s, s:s, s:s, s:o, s:s}", "leaf_index",
+                        (json_int_t)f.leaf_index, "received_at", time_json(d.rec.time), "case_id",
+                        cid, "type", d.is_notice ? "notice" : cf_header_type_name(d.hdr.type),
+                        "sender", d.is_notice ? "broker" : d.hdr.sender, "message_id",
+                        hex(d.message_id, CF_MESSAGE_ID_LEN), "urgency",
+                        u ? cf_header_urgency_name(u) : "");
+                    if (e && d.is_notice)
+                        json_object_set_new(e, "kind", json_string(d.notice.kind));
+                    json_array_append_new(list, e);
+                }
+            }
+            delivery_fini(&d);
+            cf_wire_frame_fini(&f);
+        }
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    return list;
+}
+
+json_t *agent_show(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN],
+                   struct cf_error *err)
+{
+    MDB_txn *txn;
+    MDB_val leaf, frame;
+    json_t *doc = NULL;
+    if (mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) != 0) {
+        cf_error_set(err, CF_ESTORE, "cannot read the agent store");
+        return NULL;
+    }
+    if (agent_store_get(txn, a->store.byid, message_id, CF_MESSAGE_ID_LEN, &leaf) != 0 ||
+        leaf.mv_size != 8 || agent_store_get(txn, a->store.inbox, leaf.mv_data, 8, &frame) != 0)
+        cf_error_set(err, CF_ENOTFOUND, "no received message has that id");
+    else
+        doc = agent_inbox_render(a, frame.mv_data, frame.mv_size, err);
+    mdb_txn_abort(txn);
+    return doc;
+}

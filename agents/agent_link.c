@@ -1,0 +1,353 @@
+/* The agent's connection to the broker. ZeroMQ reconnects by itself, so the
+ * agent watches the socket monitor: after each successful handshake it asks for
+ * the signed directory and says Hello with the size of the last checkpoint it
+ * kept, and the broker answers with a consistency proof from there. A broker
+ * that shows this agency a history that does not extend the one it kept is
+ * refused loudly: that is how a split view is caught. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <zmq.h>
+
+#include "agent_link.h"
+#include "agent_store.h"
+#include "childfirst/log.h"
+#include "childfirst/store.h"
+
+static const char monitor_endpoint[] = "inproc://childfirst-agent-monitor";
+
+int agent_link_open(struct agent *a, struct cf_error *err)
+{
+    a->dealer = zmq_socket(a->zmq, ZMQ_DEALER);
+    if (!a->dealer)
+        return cf_error_set(err, CF_ECONFIG, "cannot make a DEALER socket");
+    int zero = 0, hb = (int)a->cfg.heartbeat_ms, hb_timeout = 3 * hb, ivl_max = 10000;
+    int64_t maxmsg = CF_MAX_TRANSPORT;
+    if (zmq_setsockopt(a->dealer, ZMQ_CURVE_SERVERKEY, a->broker_curve_pk, CF_CURVE_KEY) != 0 ||
+        zmq_setsockopt(a->dealer, ZMQ_CURVE_PUBLICKEY, a->keys->curve_pk, CF_CURVE_KEY) != 0 ||
+        zmq_setsockopt(a->dealer, ZMQ_CURVE_SECRETKEY, a->keys->curve_sk, CF_CURVE_KEY) != 0 ||
+        zmq_setsockopt(a->dealer, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(a->dealer, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        zmq_setsockopt(a->dealer, ZMQ_HEARTBEAT_IVL, &hb, sizeof hb) != 0 ||
+        zmq_setsockopt(a->dealer, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout) != 0 ||
+        zmq_setsockopt(a->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) != 0)
+        return cf_error_set(err, CF_ECONFIG, "cannot set the DEALER's options: %s",
+                            zmq_strerror(zmq_errno()));
+    if (zmq_socket_monitor(a->dealer, monitor_endpoint,
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
+        return cf_error_set(err, CF_ECONFIG, "cannot monitor the DEALER: %s",
+                            zmq_strerror(zmq_errno()));
+    a->monitor = zmq_socket(a->zmq, ZMQ_PAIR);
+    if (!a->monitor || zmq_connect(a->monitor, monitor_endpoint) != 0)
+        return cf_error_set(err, CF_ECONFIG, "cannot read the DEALER's monitor");
+    if (zmq_connect(a->dealer, a->cfg.broker) != 0)
+        return cf_error_set(err, CF_ECONFIG, "cannot connect to %s: %s", a->cfg.broker,
+                            zmq_strerror(zmq_errno()));
+    return 0;
+}
+
+void agent_link_close(struct agent *a)
+{
+    if (a->dealer) {
+        zmq_socket_monitor(a->dealer, NULL, 0);
+        zmq_close(a->dealer);
+    }
+    if (a->monitor)
+        zmq_close(a->monitor);
+    a->dealer = a->monitor = NULL;
+}
+
+bool agent_link_send(struct agent *a, const struct cf_frame *f)
+{
+    uint8_t *buf;
+    size_t len;
+    if (cf_wire_frame_encode(f, &buf, &len) != 0)
+        return false;
+    bool ok = zmq_send(a->dealer, buf, len, ZMQ_DONTWAIT) >= 0;
+    free(buf);
+    return ok;
+}
+
+static void say_hello(struct agent *a)
+{
+    struct cf_frame d = {.kind = CF_FRAME_DIRECTORY_REQUEST};
+    struct cf_frame h = {.kind = CF_FRAME_HELLO, .version = CF_PROTOCOL_VERSION,
+                         .last_checkpoint_size = a->checkpoint.size};
+    agent_link_send(a, &d);
+    agent_link_send(a, &h);
+}
+
+void agent_link_events(struct agent *a)
+{
+    for (;;) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, a->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            return;
+        }
+        uint16_t event = 0;
+        if (zmq_msg_size(&ev) >= 2)
+            memcpy(&event, zmq_msg_data(&ev), 2);
+        zmq_msg_close(&ev);
+        zmq_msg_init(&addr);
+        zmq_msg_recv(&addr, a->monitor, 0);
+        zmq_msg_close(&addr);
+        switch (event) {
+        case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+            cf_log_info("BROKER-CONNECTED", "broker=%s", a->cfg.broker);
+            say_hello(a);
+            break;
+        case ZMQ_EVENT_DISCONNECTED:
+            if (a->connected)
+                cf_log_warn("BROKER-DISCONNECTED", "broker=%s", a->cfg.broker);
+            a->connected = false;
+            break;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+            cf_log_error("BROKER-REFUSED-US", "broker=%s reason=\"this agency's CURVE key is not "
+                         "in the broker's signed directory\"", a->cfg.broker);
+            break;
+        default:
+            cf_log_error("BROKER-HANDSHAKE-FAILED", "broker=%s event=%u", a->cfg.broker, event);
+        }
+    }
+}
+
+/* ---- Checkpoints: the split-view guard ---- */
+
+static void split_view(struct agent *a, const char *what)
+{
+    cf_log_error("SPLIT-VIEW", "broker=%s kept_size=%" PRIu64 " detail=\"%s\"", a->cfg.broker,
+                 a->checkpoint.size, what);
+}
+
+int agent_checkpoint_advance(struct agent *a, MDB_txn *txn, const char *note, size_t len,
+                             uint64_t from, const uint8_t (*proof)[CF_MERKLE_HASH], size_t n,
+                             struct cf_error *err)
+{
+    struct cf_checkpoint cp;
+    int rc = cf_checkpoint_open(note, len, a->broker_sign_pk, &cp, err);
+    if (rc != 0)
+        return rc;
+    const struct cf_checkpoint *kept = &a->checkpoint;
+    if (kept->size > 0) {
+        if (strcmp(cp.origin, kept->origin) != 0)
+            return cf_error_set(err, CF_ECORRUPT, "the log's origin changed from %s to %s",
+                                kept->origin, cp.origin);
+        if (cp.size < kept->size)
+            return cf_error_set(err, CF_ECORRUPT,
+                                "the broker shows a tree of %" PRIu64 " leaves after one of %" PRIu64,
+                                cp.size, kept->size);
+        if (cp.size == kept->size) {
+            if (memcmp(cp.root, kept->root, sizeof cp.root) != 0)
+                return cf_error_set(err, CF_ECORRUPT,
+                                    "two different roots for the tree of %" PRIu64 " leaves",
+                                    cp.size);
+            return 0;
+        }
+        if (from != kept->size)
+            return cf_error_set(err, CF_ESTALE,
+                                "the consistency proof starts at %" PRIu64 ", not at %" PRIu64,
+                                from, kept->size);
+        rc = cf_merkle_verify_consistency(kept->size, cp.size, kept->root, cp.root, proof, n);
+        if (rc != 0)
+            return cf_error_set(err, CF_EPROOF,
+                                "the tree of %" PRIu64 " leaves does not extend the kept one of %" PRIu64,
+                                cp.size, kept->size);
+    }
+    rc = agent_store_put(txn, a->store.meta, "checkpoint", 10, note, len);
+    if (rc != 0)
+        return cf_error_set(err, rc, "cannot keep the checkpoint");
+    a->checkpoint = cp;
+    memcpy(a->checkpoint_note, note, len);
+    a->checkpoint_note[len] = 0;
+    return 0;
+}
+
+/* ---- The directory ---- */
+
+static bool keys_equal(const struct cf_agency *x, const struct cf_agency *y)
+{
+    return memcmp(x->sign_pk, y->sign_pk, CF_SIGN_PK) == 0 &&
+           memcmp(x->box_pk, y->box_pk, CF_BOX_PK) == 0 &&
+           memcmp(x->curve_pk, y->curve_pk, CF_CURVE_KEY) == 0;
+}
+
+/* A key change is news to the agency's people: a log line and a local notice. */
+static void notice_key_changes(struct agent *a, const struct cf_directory *old,
+                               const struct cf_directory *fresh)
+{
+    for (size_t i = 0; i < fresh->n_agencies; i++) {
+        const struct cf_agency *now = &fresh->agencies[i];
+        const struct cf_agency *before = cf_directory_find(old, now->id);
+        if (!before || keys_equal(before, now))
+            continue;
+        cf_log_warn("AGENCY-KEY-CHANGED", "agency=%s serial=%" PRIu64 "->%" PRIu64, now->id,
+                    old->serial, fresh->serial);
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "type", "notice", "kind",
+                                "key_changed", "agency", now->id, "old_serial",
+                                (json_int_t)old->serial, "new_serial", (json_int_t)fresh->serial,
+                                "at_ms", (json_int_t)agent_now());
+        struct cf_error err = {0};
+        if (doc && agent_spool_inbox(a, UINT64_MAX, doc, &err) != 0)
+            cf_log_error("NOTICE-WRITE-FAILED", "%s", err.text);
+        json_decref(doc);
+    }
+}
+
+static int keep_directory(struct agent *a, const struct cf_bundle *b, uint64_t serial)
+{
+    MDB_txn *txn;
+    int rc = cf_store_error(mdb_txn_begin(a->store.env, NULL, 0, &txn));
+    if (rc != 0)
+        return rc;
+    uint8_t be[8];
+    cf_store_put_u64(be, serial);
+    if ((rc = agent_store_put(txn, a->store.meta, "dir.agencies", 12, b->agencies,
+                              b->agencies_len)) != 0 ||
+        (rc = agent_store_put(txn, a->store.meta, "dir.policy", 10, b->policy, b->policy_len)) !=
+            0 ||
+        (rc = agent_store_put(txn, a->store.meta, "dir.sig", 7, b->sig, b->sig_len)) != 0 ||
+        (rc = agent_store_put(txn, a->store.meta, "dir.serial", 10, be, 8)) != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return cf_store_error(mdb_txn_commit(txn));
+}
+
+static void on_directory(struct agent *a, const struct cf_frame *f)
+{
+    struct cf_bundle b = {(uint8_t *)f->agencies, (uint8_t *)f->policy, (uint8_t *)f->sig,
+                          f->agencies_len,        f->policy_len,        f->sig_len};
+    struct cf_directory *fresh = NULL;
+    struct cf_error err = {0};
+    int rc = cf_directory_load_mem(&b, a->authority_pk, a->dir ? a->dir->serial : 0, &fresh, &err);
+    if (rc != 0) {
+        cf_log_error("DIRECTORY-REFUSED", "code=%s reason=\"%s\"", cf_error_name(rc), err.text);
+        return;
+    }
+    if (a->dir && memcmp(a->dir->digest, fresh->digest, CF_HASH_LEN) == 0) {
+        cf_directory_destroy(&fresh);
+        return;
+    }
+    if (!cf_directory_find(fresh, a->cfg.id))
+        cf_log_error("DIRECTORY-LACKS-US", "agency=%s serial=%" PRIu64, a->cfg.id, fresh->serial);
+    if ((rc = keep_directory(a, &b, fresh->serial)) != 0) {
+        cf_log_error("DIRECTORY-KEEP-FAILED", "code=%s", cf_error_name(rc));
+        cf_directory_destroy(&fresh);
+        return;
+    }
+    if (a->dir)
+        notice_key_changes(a, a->dir, fresh);
+    cf_log_info("DIRECTORY-LOADED", "serial=%" PRIu64 " agencies=%zu", fresh->serial,
+                fresh->n_agencies);
+    cf_directory_destroy(&a->dir);
+    a->dir = fresh;
+}
+
+int agent_link_restore(struct agent *a, struct cf_error *err)
+{
+    MDB_txn *txn;
+    int rc = cf_store_error(mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn));
+    if (rc != 0)
+        return cf_error_set(err, rc, "cannot read the agent store");
+    MDB_val note, ag, po, sg;
+    if (agent_store_get(txn, a->store.meta, "checkpoint", 10, &note) == 0) {
+        rc = cf_checkpoint_open(note.mv_data, note.mv_size, a->broker_sign_pk, &a->checkpoint,
+                                err);
+        if (rc != 0) {
+            mdb_txn_abort(txn);
+            return cf_error_set(err, rc, "the kept checkpoint fails (%s): was broker_sign_key "
+                                "changed?", err->text);
+        }
+        memcpy(a->checkpoint_note, note.mv_data, note.mv_size);
+        a->checkpoint_note[note.mv_size] = 0;
+    }
+    if (agent_store_get(txn, a->store.meta, "dir.agencies", 12, &ag) == 0 &&
+        agent_store_get(txn, a->store.meta, "dir.policy", 10, &po) == 0 &&
+        agent_store_get(txn, a->store.meta, "dir.sig", 7, &sg) == 0) {
+        struct cf_bundle b = {ag.mv_data, po.mv_data, sg.mv_data,
+                              ag.mv_size, po.mv_size, sg.mv_size};
+        rc = cf_directory_load_mem(&b, a->authority_pk, 0, &a->dir, err);
+        if (rc != 0)
+            cf_log_warn("DIRECTORY-KEPT-INVALID", "%s", err->text); /* fetched again on connect */
+    }
+    mdb_txn_abort(txn);
+    return 0;
+}
+
+/* ---- Frames ---- */
+
+static void on_welcome(struct agent *a, const struct cf_frame *f)
+{
+    MDB_txn *txn;
+    struct cf_error err = {0};
+    if (mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
+        return;
+    int rc = agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len,
+                                      a->checkpoint.size,
+                                      (const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof, &err);
+    if (rc == 0)
+        rc = cf_store_error(mdb_txn_commit(txn));
+    else
+        mdb_txn_abort(txn);
+    if (rc != 0) {
+        split_view(a, err.text);
+        return; /* not connected: nothing is sent to or accepted from this broker */
+    }
+    a->connected = true;
+    a->connected_since = agent_now();
+    cf_log_info("BROKER-WELCOME", "size=%" PRIu64 " mailbox=%" PRIu64, a->checkpoint.size,
+                f->mailbox_depth);
+    agent_outbox_resend(a);
+}
+
+void agent_link_ready(struct agent *a)
+{
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, a->dealer, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        const uint8_t *buf = zmq_msg_data(&m);
+        size_t len = zmq_msg_size(&m);
+        struct cf_frame f;
+        struct cf_error err = {0};
+        if (cf_wire_frame_decode(buf, len, &f, &err) != 0) {
+            cf_log_error("FRAME-UNREADABLE", "from=broker code=%s", cf_error_name(err.code));
+        } else if (f.kind == CF_FRAME_WELCOME) {
+            on_welcome(a, &f);
+        } else if (f.kind == CF_FRAME_DIRECTORY) {
+            on_directory(a, &f);
+        } else if (!a->connected) {
+            /* Until a Welcome is verified this broker's frames are not trusted. */
+        } else if (f.kind == CF_FRAME_DELIVER) {
+            agent_inbox_deliver(a, buf, len, &f);
+        } else if (f.kind == CF_FRAME_ACCEPTED || f.kind == CF_FRAME_REJECTED) {
+            agent_outbox_answer(a, buf, len, &f);
+        } else if (f.kind == CF_FRAME_REPORT) {
+            char id[2 * CF_MESSAGE_ID_LEN + 1];
+            sodium_bin2hex(id, sizeof id, f.message_id, CF_MESSAGE_ID_LEN);
+            cf_log_info("DELIVERY-REPORT", "message=%s recipient=%s outcome=%s code=%s", id,
+                        f.recipient, f.outcome, f.code[0] ? f.code : "-");
+        } else if (f.kind == CF_FRAME_STATUS) {
+            a->broker_status = f.status;
+        }
+        cf_wire_frame_fini(&f);
+        zmq_msg_close(&m);
+    }
+}
+
+void agent_link_tick(struct agent *a, uint64_t now)
+{
+    if (a->connected && now - a->last_resend >= a->cfg.resend_s * 1000u)
+        agent_outbox_resend(a);
+}

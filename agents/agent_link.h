@@ -1,0 +1,47 @@
+/* The agent's connection to the broker, and the split-view guard: every
+ * checkpoint the broker shows must extend the last one this agency kept. */
+#ifndef CF_AGENT_LINK_H
+#define CF_AGENT_LINK_H
+
+#include "agent.h"
+
+/* The DEALER (CURVE client of the broker's pinned key) and its monitor. */
+int agent_link_open(struct agent *a, struct cf_error *err);
+void agent_link_close(struct agent *a);
+
+/* Frames waiting on the DEALER; connection events on the monitor. */
+void agent_link_ready(struct agent *a);
+void agent_link_events(struct agent *a);
+
+/* Periodic work: resend unanswered messages every resend_s. */
+void agent_link_tick(struct agent *a, uint64_t now);
+
+/* Sends without blocking; false if the frame could not be queued. */
+bool agent_link_send(struct agent *a, const struct cf_frame *f);
+
+/* Accepts a checkpoint note shown by the broker: it must be signed by the
+ * pinned broker key, and be the kept checkpoint or extend it by the given
+ * consistency proof. Stores it in `txn` as the new kept one. CF_ESTALE when the
+ * proof starts from another size (the caller resynchronises with a Hello);
+ * CF_EPROOF, CF_ESIG, CF_ECORRUPT for a broker showing a different history:
+ * the caller raises the split-view alarm. */
+int agent_checkpoint_advance(struct agent *a, MDB_txn *txn, const char *note, size_t len,
+                             uint64_t from, const uint8_t (*proof)[CF_MERKLE_HASH], size_t n,
+                             struct cf_error *err);
+
+/* The inbox and outbox sides (agent_inbox.c, agent_outbox.c). */
+void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
+                         const struct cf_frame *f);
+void agent_outbox_answer(struct agent *a, const uint8_t *frame, size_t len,
+                         const struct cf_frame *f);
+void agent_outbox_resend(struct agent *a);
+
+/* Renders a stored Deliver frame as the JSON of the spool inbox; decrypts a
+ * message with the agency's key. NULL with err when it cannot be opened. */
+json_t *agent_inbox_render(struct agent *a, const uint8_t *frame, size_t len,
+                           struct cf_error *err);
+
+/* Loads the kept checkpoint and directory from the store at start. */
+int agent_link_restore(struct agent *a, struct cf_error *err);
+
+#endif

@@ -1,0 +1,330 @@
+/* The sending side. A referral becomes "queued" only once its sealed envelope
+ * is committed to the outbox, bound to its spool file in the same commit, so
+ * a crash anywhere yields exactly one submission. The agent then resends the
+ * identical bytes until the broker answers; the broker's dedup turns repeats
+ * into the original receipt. Transient refusals (storage full) stay queued. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "agent_link.h"
+#include "agent_store.h"
+#include "childfirst/log.h"
+#include "childfirst/record.h"
+#include "childfirst/store.h"
+
+uint64_t agent_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static json_t *hex(const uint8_t *b, size_t n)
+{
+    char out[2 * 64 + 1];
+    sodium_bin2hex(out, sizeof out, b, n);
+    return json_string(out);
+}
+
+/* The header of a new referral: ids, enums and times only. */
+static int referral_header(struct agent *a, const struct cf_referral *r, struct cf_header *h,
+                           struct cf_error *err)
+{
+    memset(h, 0, sizeof *h);
+    h->version = CF_PROTOCOL_VERSION;
+    randombytes_buf(h->message_id, sizeof h->message_id);
+    if (r->case_id[0])
+        memcpy(h->case_id, r->case_id, sizeof h->case_id);
+    else
+        cf_header_case_id_new(h->case_id);
+    h->type = CF_TYPE_REFERRAL;
+    snprintf(h->sender, sizeof h->sender, "%s", a->cfg.id);
+    h->created_at = agent_now();
+    memcpy(h->la_code, r->la_code, sizeof h->la_code);
+    h->urgency = r->urgency;
+    h->immediate_risk = r->immediate_risk;
+    const struct cf_jurisdiction *j;
+    if (cf_policy_jurisdiction_of(a->dir->policy, r->la_code, &j) != 0)
+        return cf_error_set(err, CF_EJURISDICTION,
+                            "la_code: %s belongs to no jurisdiction in the signed policy",
+                            r->la_code);
+    snprintf(h->jurisdiction, sizeof h->jurisdiction, "%s", j->name);
+    struct cf_route_ctx ctx = {CF_TYPE_REFERRAL, r->la_code};
+    return cf_policy_recipients(a->dir->policy, a->dir, &ctx, h->recipients, &h->n_recipients,
+                                err);
+}
+
+static int seal(struct agent *a, const struct cf_header *h, const struct cf_referral *r,
+                uint8_t **env, size_t *len, struct cf_error *err)
+{
+    uint8_t *payload, pks[CF_MAX_RECIPIENTS][CF_BOX_PK];
+    size_t plen;
+    for (size_t i = 0; i < h->n_recipients; i++) {
+        const struct cf_agency *to = cf_directory_find(a->dir, h->recipients[i]);
+        if (!to)
+            return cf_error_set(err, CF_EUNKNOWNAGENCY, "%s is not in the directory",
+                                h->recipients[i]);
+        memcpy(pks[i], to->box_pk, CF_BOX_PK);
+    }
+    int rc = cf_wire_referral_encode(r, &payload, &plen);
+    if (rc != 0)
+        return cf_error_set(err, rc, "cannot encode the referral");
+    rc = cf_envelope_seal(h, payload, plen, (const uint8_t(*)[CF_BOX_PK])pks, a->keys, env, len,
+                          err);
+    sodium_memzero(payload, plen);
+    free(payload);
+    return rc;
+}
+
+static void submit(struct agent *a, const uint8_t *env, size_t len)
+{
+    struct cf_frame f = {.kind = CF_FRAME_SUBMIT, .envelope = env, .envelope_len = len};
+    agent_link_send(a, &f);
+}
+
+int agent_refer(struct agent *a, const char *json, size_t len, const char *spool_file,
+                uint8_t message_id[CF_MESSAGE_ID_LEN], char case_id[CF_CASE_ID_LEN + 1],
+                struct cf_error *err)
+{
+    struct cf_referral r;
+    struct cf_header h;
+    char today[16];
+    uint64_t now = agent_now();
+    time_t secs = (time_t)(now / 1000);
+    struct tm tm;
+    localtime_r(&secs, &tm); /* the agent's zone: Europe/London on UK hosts */
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    int rc = cf_referral_from_json(json, len, today, &r, err);
+    if (rc != 0)
+        return rc;
+    uint8_t *env = NULL, *entry = NULL;
+    size_t env_len, entry_len;
+    MDB_txn *txn = NULL;
+    if (!a->dir) {
+        rc = cf_error_set(err, CF_EUNKNOWNAGENCY, "no signed directory yet: the agent has not "
+                          "reached the broker since it was installed");
+        goto out;
+    }
+    if ((rc = referral_header(a, &r, &h, err)) != 0 || (rc = seal(a, &h, &r, &env, &env_len, err)))
+        goto out;
+    struct cf_outbox_entry e = {.envelope = env, .envelope_len = env_len, .queued_at = now};
+    if (spool_file)
+        snprintf(e.spool_file, sizeof e.spool_file, "%s", spool_file);
+    if ((rc = cf_wire_outbox_encode(&e, &entry, &entry_len)) != 0)
+        goto out;
+    if ((rc = cf_store_error(mdb_txn_begin(a->store.env, NULL, 0, &txn))) != 0 ||
+        (rc = agent_store_put(txn, a->store.outbox, h.message_id, CF_MESSAGE_ID_LEN, entry,
+                              entry_len)) != 0 ||
+        (spool_file && (rc = agent_store_put(txn, a->store.spool, spool_file, strlen(spool_file),
+                                             h.message_id, CF_MESSAGE_ID_LEN)) != 0)) {
+        mdb_txn_abort(txn);
+        cf_error_set(err, rc, "cannot commit to the outbox: %s", cf_strerror(rc));
+        goto out;
+    }
+    if ((rc = cf_store_error(mdb_txn_commit(txn))) != 0) {
+        cf_error_set(err, rc, "cannot commit to the outbox: %s", cf_strerror(rc));
+        goto out;
+    }
+    memcpy(message_id, h.message_id, CF_MESSAGE_ID_LEN);
+    memcpy(case_id, h.case_id, CF_CASE_ID_LEN + 1);
+    char id[2 * CF_MESSAGE_ID_LEN + 1];
+    sodium_bin2hex(id, sizeof id, h.message_id, CF_MESSAGE_ID_LEN);
+    cf_log_info("MESSAGE-QUEUED", "message=%s case=%s type=referral recipients=%zu spool=%s", id,
+                h.case_id, h.n_recipients, spool_file ? "yes" : "no");
+    if (a->connected)
+        submit(a, env, env_len);
+out:
+    free(env);
+    free(entry);
+    cf_referral_fini(&r);
+    return rc;
+}
+
+/* Refusals that say "later", not "never": the message stays queued. */
+static bool transient(const char *code)
+{
+    int rc = cf_error_from_name(code);
+    return rc == CF_ENOSPACE || rc == CF_ENOMEM || rc == CF_ESTORE || rc == CF_EMAPFULL;
+}
+
+void agent_outbox_answer(struct agent *a, const uint8_t *frame, size_t len,
+                         const struct cf_frame *f)
+{
+    char id[2 * CF_MESSAGE_ID_LEN + 1];
+    sodium_bin2hex(id, sizeof id, f->message_id, CF_MESSAGE_ID_LEN);
+    if (!f->has_message_id) {
+        cf_log_warn("BROKER-REJECTED-FRAME", "code=%s reason=\"%s\"", f->code, f->reason);
+        return;
+    }
+    if (f->kind == CF_FRAME_REJECTED && transient(f->code)) {
+        cf_log_warn("MESSAGE-DEFERRED", "message=%s code=%s", id, f->code);
+        return;
+    }
+    MDB_txn *txn;
+    MDB_val v;
+    struct cf_error err = {0};
+    if (mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
+        return;
+    int rc = agent_store_get(txn, a->store.outbox, f->message_id, CF_MESSAGE_ID_LEN, &v);
+    if (rc != 0) { /* an answer to a resend already answered */
+        mdb_txn_abort(txn);
+        return;
+    }
+    if (f->kind == CF_FRAME_ACCEPTED) {
+        /* The receipt must prove this envelope is in a checkpoint that extends ours. */
+        struct cf_outbox_entry e;
+        uint8_t *copy = NULL;
+        struct cf_record rec;
+        struct cf_envelope env;
+        struct cf_header h;
+        struct cf_checkpoint cp;
+        memset(&rec, 0, sizeof rec);
+        memset(&env, 0, sizeof env);
+        rc = cf_wire_outbox_decode(v.mv_data, v.mv_size, &e, &copy, &err);
+        if (rc == 0)
+            rc = cf_envelope_decode(e.envelope, e.envelope_len, &env, &h, &err);
+        if (rc == 0)
+            rc = cf_wire_record_decode(f->record, f->record_len, &rec, &err);
+        if (rc == 0 && (rec.index != f->leaf_index || !cf_record_matches(&rec, &env)))
+            rc = cf_error_set(&err, CF_ECORRUPT, "the receipt's record is not this message");
+        if (rc == 0)
+            rc = cf_record_prove(f->record, f->record_len, f->leaf_index,
+                                 (const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof,
+                                 f->checkpoint, f->checkpoint_len, a->broker_sign_pk, &cp, &err);
+        if (rc == 0)
+            rc = agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len,
+                                          f->consistency_from,
+                                          (const uint8_t(*)[CF_MERKLE_HASH])f->consistency,
+                                          f->n_consistency, &err);
+        cf_wire_record_fini(&rec);
+        cf_envelope_fini(&env);
+        free(copy);
+        if (rc != 0) {
+            mdb_txn_abort(txn);
+            cf_log_error(rc == CF_ESTALE ? "RECEIPT-RESYNC" : "RECEIPT-REFUSED",
+                         "message=%s reason=\"%s\"", id, err.text);
+            return; /* kept in the outbox: resent, and answered again from dedup */
+        }
+    }
+    MDB_dbi to = f->kind == CF_FRAME_ACCEPTED ? a->store.sent : a->store.rejected;
+    if ((rc = agent_store_put(txn, to, f->message_id, CF_MESSAGE_ID_LEN, frame, len)) != 0 ||
+        (rc = agent_store_del(txn, a->store.outbox, f->message_id, CF_MESSAGE_ID_LEN)) != 0 ||
+        (rc = cf_store_error(mdb_txn_commit(txn))) != 0) {
+        if (rc != 0)
+            cf_log_error("OUTBOX-UPDATE-FAILED", "message=%s code=%s", id, cf_error_name(rc));
+        return;
+    }
+    if (f->kind == CF_FRAME_ACCEPTED)
+        cf_log_info("MESSAGE-ACCEPTED", "message=%s leaf=%" PRIu64, id, f->leaf_index);
+    else
+        cf_log_warn("MESSAGE-REJECTED", "message=%s code=%s reason=\"%s\"", id, f->code,
+                    f->reason);
+    agent_spool_answered(a, f->message_id);
+    agent_control_answered(a, f->message_id);
+}
+
+void agent_outbox_resend(struct agent *a)
+{
+    MDB_txn *txn;
+    a->last_resend = agent_now();
+    if (mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        return;
+    MDB_cursor *c;
+    MDB_val k, v;
+    size_t sent = 0;
+    if (mdb_cursor_open(txn, a->store.outbox, &c) == 0) {
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            struct cf_outbox_entry e;
+            uint8_t *copy;
+            if (cf_wire_outbox_decode(v.mv_data, v.mv_size, &e, &copy, NULL) == 0) {
+                submit(a, e.envelope, e.envelope_len);
+                sent++;
+            }
+            free(copy);
+        }
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    if (sent)
+        cf_log_info("OUTBOX-RESENT", "messages=%zu", sent);
+}
+
+/* The receipt JSON of DESIGN.md section 9, from a stored Accepted frame. */
+static json_t *receipt(const uint8_t *frame, size_t len)
+{
+    struct cf_frame f;
+    struct cf_record rec;
+    struct cf_header h;
+    json_t *doc = NULL;
+    if (cf_wire_frame_decode(frame, len, &f, NULL) == 0 &&
+        cf_wire_record_decode(f.record, f.record_len, &rec, NULL) == 0) {
+        if (cf_wire_header_decode(rec.header, rec.header_len, &h, NULL) == 0)
+            doc = json_pack("{s:o, s:s, s:I, s:s#, s:s}", "message_id",
+                            hex(f.message_id, CF_MESSAGE_ID_LEN), "case_id", h.case_id,
+                            "leaf_index", (json_int_t)f.leaf_index, "checkpoint", f.checkpoint,
+                            (int)f.checkpoint_len, "status", "accepted");
+        cf_wire_record_fini(&rec);
+    }
+    cf_wire_frame_fini(&f);
+    return doc;
+}
+
+enum agent_outcome agent_outcome(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN],
+                                 json_t **detail)
+{
+    MDB_txn *txn;
+    MDB_val v;
+    *detail = NULL;
+    enum agent_outcome out = AGENT_UNKNOWN;
+    if (mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        return out;
+    if (agent_store_get(txn, a->store.sent, message_id, CF_MESSAGE_ID_LEN, &v) == 0) {
+        out = AGENT_ACCEPTED;
+        *detail = receipt(v.mv_data, v.mv_size);
+    } else if (agent_store_get(txn, a->store.rejected, message_id, CF_MESSAGE_ID_LEN, &v) == 0) {
+        struct cf_frame f;
+        out = AGENT_REJECTED;
+        if (cf_wire_frame_decode(v.mv_data, v.mv_size, &f, NULL) == 0)
+            *detail = json_pack("{s:o, s:s, s:s, s:s}", "message_id",
+                                hex(message_id, CF_MESSAGE_ID_LEN), "status", "rejected", "code",
+                                f.code, "reason", f.reason);
+        cf_wire_frame_fini(&f);
+    } else if (agent_store_get(txn, a->store.outbox, message_id, CF_MESSAGE_ID_LEN, &v) == 0) {
+        out = AGENT_QUEUED;
+        *detail = json_pack("{s:o, s:s}", "message_id", hex(message_id, CF_MESSAGE_ID_LEN),
+                            "status", "queued");
+    }
+    mdb_txn_abort(txn);
+    return out;
+}
+
+json_t *agent_status(struct agent *a)
+{
+    size_t depth = 0;
+    MDB_txn *txn;
+    if (mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) == 0) {
+        depth = agent_store_count(txn, a->store.outbox);
+        mdb_txn_abort(txn);
+    }
+    if (a->connected) { /* fresh figures for the next call */
+        struct cf_frame f = {.kind = CF_FRAME_STATUS_REQUEST};
+        agent_link_send(a, &f);
+    }
+    const struct cf_status *s = &a->broker_status;
+    char root[64];
+    sodium_bin2base64(root, sizeof root, a->checkpoint.root, 32, sodium_base64_VARIANT_ORIGINAL);
+    return json_pack("{s:s, s:b, s:I, s:s, s:I, s:f, s:I, s:{s:s, s:I, s:s}, s:I}", "agency",
+                     a->cfg.id, "connected", a->connected, "connected_since",
+                     (json_int_t)(a->connected ? a->connected_since : 0), "broker", a->cfg.broker,
+                     "outbox_depth", (json_int_t)depth, "frames_per_commit",
+                     s->commits ? (double)s->frames / (double)s->commits : 0.0,
+                     "broker_tree_size", (json_int_t)s->tree_size, "checkpoint", "origin",
+                     a->checkpoint.origin, "size", (json_int_t)a->checkpoint.size, "root", root,
+                     "directory_serial", (json_int_t)(a->dir ? a->dir->serial : 0));
+}

@@ -1,0 +1,274 @@
+/* The spool folder, the simplest way in and out for an agency's systems
+ * (DESIGN.md section 9):
+ *   outbox/   they drop referral JSON here (write, then rename);
+ *   sent/     accepted ones move here, with FILE.receipt.json beside them;
+ *   rejected/ refused ones move here, with FILE.error.json saying what to fix;
+ *   inbox/CASE_ID/LEAF-TYPE.json  every received message, decrypted.
+ * Every move is finished from the store's record of it, so a crash between
+ * "answered" and "moved" is completed at the next scan. */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "agent_store.h"
+#include "childfirst/file.h"
+#include "childfirst/log.h"
+#include "childfirst/store.h"
+
+#define NAME_MAX_LEN 200
+
+static void spool_path(const struct agent *a, char *out, size_t cap, const char *sub,
+                       const char *name)
+{
+    snprintf(out, cap, "%s/%s%s%s", a->cfg.spool_dir, sub, name ? "/" : "", name ? name : "");
+}
+
+static bool spool_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 5 && n <= NAME_MAX_LEN && name[0] != '.' && !strchr(name, '/') &&
+           strcmp(name + n - 5, ".json") == 0;
+}
+
+/* Writes FILE.receipt.json or FILE.error.json, then moves FILE beside it. */
+static int finish_move(struct agent *a, const char *name, enum agent_outcome outcome,
+                       const json_t *detail)
+{
+    const char *sub = outcome == AGENT_ACCEPTED ? "sent" : "rejected";
+    const char *suffix = outcome == AGENT_ACCEPTED ? ".receipt.json" : ".error.json";
+    char from[2 * AGENT_PATH_MAX], to[2 * AGENT_PATH_MAX], side[2 * AGENT_PATH_MAX + 16];
+    spool_path(a, from, sizeof from, "outbox", name);
+    spool_path(a, to, sizeof to, sub, name);
+    snprintf(side, sizeof side, "%s%s", to, suffix);
+    char *text = json_dumps(detail, JSON_INDENT(2) | JSON_SORT_KEYS);
+    struct cf_error err = {0};
+    int rc = text ? cf_file_write_atomic(side, text, strlen(text), 0640, &err) : CF_ENOMEM;
+    free(text);
+    if (rc == 0 && rename(from, to) != 0 && errno != ENOENT)
+        rc = cf_error_set(&err, CF_EIO, "%s: cannot move to %s: %s", from, sub, strerror(errno));
+    if (rc == 0)
+        rc = cf_file_sync_parent(to, &err);
+    if (rc != 0)
+        cf_log_error("SPOOL-MOVE-FAILED", "file=%s reason=\"%s\"", name, err.text);
+    else
+        cf_log_info("SPOOL-MOVED", "file=%s to=%s", name, sub);
+    return rc;
+}
+
+static void unbind(struct agent *a, const char *name)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
+        return;
+    if (agent_store_del(txn, a->store.spool, name, strlen(name)) == 0)
+        mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+}
+
+/* The message a spool file is bound to, if any. */
+static bool bound(struct agent *a, const char *name, uint8_t id[CF_MESSAGE_ID_LEN])
+{
+    MDB_txn *txn;
+    MDB_val v;
+    bool found = false;
+    if (mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        return false;
+    if (agent_store_get(txn, a->store.spool, name, strlen(name), &v) == 0 &&
+        v.mv_size == CF_MESSAGE_ID_LEN) {
+        memcpy(id, v.mv_data, CF_MESSAGE_ID_LEN);
+        found = true;
+    }
+    mdb_txn_abort(txn);
+    return found;
+}
+
+static void complete(struct agent *a, const char *name, const uint8_t id[CF_MESSAGE_ID_LEN])
+{
+    json_t *detail;
+    enum agent_outcome o = agent_outcome(a, id, &detail);
+    if ((o == AGENT_ACCEPTED || o == AGENT_REJECTED) && detail &&
+        finish_move(a, name, o, detail) == 0)
+        unbind(a, name);
+    json_decref(detail);
+}
+
+void agent_spool_answered(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN])
+{
+    /* Pending spool files are few: find the one bound to this message. */
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    char name[NAME_MAX_LEN + 1] = "";
+    if (mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        return;
+    if (mdb_cursor_open(txn, a->store.spool, &c) == 0) {
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !name[0];
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+            if (v.mv_size == CF_MESSAGE_ID_LEN && k.mv_size <= NAME_MAX_LEN &&
+                memcmp(v.mv_data, message_id, CF_MESSAGE_ID_LEN) == 0) {
+                memcpy(name, k.mv_data, k.mv_size);
+                name[k.mv_size] = 0;
+            }
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    if (name[0])
+        complete(a, name, message_id);
+}
+
+/* A file the agent cannot accept goes straight to rejected/ with the reason. */
+static void refuse(struct agent *a, const char *name, const struct cf_error *err)
+{
+    json_t *detail = json_pack("{s:s, s:s, s:s}", "status", "invalid", "code",
+                               cf_error_name(err->code), "reason", err->text);
+    if (detail)
+        finish_move(a, name, AGENT_REJECTED, detail);
+    json_decref(detail);
+    cf_log_warn("SPOOL-REFUSED", "file=%s code=%s", name, cf_error_name(err->code));
+}
+
+static void pick_up(struct agent *a, const char *name)
+{
+    char path[2 * AGENT_PATH_MAX];
+    uint8_t id[CF_MESSAGE_ID_LEN];
+    if (bound(a, name, id)) {
+        complete(a, name, id); /* answered before a crash, or still waiting: both fine */
+        return;
+    }
+    spool_path(a, path, sizeof path, "outbox", name);
+    uint8_t *text;
+    size_t len;
+    struct cf_error err = {0};
+    int rc = cf_file_read(path, CF_MAX_JSON, &text, &len, &err);
+    if (rc == CF_ETOOBIG) {
+        refuse(a, name, &err);
+        return;
+    }
+    if (rc != 0)
+        return; /* gone or unreadable for now: the next scan sees */
+    char case_id[CF_CASE_ID_LEN + 1];
+    rc = agent_refer(a, (const char *)text, len, name, id, case_id, &err);
+    free(text);
+    if (rc == CF_EJSON || rc == CF_EFIELD || rc == CF_ETOOBIG || rc == CF_EJURISDICTION ||
+        rc == CF_ENOROUTE || rc == CF_EINVAL) {
+        err.code = rc;
+        refuse(a, name, &err);
+    } else if (rc != 0) {
+        cf_log_warn("SPOOL-WAITING", "file=%s code=%s reason=\"%s\"", name, cf_error_name(rc),
+                    err.text);
+    }
+}
+
+/* Bindings whose file is gone were moved just before a crash: forget them. */
+static void sweep(struct agent *a)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    if (mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
+        return;
+    if (mdb_cursor_open(txn, a->store.spool, &c) == 0) {
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            char name[NAME_MAX_LEN + 1], path[2 * AGENT_PATH_MAX];
+            if (k.mv_size > NAME_MAX_LEN)
+                continue;
+            memcpy(name, k.mv_data, k.mv_size);
+            name[k.mv_size] = 0;
+            spool_path(a, path, sizeof path, "outbox", name);
+            json_t *detail = NULL;
+            if (v.mv_size == CF_MESSAGE_ID_LEN && access(path, F_OK) != 0 &&
+                agent_outcome(a, v.mv_data, &detail) != AGENT_QUEUED)
+                mdb_cursor_del(c, 0);
+            json_decref(detail);
+        }
+        mdb_cursor_close(c);
+    }
+    mdb_txn_commit(txn);
+}
+
+void agent_spool_scan(struct agent *a)
+{
+    static const char *const subs[] = {"outbox", "sent", "rejected", "inbox"};
+    char path[2 * AGENT_PATH_MAX];
+    mkdir(a->cfg.spool_dir, 0750);
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        spool_path(a, path, sizeof path, subs[i], NULL);
+        mkdir(path, 0750);
+    }
+    if (a->last_scan == 0)
+        sweep(a);
+    a->last_scan = agent_now();
+    spool_path(a, path, sizeof path, "outbox", NULL);
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    /* Names first, then work: picking up a file moves it under readdir's feet. */
+    char (*names)[NAME_MAX_LEN + 1] = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!spool_name_ok(e->d_name))
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            char(*more)[NAME_MAX_LEN + 1] = realloc(names, cap * sizeof *names);
+            if (!more)
+                break;
+            names = more;
+        }
+        memcpy(names[n++], e->d_name, strlen(e->d_name) + 1); /* spool_name_ok bounds it */
+    }
+    closedir(d);
+    for (size_t i = 0; i < n; i++)
+        pick_up(a, names[i]);
+    free(names);
+}
+
+int agent_spool_inbox_path(struct agent *a, uint64_t leaf, const json_t *doc, char *dir,
+                           char *path, size_t cap, struct cf_error *err)
+{
+    const char *case_id = json_string_value(json_object_get(doc, "case_id"));
+    const char *type = json_string_value(json_object_get(doc, "type"));
+    const char *kind = json_string_value(json_object_get(doc, "kind"));
+    /* The case id is checked before it names a folder: it came off the wire. */
+    if (leaf == UINT64_MAX) { /* the agent's own notices */
+        spool_path(a, dir, cap, "inbox", "_agent");
+        snprintf(path, cap, "%s/%" PRIu64 "-%s.json", dir, agent_now(), kind ? kind : "notice");
+    } else if (case_id && cf_header_case_id_valid(case_id, strlen(case_id)) && type) {
+        char sub[64];
+        snprintf(sub, sizeof sub, "inbox/%s", case_id);
+        spool_path(a, dir, cap, sub, NULL);
+        snprintf(path, cap, "%s/%" PRIu64 "-%s.json", dir, leaf,
+                 strcmp(type, "notice") == 0 && kind ? kind : type);
+    } else {
+        return cf_error_set(err, CF_EFIELD, "leaf %" PRIu64 ": no valid case id for a path", leaf);
+    }
+    return 0;
+}
+
+int agent_spool_inbox(struct agent *a, uint64_t leaf, const json_t *doc, struct cf_error *err)
+{
+    char dir[2 * AGENT_PATH_MAX], path[2 * AGENT_PATH_MAX];
+    int rc = agent_spool_inbox_path(a, leaf, doc, dir, path, sizeof path, err);
+    if (rc != 0)
+        return rc;
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+        return cf_error_set(err, CF_EIO, "%s: cannot create: %s", dir, strerror(errno));
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (!text)
+        return cf_error_set(err, CF_ENOMEM, "out of memory");
+    size_t len = strlen(text);
+    rc = cf_file_write_atomic(path, text, len, 0640, err);
+    sodium_memzero(text, len);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,745 @@
+/* childfirst refer, inbox, show and status: the commands that talk to the local
+ * agent. Each finds the control socket through agent.ini (-c, then
+ * $CHILDFIRST_CONFIG, then /etc/childfirst/agent.ini), sends one request
+ * (ctl.h) and renders the one answer for a person, or as JSON for a script.
+ * Text that came from another agency is printed with control characters
+ * replaced, so a message cannot drive the reader's terminal. */
+#include <ctype.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "childfirst/file.h"
+#include "childfirst/header.h"
+#include "childfirst/limits.h"
+#include "cli.h"
+#include "ctl.h"
+
+#define CLI_QUEUED 3 /* refer: kept in the outbox, not yet answered by the broker */
+#define DEFAULT_CONFIG "/etc/childfirst/agent.ini"
+#define CALL_TIMEOUT_MS 30000
+#define WAIT_DEFAULT_S 30
+#define WAIT_MAX_S 600
+#define RENDER_MAX_INDENT 64 /* show: deeper structure is left to --json */
+
+#define CONFIG_HELP                                                                                \
+    "  -c FILE         agent.ini, to find the agent's control socket; else\n"                      \
+    "                  $CHILDFIRST_CONFIG, else " DEFAULT_CONFIG "\n"
+
+/* ---- Talking to the agent ---- */
+
+/* Sends `req` (borrowed) to the agent named by the config and waits at most
+ * `timeout_ms` for the answer. Prints what went wrong itself; on CLI_OK the
+ * caller owns *ans, an object with a boolean "ok". */
+static int agent_call(const char *who, const char *config, const json_t *req, int timeout_ms,
+                      json_t **ans)
+{
+    static struct agent_config cfg; /* large; one call per process */
+    struct cf_error err = {0};
+    char path[CTL_PATH_MAX + 1];
+    const char *from_env = getenv("CHILDFIRST_CONFIG"), *hint = "";
+    int fd = -1, rc;
+    if (!config && from_env && *from_env)
+        config = from_env, hint = " (named by CHILDFIRST_CONFIG)";
+    else if (!config)
+        config = DEFAULT_CONFIG, hint = " (give -c FILE or set CHILDFIRST_CONFIG)";
+    *ans = NULL;
+    if ((rc = agent_config_load(config, &cfg, &err)) != 0) {
+        fprintf(stderr, "childfirst %s: %s%s\n", who, err.text, rc == CF_EIO ? hint : "");
+        return CLI_FAIL;
+    }
+    if (ctl_path(cfg.control, path, sizeof path, &err) != 0) {
+        fprintf(stderr, "childfirst %s: %s: %s\n", who, config, err.text);
+        return CLI_FAIL;
+    }
+    if ((rc = ctl_connect(path, &fd, &err)) == 0) {
+        rc = ctl_send(fd, req, 10000, &err);
+        if (rc == 0)
+            rc = ctl_recv(fd, ans, CTL_MAX_FRAME, timeout_ms, &err);
+        else if (rc == CF_EIO && ctl_recv(fd, ans, CTL_MAX_FRAME, 1000, NULL) == 0)
+            rc = 0; /* refused at the door (uid, too many callers): the answer says why */
+    }
+    if (fd >= 0)
+        close(fd);
+    if (rc == CF_ETIMEOUT)
+        snprintf(err.text, sizeof err.text, "the agent did not answer within %d s",
+                 timeout_ms / 1000);
+    if (rc != 0) {
+        if (fd >= 0 && rc != CF_ETIMEOUT)
+            fprintf(stderr, "childfirst %s: control socket %s: no answer: %s\n", who, path,
+                    err.text);
+        else
+            fprintf(stderr, "childfirst %s: %s\n", who, err.text);
+        return CLI_FAIL;
+    }
+    if (!json_is_boolean(json_object_get(*ans, "ok"))) {
+        fprintf(stderr, "childfirst %s: the agent's answer has no \"ok\"\n", who);
+        json_decref(*ans);
+        *ans = NULL;
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+static bool answer_ok(const json_t *ans)
+{
+    return json_is_true(json_object_get(ans, "ok"));
+}
+
+static const char *field(const json_t *obj, const char *key, const char *otherwise)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : otherwise;
+}
+
+/* "childfirst WHO: [STATUS: ]CODE: reason" on stderr. */
+static int print_refusal(const char *who, const json_t *ans)
+{
+    const char *status = field(ans, "status", NULL);
+    fprintf(stderr, "childfirst %s: %s%s%s: %s\n", who, status ? status : "", status ? ": " : "",
+            field(ans, "code", "CF_EINVAL"), field(ans, "reason", "no reason given"));
+    return CLI_FAIL;
+}
+
+/* Pretty JSON on stdout, without the control protocol's "ok". */
+static void print_json(json_t *doc)
+{
+    if (json_is_object(doc))
+        json_object_del(doc, "ok");
+    json_dumpf(doc, stdout, JSON_INDENT(2));
+    fputc('\n', stdout);
+}
+
+/* ---- Rendering for people ---- */
+
+/* Writes `n` bytes of s with control characters (C0, DEL, and C1 in UTF-8)
+ * shown as '?', a tab as a space and a carriage return dropped. Returns the
+ * characters written (a UTF-8 sequence counts once), for padding columns. */
+static size_t put_clean(FILE *f, const char *s, size_t n)
+{
+    size_t width = 0;
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    for (; p < end; p++) {
+        unsigned char ch = *p;
+        if (ch == '\r')
+            continue;
+        if (ch == 0xC2 && p + 1 < end && p[1] >= 0x80 && p[1] <= 0x9F) {
+            p++;
+            ch = '?';
+        } else if (ch == '\t') {
+            ch = ' ';
+        } else if (ch < 0x20 || ch == 0x7F) {
+            ch = '?';
+        }
+        fputc(ch, f);
+        width += (ch & 0xC0) != 0x80;
+    }
+    return width;
+}
+
+static size_t put_str(const char *s)
+{
+    return put_clean(stdout, s, strlen(s));
+}
+
+/* Milliseconds since the epoch as ISO-8601 UTC. */
+static void iso_time(uint64_t ms, char *out, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000u);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, cap, "%llu", (unsigned long long)ms);
+}
+
+/* A time the agent gives as text (already ISO-8601) or as milliseconds. */
+static void time_text(const json_t *v, char *out, size_t cap)
+{
+    if (json_is_string(v))
+        snprintf(out, cap, "%s", json_string_value(v));
+    else if (json_is_integer(v) && json_integer_value(v) > 0)
+        iso_time((uint64_t)json_integer_value(v), out, cap);
+    else
+        snprintf(out, cap, "-");
+}
+
+/* A scalar as a person reads it. */
+static void scalar_text(const json_t *v, char *out, size_t cap)
+{
+    if (json_is_string(v))
+        snprintf(out, cap, "%s", *json_string_value(v) ? json_string_value(v) : "(none)");
+    else if (json_is_integer(v))
+        snprintf(out, cap, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(out, cap, "%g", json_real_value(v));
+    else if (json_is_boolean(v))
+        snprintf(out, cap, "%s", json_is_true(v) ? "yes" : "no");
+    else
+        snprintf(out, cap, "(none)");
+}
+
+static void indent_to(int n)
+{
+    printf("%*s", n, "");
+}
+
+/* A value's text after "key: ", continuation lines indented under it. */
+static void put_text(const char *text, int indent)
+{
+    const char *line = text;
+    for (const char *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+        put_clean(stdout, line, (size_t)(nl - line));
+        fputc('\n', stdout);
+        indent_to(indent + 2);
+    }
+    put_str(line);
+    fputc('\n', stdout);
+}
+
+static bool all_scalars(const json_t *array)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(array, i, v)
+    {
+        if (json_is_object(v) || json_is_array(v))
+            return false;
+    }
+    return true;
+}
+
+/* An array of scalars as "a, b, c", cut at `cap`; "(none)" when empty. */
+static void join_scalars(const json_t *array, char *out, size_t cap)
+{
+    size_t i, used = 0;
+    const json_t *item;
+    char one[1024];
+    snprintf(out, cap, "(none)");
+    json_array_foreach(array, i, item)
+    {
+        scalar_text(item, one, sizeof one);
+        int n = snprintf(out + used, cap - used, "%s%s", i ? ", " : "", one);
+        if (n < 0 || (size_t)n >= cap - used)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* Walks any JSON: objects as "key: value" lines, arrays of scalars joined,
+ * arrays of objects as "-" items, nesting shown by indentation. */
+static void render(const char *key, const json_t *v, int indent)
+{
+    static char text[4096]; /* used at the leaves only: deep nesting costs no stack */
+    indent_to(indent);
+    if (key) {
+        put_str(key);
+        fputc(':', stdout);
+    }
+    if ((json_is_object(v) || json_is_array(v)) && indent > RENDER_MAX_INDENT) {
+        printf(" (nested too deeply to show; use --json)\n");
+    } else if (json_is_object(v) && json_object_size(v) > 0) {
+        fputc('\n', stdout);
+        const char *k;
+        const json_t *child;
+        json_object_foreach((json_t *)v, k, child)
+        {
+            render(k, child, indent + 2);
+        }
+    } else if (json_is_array(v) && json_array_size(v) > 0 && !all_scalars(v)) {
+        fputc('\n', stdout);
+        size_t i;
+        const json_t *item;
+        json_array_foreach(v, i, item)
+        {
+            indent_to(indent + 2);
+            printf("-\n");
+            if (json_is_object(item)) {
+                const char *k;
+                const json_t *child;
+                json_object_foreach((json_t *)item, k, child)
+                {
+                    render(k, child, indent + 4);
+                }
+            } else {
+                render(NULL, item, indent + 4);
+            }
+        }
+    } else if (json_is_array(v) && json_array_size(v) > 0) {
+        fputc(' ', stdout);
+        join_scalars(v, text, sizeof text);
+        put_str(text);
+        fputc('\n', stdout);
+    } else {
+        if (key)
+            fputc(' ', stdout);
+        if (json_is_string(v) && *json_string_value(v))
+            put_text(json_string_value(v), indent);
+        else {
+            scalar_text(json_is_object(v) || json_is_array(v) ? NULL : v, text, sizeof text);
+            put_str(text);
+            fputc('\n', stdout);
+        }
+    }
+}
+
+/* ---- childfirst refer ---- */
+
+static const char refer_help[] =
+    "usage: childfirst refer FILE.json [--wait SECONDS] [-c FILE]\n"
+    "\n"
+    "Hands a referral (the JSON of DESIGN.md section 9) to the local agent, which\n"
+    "checks it, seals it for the recipients the policy names and sends it to the\n"
+    "broker, then waits for the broker's answer.\n"
+    "\n"
+    "  --wait SECONDS  how long to wait for the broker: 0 to 600 (default 30)\n" CONFIG_HELP "\n"
+    "On stdout, the receipt: message_id, case_id, leaf_index, checkpoint, status.\n"
+    "Exit status:\n"
+    "  0  accepted by the broker and logged; the receipt is on stdout\n"
+    "  1  rejected by the broker or refused by the agent (the reason is on stderr)\n"
+    "  2  usage error\n"
+    "  3  queued: the broker has not answered in time; the agent keeps the\n"
+    "     referral in its outbox and resends it until the broker answers\n";
+
+static int parse_wait(const char *s, long *out)
+{
+    if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 3 || atol(s) > WAIT_MAX_S)
+        return -1;
+    *out = atol(s);
+    return 0;
+}
+
+int cli_refer(int argc, char **argv)
+{
+    static const struct option opts[] = {{"wait", required_argument, NULL, 'w'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    const char *config = NULL;
+    long wait_s = WAIT_DEFAULT_S;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "w:c:h", opts, NULL)) != -1) {
+        if (c == 'w') {
+            if (parse_wait(optarg, &wait_s) != 0) {
+                fprintf(stderr, "childfirst refer: --wait takes seconds from 0 to %d\n",
+                        WAIT_MAX_S);
+                return CLI_USAGE;
+            }
+        } else if (c == 'c') {
+            config = optarg;
+        } else if (c == 'h') {
+            return fputs(refer_help, stdout), CLI_OK;
+        } else {
+            return fputs(refer_help, stderr), CLI_USAGE;
+        }
+    }
+    if (optind != argc - 1)
+        return fputs(refer_help, stderr), CLI_USAGE;
+    const char *file = argv[optind];
+
+    struct cf_error err = {0};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    json_t *req = NULL, *ans = NULL, *text = NULL;
+    int rc = CLI_FAIL;
+    if (cf_file_read(file, CF_MAX_JSON, &buf, &len, &err) != 0) {
+        fprintf(stderr, "childfirst refer: %s\n", err.text);
+        goto out;
+    }
+    const uint8_t *nul = memchr(buf, 0, len);
+    if (nul) {
+        fprintf(stderr, "childfirst refer: %s: byte %zu is a NUL; referral JSON may not hold one\n",
+                file, (size_t)(nul - buf));
+        goto out;
+    }
+    if (!(text = json_stringn((const char *)buf, len))) {
+        fprintf(stderr, "childfirst refer: %s: not UTF-8 text\n", file);
+        goto out;
+    }
+    req = json_pack("{s:s, s:O, s:I}", "cmd", "refer", "text", text, "wait_s", (json_int_t)wait_s);
+    if (!req) {
+        fprintf(stderr, "childfirst refer: out of memory\n");
+        goto out;
+    }
+    if ((rc = agent_call("refer", config, req, (int)wait_s * 1000 + 15000, &ans)) != CLI_OK)
+        goto out;
+    const char *status = field(ans, "status", "");
+    if (!answer_ok(ans)) {
+        rc = print_refusal("refer", ans);
+    } else if (strcmp(status, "accepted") == 0) {
+        print_json(ans);
+        rc = CLI_OK;
+    } else if (strcmp(status, "queued") == 0) {
+        print_json(ans);
+        fprintf(stderr, "childfirst refer: the broker has not answered yet; the referral is safe "
+                        "in the agent's outbox and will be sent when the broker is reachable\n");
+        rc = CLI_QUEUED;
+    } else {
+        fprintf(stderr, "childfirst refer: the agent answered with an unknown status '%s'\n",
+                status);
+        rc = CLI_FAIL;
+    }
+out:
+    json_decref(ans);
+    json_decref(req);
+    json_decref(text);
+    free(buf);
+    return rc;
+}
+
+/* ---- childfirst inbox ---- */
+
+static const char inbox_help[] =
+    "usage: childfirst inbox [--case ID] [--json] [-c FILE]\n"
+    "\n"
+    "Lists what this agency has received, oldest first: messages and notices,\n"
+    "each with its log leaf, the time the broker logged it, case, type, sender,\n"
+    "urgency and message id ('childfirst show MESSAGE_ID' opens one).\n"
+    "\n"
+    "  --case ID       only this case (cf-...)\n"
+    "  --json          the list as JSON, for scripts\n" CONFIG_HELP;
+
+enum { COL_LEAF, COL_RECEIVED, COL_CASE, COL_TYPE, COL_SENDER, COL_URGENCY, COL_ID, COLS };
+
+static void inbox_cell(const json_t *m, int col, char *out, size_t cap)
+{
+    static const char *const keys[COLS] = {"leaf_index", "received_at", "case_id",   "type",
+                                           "sender",     "urgency",     "message_id"};
+    const json_t *v = json_object_get(m, keys[col]);
+    if (col == COL_RECEIVED)
+        time_text(v, out, cap);
+    else if (col == COL_TYPE && json_is_string(json_object_get(m, "kind")))
+        snprintf(out, cap, "%s:%s", field(m, "type", "-"), field(m, "kind", "-"));
+    else if (!v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v)))
+        snprintf(out, cap, "-");
+    else
+        scalar_text(v, out, cap);
+}
+
+/* Characters as put_clean counts them. */
+static size_t text_width(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80 && *s != '\r';
+    return n;
+}
+
+static void print_inbox(const json_t *list, const char *case_id)
+{
+    static const char *const heads[COLS] = {"LEAF",   "RECEIVED", "CASE",      "TYPE",
+                                            "SENDER", "URGENCY",  "MESSAGE ID"};
+    char text[256];
+    size_t width[COLS], i;
+    const json_t *m;
+    if (json_array_size(list) == 0) {
+        if (case_id)
+            printf("no messages for case %s\n", case_id);
+        else
+            printf("no messages\n");
+        return;
+    }
+    for (int col = 0; col < COLS; col++)
+        width[col] = strlen(heads[col]);
+    json_array_foreach(list, i, m)
+    {
+        for (int col = 0; col < COLS; col++) {
+            inbox_cell(m, col, text, sizeof text);
+            size_t w = text_width(text);
+            width[col] = w > width[col] ? w : width[col];
+        }
+    }
+    for (int col = 0; col < COLS; col++)
+        printf("%-*s%s", col < COLS - 1 ? (int)width[col] : 0, heads[col],
+               col < COLS - 1 ? "  " : "\n");
+    json_array_foreach(list, i, m)
+    {
+        for (int col = 0; col < COLS; col++) {
+            inbox_cell(m, col, text, sizeof text);
+            size_t w = put_str(text);
+            if (col < COLS - 1)
+                printf("%*s", (int)(width[col] - w + 2), "");
+            else
+                fputc('\n', stdout);
+        }
+    }
+}
+
+int cli_inbox(int argc, char **argv)
+{
+    static const struct option opts[] = {{"case", required_argument, NULL, 'k'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    const char *config = NULL, *case_id = NULL;
+    bool as_json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (c == 'k')
+            case_id = optarg;
+        else if (c == 'j')
+            as_json = true;
+        else if (c == 'c')
+            config = optarg;
+        else if (c == 'h')
+            return fputs(inbox_help, stdout), CLI_OK;
+        else
+            return fputs(inbox_help, stderr), CLI_USAGE;
+    }
+    if (optind != argc)
+        return fputs(inbox_help, stderr), CLI_USAGE;
+    if (case_id && !cf_header_case_id_valid(case_id, strlen(case_id))) {
+        fprintf(stderr, "childfirst inbox: --case: not a case id (cf- and 26 characters)\n");
+        return CLI_USAGE;
+    }
+    json_t *req = json_pack("{s:s}", "cmd", "inbox"), *ans = NULL;
+    if (req && case_id)
+        json_object_set_new(req, "case_id", json_string(case_id));
+    int rc = req ? agent_call("inbox", config, req, CALL_TIMEOUT_MS, &ans) : CLI_FAIL;
+    if (rc == CLI_OK && !answer_ok(ans)) {
+        rc = print_refusal("inbox", ans);
+    } else if (rc == CLI_OK) {
+        json_t *list = json_object_get(ans, "messages");
+        if (!json_is_array(list)) {
+            fprintf(stderr, "childfirst inbox: the agent's answer has no \"messages\" list\n");
+            rc = CLI_FAIL;
+        } else if (as_json) {
+            print_json(list);
+        } else {
+            print_inbox(list, case_id);
+        }
+    }
+    json_decref(ans);
+    json_decref(req);
+    return rc;
+}
+
+/* ---- childfirst show ---- */
+
+static const char show_help[] =
+    "usage: childfirst show MESSAGE_ID [--json] [-c FILE]\n"
+    "\n"
+    "Opens one received message or notice (MESSAGE_ID: 32 hex characters, from\n"
+    "'childfirst inbox'): the header first (type, case, sender, urgency,\n"
+    "immediate risk, received), then the decrypted content.\n"
+    "\n"
+    "  --json          the whole document as JSON, as in spool/inbox/\n" CONFIG_HELP;
+
+/* "label:" padded to a column, then the value: the header block of `show`. */
+static void head_line(const char *label, const char *text)
+{
+    char lab[64];
+    snprintf(lab, sizeof lab, "%s:", label);
+    printf("%-16s ", lab);
+    put_str(text);
+    fputc('\n', stdout);
+}
+
+static void print_message(const json_t *msg)
+{
+    /* The header a person reads first, in this order; the rest follows. */
+    static const struct {
+        const char *label, *key, *alt;
+    } head[] = {
+        {"type", "type", NULL},
+        {"kind", "kind", NULL},
+        {"case", "case_id", NULL},
+        {"sender", "sender", NULL},
+        {"urgency", "urgency", NULL},
+        {"immediate risk", "immediate_risk", NULL},
+        {"received", "received_at", "accepted_at"},
+        {"message id", "message_id", NULL},
+        {"leaf", "leaf_index", NULL},
+    };
+    const size_t n_head = sizeof head / sizeof head[0];
+    const json_t *payload = json_object_get(msg, "payload");
+    char text[4096];
+    for (size_t i = 0; i < n_head; i++) {
+        const json_t *v = json_object_get(msg, head[i].key);
+        if (!v && head[i].alt)
+            v = json_object_get(msg, head[i].alt);
+        if (!v && strcmp(head[i].key, "immediate_risk") == 0)
+            v = json_object_get(payload, head[i].key);
+        if (!v)
+            continue;
+        if (strcmp(head[i].label, "received") == 0)
+            time_text(v, text, sizeof text);
+        else
+            scalar_text(v, text, sizeof text);
+        head_line(head[i].label, text);
+    }
+    /* The rest of the header (recipients, times, area), in the agent's order. */
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)msg, key, v)
+    {
+        bool shown = strcmp(key, "payload") == 0;
+        for (size_t i = 0; !shown && i < n_head; i++)
+            shown =
+                strcmp(key, head[i].key) == 0 || (head[i].alt && strcmp(key, head[i].alt) == 0 &&
+                                                  !json_object_get(msg, head[i].key));
+        if (shown)
+            continue;
+        if (json_is_object(v) || (json_is_array(v) && !all_scalars(v))) {
+            render(key, v, 0);
+            continue;
+        }
+        if (json_is_array(v))
+            join_scalars(v, text, sizeof text);
+        else
+            scalar_text(v, text, sizeof text);
+        head_line(key, text);
+    }
+    if (payload) {
+        printf("\n");
+        render("content", payload, 0);
+    }
+}
+
+static bool message_id_valid(const char *s)
+{
+    if (strlen(s) != 2 * CF_MESSAGE_ID_LEN)
+        return false;
+    for (; *s; s++)
+        if (!isxdigit((unsigned char)*s))
+            return false;
+    return true;
+}
+
+int cli_show(int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    const char *config = NULL;
+    bool as_json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (c == 'j')
+            as_json = true;
+        else if (c == 'c')
+            config = optarg;
+        else if (c == 'h')
+            return fputs(show_help, stdout), CLI_OK;
+        else
+            return fputs(show_help, stderr), CLI_USAGE;
+    }
+    if (optind != argc - 1)
+        return fputs(show_help, stderr), CLI_USAGE;
+    const char *id = argv[optind];
+    if (!message_id_valid(id)) {
+        fprintf(stderr, "childfirst show: MESSAGE_ID is 32 hex characters "
+                        "(see 'childfirst inbox')\n");
+        return CLI_USAGE;
+    }
+    json_t *req = json_pack("{s:s, s:s}", "cmd", "show", "message_id", id), *ans = NULL;
+    int rc = req ? agent_call("show", config, req, CALL_TIMEOUT_MS, &ans) : CLI_FAIL;
+    if (rc == CLI_OK && !answer_ok(ans)) {
+        rc = print_refusal("show", ans);
+    } else if (rc == CLI_OK) {
+        json_t *msg = json_object_get(ans, "message");
+        if (!json_is_object(msg)) {
+            fprintf(stderr, "childfirst show: the agent's answer has no \"message\"\n");
+            rc = CLI_FAIL;
+        } else if (as_json) {
+            print_json(msg);
+        } else {
+            print_message(msg);
+        }
+    }
+    json_decref(ans);
+    json_decref(req);
+    return rc;
+}
+
+/* ---- childfirst status ---- */
+
+static const char status_help[] =
+    "usage: childfirst status [--json] [-c FILE]\n"
+    "\n"
+    "The local agent at a glance: its agency, whether it is connected to the\n"
+    "broker (and since when), the broker, how many messages wait in its outbox,\n"
+    "the broker's frames per commit, the last checkpoint it verified and the\n"
+    "serial of its signed directory.\n"
+    "\n"
+    "  --json          the same as JSON, for scripts and monitoring\n" CONFIG_HELP;
+
+static void print_status(const json_t *st)
+{
+    char text[256];
+    const json_t *since = json_object_get(st, "connected_since");
+    const json_t *cp = json_object_get(st, "checkpoint");
+    const json_t *serial = json_object_get(st, "directory_serial");
+    const json_t *fpc = json_object_get(st, "frames_per_commit");
+
+    printf("agency:             ");
+    put_str(field(st, "agency", "-"));
+    if (json_is_true(json_object_get(st, "connected"))) {
+        time_text(since, text, sizeof text);
+        printf("\nconnected:          yes, since %s\n", text);
+    } else {
+        printf("\nconnected:          no\n");
+    }
+    printf("broker:             ");
+    put_str(field(st, "broker", "-"));
+    scalar_text(json_object_get(st, "outbox_depth"), text, sizeof text);
+    printf("\noutbox depth:       %s\n", text);
+    if (json_is_number(fpc))
+        printf("frames per commit:  %.2f\n", json_number_value(fpc));
+    else
+        printf("frames per commit:  -\n");
+    if (json_integer_value(json_object_get(cp, "size")) > 0) {
+        printf("last checkpoint:    ");
+        put_str(field(cp, "origin", "-"));
+        printf(", size %lld\n", (long long)json_integer_value(json_object_get(cp, "size")));
+    } else {
+        printf("last checkpoint:    none yet\n");
+    }
+    if (json_integer_value(serial) > 0)
+        printf("directory serial:   %lld\n", (long long)json_integer_value(serial));
+    else
+        printf("directory serial:   none yet\n");
+}
+
+int cli_status(int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    const char *config = NULL;
+    bool as_json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (c == 'j')
+            as_json = true;
+        else if (c == 'c')
+            config = optarg;
+        else if (c == 'h')
+            return fputs(status_help, stdout), CLI_OK;
+        else
+            return fputs(status_help, stderr), CLI_USAGE;
+    }
+    if (optind != argc)
+        return fputs(status_help, stderr), CLI_USAGE;
+    json_t *req = json_pack("{s:s}", "cmd", "status"), *ans = NULL;
+    int rc = req ? agent_call("status", config, req, CALL_TIMEOUT_MS, &ans) : CLI_FAIL;
+    if (rc == CLI_OK && !answer_ok(ans))
+        rc = print_refusal("status", ans);
+    else if (rc == CLI_OK && as_json)
+        print_json(ans);
+    else if (rc == CLI_OK)
+        print_status(ans);
+    json_decref(ans);
+    json_decref(req);
+    return rc;
+}
