@@ -23,6 +23,7 @@ struct session {
     uint8_t routing[CF_ROUTING_ID_MAX];
     size_t routing_len;
     uint64_t next;     /* the lowest mailbox index not yet sent on this connection */
+    uint64_t seen;     /* the tree size of the newest checkpoint sent on this connection */
     unsigned inflight; /* sent, not yet acknowledged */
     bool blocked;      /* the last send would have blocked: retry later */
 };

@@ -109,6 +109,33 @@ static void send_rejected(struct broker *b, const struct item *it)
     send_to(b, it->routing, it->routing_len, &f);
 }
 
+/* Every checkpoint a connection is shown comes with the proof that it extends
+ * the one shown before, so the agent can refuse a forked history at once. */
+static int add_consistency(struct broker *b, MDB_txn *txn, struct session *s, struct cf_frame *f)
+{
+    if (!s)
+        return 0; /* a connection that never said Hello keeps no checkpoint */
+    struct cf_frame proof = {.kind = CF_FRAME_NONE};
+    int rc = cf_audit_consistency(b, txn, s->seen, b->size, &proof);
+    if (rc != 0)
+        return rc;
+    f->consistency_from = s->seen;
+    f->n_consistency = proof.n_proof;
+    memcpy(f->consistency, proof.proof, proof.n_proof * CF_MERKLE_HASH);
+    s->seen = b->size;
+    return 0;
+}
+
+/* The session whose Hello came from this routing id, if any. */
+static struct session *session_at(struct broker *b, const char *actor, const uint8_t *routing,
+                                  size_t len)
+{
+    struct session *s = cf_broker_session(b, actor);
+    return s && s->connected && s->routing_len == len && memcmp(s->routing, routing, len) == 0
+               ? s
+               : NULL;
+}
+
 /* The receipt: the leaf's record, the newest checkpoint and the proof that
  * one is in the other, so the sender holds evidence that needs no broker. */
 static void send_accepted(struct broker *b, MDB_txn *txn, const struct item *it)
@@ -122,6 +149,8 @@ static void send_accepted(struct broker *b, MDB_txn *txn, const struct item *it)
     int rc = cf_store_record(&b->store, txn, it->leaf, &rec);
     if (rc == 0)
         rc = cf_audit_inclusion(b, txn, it->leaf, b->size, &f);
+    if (rc == 0)
+        rc = add_consistency(b, txn, session_at(b, it->actor, it->routing, it->routing_len), &f);
     if (rc != 0) {
         cf_log_error("RECEIPT-FAILED", "leaf=%" PRIu64 " error=%s", it->leaf, cf_error_name(rc));
         return; /* the sender resends and gets the receipt from dedup */
@@ -698,9 +727,14 @@ static int offer(void *ctx, uint64_t index)
     f.checkpoint_len = b->checkpoint_len;
     f.record = rv.mv_data;
     f.record_len = rv.mv_size;
+    uint64_t seen = s->seen;
     rc = cf_audit_inclusion(b, p->txn, index, b->size, &f);
+    if (rc == 0)
+        rc = add_consistency(b, p->txn, s, &f);
     if (rc == 0 && (f.envelope || f.notice))
         rc = send_to(b, s->routing, s->routing_len, &f);
+    if (rc != 0)
+        s->seen = seen; /* not sent: the connection still holds the older checkpoint */
     cf_wire_record_fini(&rec);
     if (rc == CF_ETIMEOUT) {
         s->blocked = true;
@@ -753,6 +787,7 @@ void cf_loop_hello(struct broker *b, struct session *s, const uint8_t *routing,
     s->next = 0;
     s->inflight = 0;
     s->blocked = false;
+    s->seen = hello->last_checkpoint_size <= b->size ? b->size : 0;
     struct cf_frame w = {.kind = CF_FRAME_WELCOME};
     w.checkpoint = b->checkpoint;
     w.checkpoint_len = b->checkpoint_len;
