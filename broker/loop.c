@@ -213,8 +213,6 @@ static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size
         it->about = f.leaf_index;
         memcpy(it->ack_sig, f.signature, sizeof it->ack_sig);
         snprintf(it->nack_code, sizeof it->nack_code, "%s", f.code);
-        if (s && s->inflight > 0)
-            s->inflight--;
         break;
     case CF_FRAME_HELLO:
         filled = false;
@@ -240,6 +238,8 @@ static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size
         filled = false;
         struct cf_frame r = {.kind = CF_FRAME_STATUS, .status = b->stats};
         r.status.tree_size = b->size;
+        for (size_t i = 0; i < b->dir->n_agencies; i++)
+            r.status.sessions += b->sessions[i].connected;
         send_to(b, it->routing, it->routing_len, &r);
         break;
     }
@@ -638,8 +638,11 @@ static void answer(struct loop *L, int batch_rc)
         txn = NULL;
     for (size_t i = 0; i < L->n; i++) {
         struct item *it = &L->items[i];
-        if (batch_rc != 0 && (it->kind == ITEM_SUBMIT || it->kind == ITEM_REJECT) &&
-            it->out == OUT_NONE) {
+        if (batch_rc != 0 && it->kind == ITEM_REJECT && it->out == OUT_NONE) {
+            send_rejected(b, it); /* its own fault, unrecorded while storage is full */
+            continue;
+        }
+        if (batch_rc != 0 && it->kind == ITEM_SUBMIT && it->out == OUT_NONE) {
             it->code = CF_ENOSPACE;
             snprintf(it->reason, sizeof it->reason,
                      "the broker's storage is full; nothing was recorded. Send the same "
@@ -666,6 +669,10 @@ static void answer(struct loop *L, int batch_rc)
             break;
         case OUT_REPORT: {
             b->stats.delivered += it->kind == ITEM_ACK;
+            /* Only a real answer frees credit: repeats cannot widen the window. */
+            struct session *from = session_at(b, it->actor, it->routing, it->routing_len);
+            if (from && from->inflight > 0)
+                from->inflight--;
             struct session *s = it->report_to[0] ? cf_broker_session(b, it->report_to) : NULL;
             if (!s || !s->connected)
                 break; /* the delivered leaf is the durable record; the report is a courtesy */

@@ -74,7 +74,10 @@ static int decode(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, si
     ProtobufCAllocator alloc = {budget_alloc, budget_free, &b};
     ProtobufCMessage *m = protobuf_c_message_unpack(desc, &alloc, len, buf);
     if (!m)
-        return cf_error_set(err, CF_EDECODE, "%s: does not decode", desc->short_name);
+        return cf_error_set(err, CF_EDECODE,
+                            "not a ChildFirst %s (protocol version %u): a required field is "
+                            "missing or the bytes are malformed",
+                            desc->short_name, CF_PROTOCOL_VERSION);
     int rc = 0;
     if (has_unknown_fields(m)) {
         rc = cf_error_set(err, CF_EUNKNOWNFIELD, "%s: carries unknown fields", desc->short_name);

@@ -22,6 +22,7 @@
 
 #include "childfirst/directory.h"
 #include "childfirst/file.h"
+#include "childfirst/store.h"
 #include "harness.h"
 
 extern char **environ;
@@ -59,6 +60,19 @@ static void read_text(const char *path, char *out, size_t cap)
     size_t n = fread(out, 1, cap - 1, f);
     out[n] = 0;
     fclose(f);
+}
+
+/* Whether some line of `ini` sets `key` (so the harness default must go). */
+static bool ini_sets(const char *ini, const char *key)
+{
+    size_t klen = strlen(key);
+    for (const char *line = ini; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        line += strspn(line, " \t");
+        if (strncmp(line, key, klen) == 0 && strchr(" \t=", line[klen]))
+            return true;
+    }
+    return false;
 }
 
 void net_create(struct net *n, const char *extra_ini)
@@ -106,13 +120,21 @@ void net_create(struct net *n, const char *extra_ini)
     snprintf(n->state_dir, sizeof n->state_dir, "%s/state", n->dir);
     snprintf(n->broker_log, sizeof n->broker_log, "%s/broker.log", n->dir);
     snprintf(n->broker_ini, sizeof n->broker_ini, "%s/broker.ini", n->dir);
+    snprintf(n->endpoint_file, sizeof n->endpoint_file, "%s/broker.endpoint", n->state_dir);
     char authority[CF_B64_KEY_LEN + 1], ini[4096];
     cf_keys_b64_encode(n->authority->sign_pk, authority);
-    snprintf(ini, sizeof ini,
-             "[broker]\nendpoint = tcp://127.0.0.1:*\nstate_dir = %s\nkey_file = %s\n"
-             "authority_key = %s\ndirectory = %s\npolicy = %s\norigin = test.childfirst/log\n"
-             "map_size_mb = 16\nmin_free_mb = 0\nlog_level = debug\n%s",
-             n->state_dir, n->broker_key, authority, path, policy, extra_ini ? extra_ini : "");
+    int used_ini = snprintf(ini, sizeof ini,
+                            "[broker]\nendpoint = tcp://127.0.0.1:*\nstate_dir = %s\n"
+                            "key_file = %s\nauthority_key = %s\ndirectory = %s\npolicy = %s\n"
+                            "origin = test.childfirst/log\n",
+                            n->state_dir, n->broker_key, authority, path, policy);
+    static const char *const defaults[][2] = {
+        {"map_size_mb", "16"}, {"min_free_mb", "0"}, {"log_level", "debug"}};
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+        if (!ini_sets(extra_ini, defaults[i][0]))
+            used_ini += snprintf(ini + used_ini, sizeof ini - (size_t)used_ini, "%s = %s\n",
+                                 defaults[i][0], defaults[i][1]);
+    snprintf(ini + used_ini, sizeof ini - (size_t)used_ini, "%s", extra_ini ? extra_ini : "");
     write_file(n->broker_ini, ini);
     n->zmq = zmq_ctx_new();
     n->broker_pid = 0;
@@ -149,14 +171,18 @@ struct net_agency *net_agency(struct net *n, const char *id)
     return NULL;
 }
 
-static pid_t spawn(const char *const *argv, const char *out_path)
+/* Starts argv with stdout appended to out_path and stderr to err_path (or to
+ * out_path too when err_path is NULL); NULL paths inherit ours. */
+static pid_t spawn_split(const char *const *argv, const char *out_path, const char *err_path)
 {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    if (out_path) {
+    if (out_path)
         posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (err_path)
+        posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    else if (out_path)
         posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    }
     pid_t pid;
     int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -165,34 +191,46 @@ static pid_t spawn(const char *const *argv, const char *out_path)
     return pid;
 }
 
+static pid_t spawn(const char *const *argv, const char *out_path)
+{
+    return spawn_split(argv, out_path, NULL);
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-void net_broker_start(struct net *n)
+int net_broker_try_start(struct net *n)
 {
-    char endpoint_file[600];
-    snprintf(endpoint_file, sizeof endpoint_file, "%s/broker.endpoint", n->state_dir);
-    unlink(endpoint_file);
+    unlink(n->endpoint_file);
     const char *argv[] = {CF_BIN_DIR "/childfirst-broker", "-c", n->broker_ini, NULL};
     n->broker_pid = spawn(argv, n->broker_log);
     for (int i = 0; i < 1000; i++) { /* up to 20 s: a sanitizer build starts slowly */
-        if (access(endpoint_file, R_OK) == 0) {
-            read_text(endpoint_file, n->endpoint, sizeof n->endpoint);
-            return;
+        if (access(n->endpoint_file, R_OK) == 0) {
+            read_text(n->endpoint_file, n->endpoint, sizeof n->endpoint);
+            return -1;
         }
         int status;
         if (waitpid(n->broker_pid, &status, WNOHANG) == n->broker_pid) {
             n->broker_pid = 0;
-            char log[4096];
-            read_text(n->broker_log, log, sizeof log);
-            fail_msg("the broker exited at start (status %d):\n%s", status, log);
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
         sleep_ms(20);
     }
-    fail_msg("the broker did not publish its endpoint within 20 s");
+    fail_msg("the broker neither listened nor exited within 20 s");
+    return 0;
+}
+
+void net_broker_start(struct net *n)
+{
+    int status = net_broker_try_start(n);
+    if (status >= 0) {
+        char log[4096];
+        read_text(n->broker_log, log, sizeof log);
+        fail_msg("the broker exited at start (status %d):\n%s", status, log);
+    }
 }
 
 void net_broker_stop(struct net *n)
@@ -228,7 +266,19 @@ int net_broker_run(struct net *n, const char *const *args, const char *log)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-void *net_connect(struct net *n, const struct cf_keys *who)
+bool net_broker_listening(const struct net *n)
+{
+    return access(n->endpoint_file, F_OK) == 0;
+}
+
+static void keep_socket(struct net *n, void *s)
+{
+    assert_true(n->n_sockets < sizeof n->sockets / sizeof n->sockets[0]);
+    n->sockets[n->n_sockets++] = s;
+}
+
+/* A CURVE DEALER as `who`, not yet connected. */
+static void *curve_dealer(struct net *n, const struct cf_keys *who)
 {
     void *s = zmq_socket(n->zmq, ZMQ_DEALER);
     int zero = 0;
@@ -237,9 +287,60 @@ void *net_connect(struct net *n, const struct cf_keys *who)
     assert_int_equal(zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, who->curve_pk, 32), 0);
     assert_int_equal(zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, who->curve_sk, 32), 0);
     assert_int_equal(zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero), 0);
+    keep_socket(n, s);
+    return s;
+}
+
+void *net_connect_monitored(struct net *n, const struct cf_keys *who, void **monitor)
+{
+    static unsigned serial;
+    char addr[64];
+    int zero = 0;
+    void *s = curve_dealer(n, who);
+    snprintf(addr, sizeof addr, "inproc://net-monitor-%u", serial++);
+    assert_int_equal(zmq_socket_monitor(s, addr, ZMQ_EVENT_ALL), 0);
+    *monitor = zmq_socket(n->zmq, ZMQ_PAIR);
+    assert_non_null(*monitor);
+    assert_int_equal(zmq_setsockopt(*monitor, ZMQ_LINGER, &zero, sizeof zero), 0);
+    assert_int_equal(zmq_connect(*monitor, addr), 0);
+    keep_socket(n, *monitor);
     assert_int_equal(zmq_connect(s, n->endpoint), 0);
-    assert_true(n->n_sockets < sizeof n->sockets / sizeof n->sockets[0]);
-    n->sockets[n->n_sockets++] = s;
+    return s;
+}
+
+int net_monitor_wait(void *monitor, int events, int timeout_ms, uint32_t *value)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left = timeout_ms - ((now.tv_sec - start.tv_sec) * 1000L +
+                                  (now.tv_nsec - start.tv_nsec) / 1000000L);
+        zmq_pollitem_t item = {monitor, 0, ZMQ_POLLIN, 0};
+        if (left <= 0 || zmq_poll(&item, 1, left) <= 0)
+            return 0;
+        /* An event is two parts: 16-bit event and 32-bit value, then the endpoint. */
+        uint8_t head[6];
+        char endpoint[256];
+        int got = zmq_recv(monitor, head, sizeof head, 0);
+        if (got != (int)sizeof head || zmq_recv(monitor, endpoint, sizeof endpoint, 0) < 0)
+            fail_msg("a malformed monitor event");
+        uint16_t event;
+        uint32_t v;
+        memcpy(&event, head, 2);
+        memcpy(&v, head + 2, 4);
+        if (event & events) {
+            if (value)
+                *value = v;
+            return event;
+        }
+    }
+}
+
+void *net_connect(struct net *n, const struct cf_keys *who)
+{
+    void *s = curve_dealer(n, who);
+    assert_int_equal(zmq_connect(s, n->endpoint), 0);
     return s;
 }
 
@@ -255,6 +356,13 @@ void net_send_raw(void *sock, const void *buf, size_t len)
 {
     if (zmq_send(sock, buf, len, 0) < 0)
         fail_msg("send: %s", zmq_strerror(zmq_errno()));
+}
+
+void net_send_parts(void *sock, const void *const *parts, const size_t *lens, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (zmq_send(sock, parts[i], lens[i], i + 1 < n ? ZMQ_SNDMORE : 0) < 0)
+            fail_msg("send: %s", zmq_strerror(zmq_errno()));
 }
 
 void net_send(void *sock, const struct cf_frame *f)
@@ -299,10 +407,20 @@ void net_expect(void *sock, enum cf_frame_kind kind, struct cf_frame *f, int tim
 
 void net_hello(void *sock, uint64_t last_checkpoint_size, struct cf_frame *welcome)
 {
-    struct cf_frame h = {.kind = CF_FRAME_HELLO, .version = CF_PROTOCOL_VERSION,
+    struct cf_frame h = {.kind = CF_FRAME_HELLO,
+                         .version = CF_PROTOCOL_VERSION,
                          .last_checkpoint_size = last_checkpoint_size};
     net_send(sock, &h);
     net_expect(sock, CF_FRAME_WELCOME, welcome, 10000);
+}
+
+void net_status(void *sock, struct cf_status *status)
+{
+    struct cf_frame f = {.kind = CF_FRAME_STATUS_REQUEST};
+    net_send(sock, &f);
+    net_expect(sock, CF_FRAME_STATUS, &f, 10000);
+    *status = f.status;
+    cf_wire_frame_fini(&f);
 }
 
 static uint64_t now_ms(void)
@@ -312,8 +430,8 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-void net_seal(struct net *n, const struct cf_header *h, const uint8_t *payload, size_t plen,
-              uint8_t **env, size_t *len)
+void net_seal_as(struct net *n, const struct cf_header *h, const uint8_t *payload, size_t plen,
+                 const struct cf_keys *signer, uint8_t **env, size_t *len)
 {
     uint8_t pks[CF_MAX_RECIPIENTS][CF_BOX_PK];
     for (size_t i = 0; i < h->n_recipients; i++) {
@@ -327,17 +445,23 @@ void net_seal(struct net *n, const struct cf_header *h, const uint8_t *payload, 
             fail_msg("no keys for recipient %s", h->recipients[i]);
         memcpy(pks[i], k->box_pk, CF_BOX_PK);
     }
-    const struct cf_keys *sender =
-        strcmp(h->sender, "stranger") == 0 ? n->stranger : net_agency(n, h->sender)->keys;
     struct cf_error err = {0};
-    if (cf_envelope_seal(h, payload, plen, (const uint8_t(*)[CF_BOX_PK])pks, sender, env, len,
+    if (cf_envelope_seal(h, payload, plen, (const uint8_t(*)[CF_BOX_PK])pks, signer, env, len,
                          &err) != 0)
         fail_msg("seal: %s", err.text);
 }
 
-void net_referral(struct net *n, const char *sender, struct cf_header *h, uint8_t **env,
-                  size_t *len)
+void net_seal(struct net *n, const struct cf_header *h, const uint8_t *payload, size_t plen,
+              uint8_t **env, size_t *len)
 {
+    const struct cf_keys *sender =
+        strcmp(h->sender, "stranger") == 0 ? n->stranger : net_agency(n, h->sender)->keys;
+    net_seal_as(n, h, payload, plen, sender, env, len);
+}
+
+void net_referral_header(struct net *n, const char *sender, struct cf_header *h)
+{
+    (void)n;
     memset(h, 0, sizeof *h);
     h->version = CF_PROTOCOL_VERSION;
     randombytes_buf(h->message_id, sizeof h->message_id);
@@ -353,7 +477,13 @@ void net_referral(struct net *n, const char *sender, struct cf_header *h, uint8_
     strcpy(h->la_code, "E09000033");
     h->urgency = CF_URGENCY_IMMEDIATE;
     h->immediate_risk = true;
-    static const char payload[] = "test payload: the child's details";
+}
+
+void net_referral(struct net *n, const char *sender, struct cf_header *h, uint8_t **env,
+                  size_t *len)
+{
+    static const char payload[] = NET_PAYLOAD;
+    net_referral_header(n, sender, h);
     net_seal(n, h, (const uint8_t *)payload, sizeof payload, env, len);
 }
 
@@ -372,41 +502,76 @@ void net_submit(void *sock, const uint8_t *env, size_t len, struct cf_frame *ans
 
 void net_ack(void *sock, const struct cf_keys *who, const struct cf_frame *deliver)
 {
+    net_answer(sock, who, deliver, CF_ACK_OK);
+}
+
+void net_answer(void *sock, const struct cf_keys *who, const struct cf_frame *deliver,
+                const char *code)
+{
     uint8_t hash[CF_HASH_LEN];
-    struct cf_frame a = {.kind = CF_FRAME_ACK, .leaf_index = deliver->leaf_index};
+    bool ack = strcmp(code, CF_ACK_OK) == 0;
+    struct cf_frame a = {.kind = ack ? CF_FRAME_ACK : CF_FRAME_NACK,
+                         .leaf_index = deliver->leaf_index};
+    if (!ack)
+        snprintf(a.code, sizeof a.code, "%s", code);
     if (deliver->envelope) {
         struct cf_envelope env;
         struct cf_header h;
-        assert_int_equal(cf_envelope_decode(deliver->envelope, deliver->envelope_len, &env, &h,
-                                            NULL),
-                         0);
+        assert_int_equal(
+            cf_envelope_decode(deliver->envelope, deliver->envelope_len, &env, &h, NULL), 0);
         memcpy(a.message_id, h.message_id, sizeof a.message_id);
         cf_envelope_fini(&env);
         cf_envelope_hash(deliver->envelope, deliver->envelope_len, hash);
     } else {
         struct cf_notice nt;
-        assert_int_equal(cf_wire_notice_decode(deliver->notice, deliver->notice_len, &nt, NULL),
-                         0);
+        assert_int_equal(cf_wire_notice_decode(deliver->notice, deliver->notice_len, &nt, NULL), 0);
         memcpy(a.message_id, nt.notice_id, sizeof a.message_id);
         cf_envelope_hash(deliver->notice, deliver->notice_len, hash);
     }
-    assert_int_equal(cf_envelope_ack_sign(a.message_id, hash, CF_ACK_OK, who, a.signature), 0);
+    assert_int_equal(cf_envelope_ack_sign(a.message_id, hash, code, who, a.signature), 0);
     net_send(sock, &a);
 }
 
-int net_run(const char *const *argv, char *out, size_t cap)
+static void temp_file(char path[32])
 {
-    char path[] = "/tmp/cf-run-XXXXXX";
+    snprintf(path, 32, "/tmp/cf-run-XXXXXX");
     int fd = mkstemp(path);
     if (fd < 0)
         fail_msg("mkstemp: %s", strerror(errno));
     close(fd);
-    pid_t pid = spawn(argv, path);
+}
+
+int net_run_split(const char *const *argv, char *out, size_t cap, char *err, size_t err_cap)
+{
+    char out_path[32], err_path[32];
+    temp_file(out_path);
+    if (err)
+        temp_file(err_path);
+    pid_t pid = spawn_split(argv, out_path, err ? err_path : NULL);
     int status;
     waitpid(pid, &status, 0);
-    read_text(path, out, cap);
-    unlink(path);
+    read_text(out_path, out, cap);
+    unlink(out_path);
+    if (err) {
+        read_text(err_path, err, err_cap);
+        unlink(err_path);
+    }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int net_run(const char *const *argv, char *out, size_t cap)
+{
+    return net_run_split(argv, out, cap, NULL, 0);
+}
+
+int net_audit_verify(struct net *n, const char *dir, char *out, size_t cap, char *err,
+                     size_t err_cap)
+{
+    char key[CF_B64_KEY_LEN + 1];
+    cf_keys_b64_encode(n->broker->sign_pk, key);
+    const char *argv[] = {CF_BIN_DIR "/childfirst", "audit", "verify", dir,
+                          "--broker-key",           key,     NULL};
+    return net_run_split(argv, out, cap, err, err_cap);
 }
 
 bool net_file_contains(const char *path, const char *needle)
@@ -418,4 +583,70 @@ bool net_file_contains(const char *path, const char *needle)
     bool found = memmem(buf, len, needle, strlen(needle)) != NULL;
     free(buf);
     return found;
+}
+
+size_t net_file_damage(const char *path, const void *needle, size_t len, size_t offset)
+{
+    uint8_t *buf;
+    size_t size, changed = 0;
+    struct cf_error err = {0};
+    assert_true(offset < len);
+    if (cf_file_read(path, 1u << 30, &buf, &size, &err) != 0)
+        fail_msg("%s", err.text);
+    for (uint8_t *p = buf; (p = memmem(p, size - (size_t)(p - buf), needle, len)) != NULL;
+         p += len) {
+        p[offset] ^= 0x01;
+        changed++;
+    }
+    /* In place, not by rename: LMDB's file keeps its inode and mode. */
+    FILE *f = fopen(path, "r+b");
+    if (!f || fwrite(buf, 1, size, f) != size || fclose(f) != 0)
+        fail_msg("cannot rewrite %s", path);
+    free(buf);
+    return changed;
+}
+
+void net_copy_dir(const char *from, const char *to)
+{
+    const char *argv[] = {"/bin/cp", "-R", from, to, NULL};
+    char out[1024];
+    if (net_run(argv, out, sizeof out) != 0)
+        fail_msg("cp -R %s %s: %s", from, to, out);
+}
+
+static void log_open(struct net *n, struct cf_store *store, MDB_txn **txn)
+{
+    struct cf_error err = {0};
+    if (cf_store_open(store, n->state_dir, 0, true, &err) != 0)
+        fail_msg("%s", err.text);
+    int rc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, txn);
+    if (rc != 0)
+        fail_msg("%s: %s", n->state_dir, mdb_strerror(rc));
+}
+
+uint64_t net_log_size(struct net *n)
+{
+    struct cf_store store;
+    MDB_txn *txn;
+    uint64_t size;
+    log_open(n, &store, &txn);
+    assert_int_equal(cf_store_size(&store, txn, &size), 0);
+    mdb_txn_abort(txn);
+    cf_store_close(&store);
+    return size;
+}
+
+void net_log_record(struct net *n, uint64_t index, uint8_t **rec, size_t *len)
+{
+    struct cf_store store;
+    MDB_txn *txn;
+    MDB_val v;
+    log_open(n, &store, &txn);
+    assert_int_equal(cf_store_record(&store, txn, index, &v), 0);
+    *rec = malloc(v.mv_size);
+    assert_non_null(*rec);
+    memcpy(*rec, v.mv_data, v.mv_size);
+    *len = v.mv_size;
+    mdb_txn_abort(txn);
+    cf_store_close(&store);
 }
