@@ -4,6 +4,7 @@
 #define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
@@ -142,6 +143,11 @@ void net_create(struct net *n, const char *extra_ini)
 
 void net_destroy(struct net *n)
 {
+    for (size_t i = 0; i < n->n; i++)
+        if (n->agents[i].pid > 0) {
+            kill(n->agents[i].pid, SIGKILL);
+            waitpid(n->agents[i].pid, NULL, 0);
+        }
     if (n->broker_pid > 0)
         net_broker_kill(n);
     for (size_t i = 0; i < n->n_sockets; i++)
@@ -202,8 +208,25 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* A restarted broker keeps its first port, so running agents find it again. */
+static void pin_endpoint(struct net *n)
+{
+    if (!n->endpoint[0])
+        return;
+    char ini[8192], out[8192];
+    read_text(n->broker_ini, ini, sizeof ini);
+    const char *wild = "endpoint = tcp://127.0.0.1:*\n";
+    char *at = strstr(ini, wild);
+    if (!at)
+        return;
+    snprintf(out, sizeof out, "%.*sendpoint = %s\n%s", (int)(at - ini), ini, n->endpoint,
+             at + strlen(wild));
+    write_file(n->broker_ini, out);
+}
+
 int net_broker_try_start(struct net *n)
 {
+    pin_endpoint(n);
     unlink(n->endpoint_file);
     const char *argv[] = {CF_BIN_DIR "/childfirst-broker", "-c", n->broker_ini, NULL};
     n->broker_pid = spawn(argv, n->broker_log);
@@ -649,4 +672,148 @@ void net_log_record(struct net *n, uint64_t index, uint8_t **rec, size_t *len)
     *len = v.mv_size;
     mdb_txn_abort(txn);
     cf_store_close(&store);
+}
+
+/* ---- Agents ---- */
+
+struct net_agent *net_agent_of(struct net *n, const char *id)
+{
+    return &n->agents[net_agency(n, id) - n->agencies];
+}
+
+void net_agent_setup(struct net *n, const char *id, const char *extra_ini)
+{
+    struct net_agent *g = net_agent_of(n, id);
+    struct net_agency *a = net_agency(n, id);
+    char dir[400], sign[CF_B64_KEY_LEN + 1], curve[CF_Z85_KEY_LEN + 1],
+        authority[CF_B64_KEY_LEN + 1], ini[4096];
+    snprintf(dir, sizeof dir, "%s/%s", n->dir, id);
+    mkdir(dir, 0700);
+    snprintf(g->ini, sizeof g->ini, "%s/agent.ini", dir);
+    snprintf(g->state, sizeof g->state, "%s/state", dir);
+    snprintf(g->spool, sizeof g->spool, "%s/spool", dir);
+    snprintf(g->log, sizeof g->log, "%s/agent.log", dir);
+    cf_keys_b64_encode(n->broker->sign_pk, sign);
+    cf_keys_z85_encode(n->broker->curve_pk, curve);
+    cf_keys_b64_encode(n->authority->sign_pk, authority);
+    snprintf(ini, sizeof ini,
+             "[agent]\nid = %s\nkey_file = %s\nbroker = %s\nbroker_sign_key = %s\n"
+             "broker_curve_key = %s\nauthority_key = %s\nstate_dir = %s\nspool_dir = %s\n"
+             "control = %s/agent.sock\nspool_scan_ms = 50\nresend_s = 2\nlog_level = debug\n%s",
+             id, a->key_path, n->endpoint, sign, curve, authority, g->state, g->spool, dir,
+             extra_ini ? extra_ini : "");
+    write_file(g->ini, ini);
+}
+
+void net_agent_start(struct net *n, const char *id, const char *fault)
+{
+    struct net_agent *g = net_agent_of(n, id);
+    const char *argv[] = {CF_BIN_DIR "/childfirst-agent", "-c", g->ini, NULL};
+    char fault_var[128];
+    size_t count = 0;
+    while (environ[count])
+        count++;
+    char **env = calloc(count + 2, sizeof *env);
+    assert_non_null(env);
+    size_t k = 0;
+    for (size_t i = 0; i < count; i++)
+        if (strncmp(environ[i], "CF_TEST_FAULT=", 14) != 0)
+            env[k++] = environ[i];
+    if (fault) {
+        snprintf(fault_var, sizeof fault_var, "CF_TEST_FAULT=%s", fault);
+        env[k++] = fault_var;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, g->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    int rc = posix_spawn(&g->pid, argv[0], &fa, NULL, (char *const *)argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    free(env);
+    if (rc != 0)
+        fail_msg("cannot start the agent %s: %s", id, strerror(rc));
+    /* Ready when its control socket answers. */
+    char sock[700];
+    snprintf(sock, sizeof sock, "%s/%s/agent.sock", n->dir, id);
+    for (int i = 0; i < 1000 && access(sock, F_OK) != 0; i++)
+        sleep_ms(20);
+    if (access(sock, F_OK) != 0)
+        fail_msg("the agent %s did not open its control socket within 20 s", id);
+}
+
+void net_agent_stop(struct net *n, const char *id)
+{
+    struct net_agent *g = net_agent_of(n, id);
+    if (g->pid <= 0)
+        return;
+    kill(g->pid, SIGTERM);
+    int status;
+    waitpid(g->pid, &status, 0);
+    g->pid = 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        char log[8192];
+        read_text(g->log, log, sizeof log);
+        fail_msg("the agent %s did not stop cleanly (status %d):\n%s", id, status, log);
+    }
+}
+
+void net_agent_kill(struct net *n, const char *id)
+{
+    struct net_agent *g = net_agent_of(n, id);
+    if (g->pid <= 0)
+        return;
+    kill(g->pid, SIGKILL);
+    waitpid(g->pid, NULL, 0);
+    g->pid = 0;
+}
+
+int net_agent_wait_exit(struct net *n, const char *id, int timeout_ms)
+{
+    struct net_agent *g = net_agent_of(n, id);
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        int status;
+        if (waitpid(g->pid, &status, WNOHANG) == g->pid) {
+            g->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        sleep_ms(20);
+    }
+    return -1;
+}
+
+int net_cli(struct net *n, const char *id, const char *const *args, char *out, size_t cap,
+            char *err, size_t err_cap)
+{
+    const char *argv[32] = {CF_BIN_DIR "/childfirst"};
+    size_t k = 1;
+    for (size_t i = 0; args[i] && k < 28; i++)
+        argv[k++] = args[i];
+    argv[k++] = "-c";
+    argv[k++] = net_agent_of(n, id)->ini;
+    argv[k] = NULL;
+    return net_run_split(argv, out, cap, err, err_cap);
+}
+
+bool net_wait_glob(const char *pattern, int timeout_ms, char *match, size_t cap)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        glob_t g;
+        if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0) {
+            if (match)
+                snprintf(match, cap, "%s", g.gl_pathv[0]);
+            globfree(&g);
+            return true;
+        }
+        globfree(&g);
+        sleep_ms(20);
+    }
+    return false;
+}
+
+size_t net_count_glob(const char *pattern)
+{
+    glob_t g;
+    size_t n = glob(pattern, 0, NULL, &g) == 0 ? g.gl_pathc : 0;
+    globfree(&g);
+    return n;
 }

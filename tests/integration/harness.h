@@ -22,6 +22,12 @@ struct net_agency {
     char key_path[512];
 };
 
+/* An agency's agent process (net_agent_*). */
+struct net_agent {
+    char ini[600], state[600], spool[600], log[600];
+    pid_t pid;
+};
+
 struct net {
     char dir[256];
     char state_dir[512], broker_ini[512], broker_key[512], broker_log[512];
@@ -34,6 +40,7 @@ struct net {
     void *zmq;
     size_t n_sockets;
     void *sockets[64]; /* closed by net_destroy, so a failed test cannot hang */
+    struct net_agent agents[NET_MAX_AGENCIES]; /* same order as `agencies` */
 };
 
 /* The default cast, all serving E09000033 unless noted: police-a
@@ -134,5 +141,26 @@ void net_copy_dir(const char *from, const char *to);
  * number of leaves, and a copy of leaf `index`'s record (caller frees *rec). */
 uint64_t net_log_size(struct net *n);
 void net_log_record(struct net *n, uint64_t index, uint8_t **rec, size_t *len);
+
+/* ---- Agents ---- */
+
+/* Writes <dir>/<id>/agent.ini for the running broker's endpoint, with
+ * `extra_ini` lines appended to [agent] (may be NULL). */
+void net_agent_setup(struct net *n, const char *id, const char *extra_ini);
+struct net_agent *net_agent_of(struct net *n, const char *id);
+/* Starts the agent; `fault` (may be NULL) is set as CF_TEST_FAULT. */
+void net_agent_start(struct net *n, const char *id, const char *fault);
+/* SIGTERM, then asserts a clean exit. */
+void net_agent_stop(struct net *n, const char *id);
+void net_agent_kill(struct net *n, const char *id);
+/* Waits for the agent to exit by itself; its exit status, or -1 on timeout. */
+int net_agent_wait_exit(struct net *n, const char *id, int timeout_ms);
+/* Runs `childfirst ARGS... -c <id's agent.ini>`: exit status, stdout, stderr. */
+int net_cli(struct net *n, const char *id, const char *const *args, char *out, size_t cap,
+            char *err, size_t err_cap);
+/* Waits until a path matching the glob pattern exists; its first match in `match`. */
+bool net_wait_glob(const char *pattern, int timeout_ms, char *match, size_t cap);
+/* How many paths match the pattern now. */
+size_t net_count_glob(const char *pattern);
 
 #endif

@@ -1,0 +1,412 @@
+/* The referral spine end to end: real broker, real agents, the real childfirst
+ * command, the spool folders and hooks, on 127.0.0.1. The child in these tests
+ * is the fictional one of deploy/examples/referral.json; the last test proves
+ * her details reach nobody but the recipients. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "harness.h"
+
+#define EXAMPLE CF_SOURCE_DIR "/deploy/examples/referral.json"
+#define CHILD_NAME "Amanuel"
+#define NARRATIVE_PART "a man he calls 'the uncle'"
+#define WAIT_MS 20000
+
+static char out[1 << 16], err[1 << 16];
+
+static const char *const cast[] = {"police-a", "la-csc", "la-duty", "guardian-x"};
+
+static int setup(void **state)
+{
+    struct net *n = calloc(1, sizeof *n);
+    net_create(n, NULL);
+    net_broker_start(n);
+    for (size_t i = 0; i < sizeof cast / sizeof cast[0]; i++)
+        net_agent_setup(n, cast[i], NULL);
+    *state = n;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct net *n = *state;
+    for (size_t i = 0; i < sizeof cast / sizeof cast[0]; i++)
+        net_agent_stop(n, cast[i]);
+    net_broker_stop(n);
+    net_destroy(n);
+    free(n);
+    return 0;
+}
+
+static void start_all(struct net *n)
+{
+    for (size_t i = 0; i < sizeof cast / sizeof cast[0]; i++)
+        net_agent_start(n, cast[i], NULL);
+}
+
+static json_t *load_json(const char *path)
+{
+    json_error_t e;
+    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+    if (!doc)
+        fail_msg("%s: %s", path, e.text);
+    return doc;
+}
+
+/* `childfirst refer` from police-a; returns the receipt (caller decrefs). */
+static json_t *refer(struct net *n, const char *file, int want_status)
+{
+    const char *args[] = {"refer", file, NULL};
+    int status = net_cli(n, "police-a", args, out, sizeof out, err, sizeof err);
+    if (status != want_status)
+        fail_msg("childfirst refer exited %d, not %d:\n%s\n%s", status, want_status, out, err);
+    if (want_status != 0)
+        return NULL;
+    json_error_t e;
+    json_t *receipt = json_loads(out, 0, &e);
+    if (!receipt)
+        fail_msg("the receipt is not JSON (%s):\n%s", e.text, out);
+    return receipt;
+}
+
+/* The file an agent wrote for `case_id`, of `type`, within WAIT_MS. */
+static json_t *await_inbox(struct net *n, const char *id, const char *case_id, const char *type)
+{
+    char pattern[1024], path[1024];
+    snprintf(pattern, sizeof pattern, "%s/inbox/%s/*-%s.json", net_agent_of(n, id)->spool,
+             case_id, type);
+    if (!net_wait_glob(pattern, WAIT_MS, path, sizeof path))
+        fail_msg("%s received no %s for %s within %d ms", id, type, case_id, WAIT_MS);
+    return load_json(path);
+}
+
+/* The referral as sent: the example without a case id (the agent makes one). */
+static void assert_same_referral(const json_t *payload)
+{
+    json_t *want = load_json(EXAMPLE);
+    json_object_del(want, "case_id");
+    if (!json_equal(want, payload)) {
+        char *got = json_dumps(payload, JSON_SORT_KEYS | JSON_INDENT(1));
+        fail_msg("the decrypted referral differs from the input:\n%s", got);
+    }
+    json_decref(want);
+}
+
+static void test_police_to_la_end_to_end(void **state)
+{
+    struct net *n = *state;
+    start_all(n);
+    json_t *receipt = refer(n, EXAMPLE, 0);
+    assert_string_equal(json_string_value(json_object_get(receipt, "status")), "accepted");
+    assert_true(json_integer_value(json_object_get(receipt, "leaf_index")) > 0);
+    assert_non_null(strstr(json_string_value(json_object_get(receipt, "checkpoint")),
+                           "test.childfirst/log\n"));
+    const char *case_id = json_string_value(json_object_get(receipt, "case_id"));
+    const char *message_id = json_string_value(json_object_get(receipt, "message_id"));
+
+    json_t *got = await_inbox(n, "la-csc", case_id, "referral");
+    assert_string_equal(json_string_value(json_object_get(got, "sender")), "police-a");
+    assert_string_equal(json_string_value(json_object_get(got, "message_id")), message_id);
+    assert_same_referral(json_object_get(got, "payload"));
+
+    /* The same, decrypted on demand through the CLI. */
+    const char *show[] = {"show", message_id, "--json", NULL};
+    assert_int_equal(net_cli(n, "la-csc", show, out, sizeof out, err, sizeof err), 0);
+    json_t *shown = json_loads(out, 0, NULL);
+    assert_non_null(shown);
+    assert_same_referral(json_object_get(shown, "payload"));
+    const char *inbox[] = {"inbox", "--json", NULL};
+    assert_int_equal(net_cli(n, "la-csc", inbox, out, sizeof out, err, sizeof err), 0);
+    assert_non_null(strstr(out, message_id));
+    const char *status[] = {"status", "--json", NULL};
+    assert_int_equal(net_cli(n, "police-a", status, out, sizeof out, err, sizeof err), 0);
+    json_t *st = json_loads(out, 0, NULL);
+    assert_true(json_is_true(json_object_get(st, "connected")));
+    assert_int_equal(json_integer_value(json_object_get(st, "outbox_depth")), 0);
+    json_decref(st);
+    json_decref(shown);
+    json_decref(got);
+    json_decref(receipt);
+}
+
+/* Drops a file into the police spool the way DESIGN.md asks: write, then rename. */
+static void spool_drop(struct net *n, const char *name, const char *text)
+{
+    char tmp[1024], final[1024];
+    struct net_agent *g = net_agent_of(n, "police-a");
+    snprintf(tmp, sizeof tmp, "%s/outbox/.%s.tmp", g->spool, name);
+    snprintf(final, sizeof final, "%s/outbox/%s", g->spool, name);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(rename(tmp, final), 0);
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        fail_msg("cannot read %s", path);
+    static char buf[1 << 18];
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    buf[len] = 0;
+    fclose(f);
+    return buf;
+}
+
+static void test_through_the_spool(void **state)
+{
+    struct net *n = *state;
+    start_all(n); /* the agents make their spool folders at start */
+    spool_drop(n, "ref-1.json", read_all(EXAMPLE));
+    char pattern[1024], path[1024];
+    snprintf(pattern, sizeof pattern, "%s/sent/ref-1.json.receipt.json",
+             net_agent_of(n, "police-a")->spool);
+    assert_true(net_wait_glob(pattern, WAIT_MS, path, sizeof path));
+    json_t *receipt = load_json(path);
+    assert_string_equal(json_string_value(json_object_get(receipt, "status")), "accepted");
+    snprintf(pattern, sizeof pattern, "%s/sent/ref-1.json", net_agent_of(n, "police-a")->spool);
+    assert_int_equal(net_count_glob(pattern), 1);
+    snprintf(pattern, sizeof pattern, "%s/outbox/ref-1.json", net_agent_of(n, "police-a")->spool);
+    assert_int_equal(net_count_glob(pattern), 0);
+    json_t *got = await_inbox(n, "la-csc", json_string_value(json_object_get(receipt, "case_id")),
+                              "referral");
+    assert_same_referral(json_object_get(got, "payload"));
+    json_decref(got);
+    json_decref(receipt);
+}
+
+static void test_rejection_lands_in_spool_rejected(void **state)
+{
+    struct net *n = *state;
+    start_all(n);
+    /* A referral without its narrative: refused before it is sealed. */
+    json_t *doc = load_json(EXAMPLE);
+    json_object_del(doc, "narrative");
+    char *text = json_dumps(doc, 0);
+    spool_drop(n, "no-narrative.json", text);
+    char pattern[1024], path[1024];
+    snprintf(pattern, sizeof pattern, "%s/rejected/no-narrative.json.error.json",
+             net_agent_of(n, "police-a")->spool);
+    assert_true(net_wait_glob(pattern, WAIT_MS, path, sizeof path));
+    json_t *e = load_json(path);
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "CF_EFIELD");
+    assert_string_equal(json_string_value(json_object_get(e, "reason")), "narrative: is required");
+    snprintf(pattern, sizeof pattern, "%s/rejected/no-narrative.json",
+             net_agent_of(n, "police-a")->spool);
+    assert_int_equal(net_count_glob(pattern), 1);
+    /* The CLI says the same and exits non-zero. */
+    char file[1024];
+    snprintf(file, sizeof file, "%s/bad.json", n->dir);
+    FILE *f = fopen(file, "w");
+    fputs(text, f);
+    fclose(f);
+    refer(n, file, 1);
+    assert_non_null(strstr(err, "narrative: is required"));
+    free(text);
+    json_decref(e);
+    json_decref(doc);
+}
+
+static size_t inbox_files(struct net *n, const char *id, const char *case_id)
+{
+    char pattern[1024];
+    snprintf(pattern, sizeof pattern, "%s/inbox/%s/*-referral.json", net_agent_of(n, id)->spool,
+             case_id);
+    return net_count_glob(pattern);
+}
+
+static void test_recipient_offline_then_started(void **state)
+{
+    struct net *n = *state;
+    net_agent_start(n, "police-a", NULL);
+    json_t *receipt = refer(n, EXAMPLE, 0);
+    const char *case_id = json_string_value(json_object_get(receipt, "case_id"));
+    assert_int_equal(inbox_files(n, "la-csc", case_id), 0);
+    net_agent_start(n, "la-csc", NULL);
+    json_t *got = await_inbox(n, "la-csc", case_id, "referral");
+    assert_same_referral(json_object_get(got, "payload"));
+    json_decref(got);
+    json_decref(receipt);
+}
+
+static void test_broker_killed_recipient_offline(void **state)
+{
+    struct net *n = *state;
+    net_agent_start(n, "police-a", NULL);
+    json_t *receipt = refer(n, EXAMPLE, 0);
+    const char *case_id = json_string_value(json_object_get(receipt, "case_id"));
+    net_broker_kill(n);
+    net_broker_start(n); /* same port: the agents reconnect by themselves */
+    net_agent_start(n, "la-csc", NULL);
+    json_t *got = await_inbox(n, "la-csc", case_id, "referral");
+    json_decref(got);
+    /* Exactly once, also after the agent restarts and says Hello again. */
+    net_agent_stop(n, "la-csc");
+    net_agent_start(n, "la-csc", NULL);
+    const char *inbox[] = {"inbox", "--json", "--case", case_id, NULL};
+    usleep(500 * 1000);
+    assert_int_equal(net_cli(n, "la-csc", inbox, out, sizeof out, err, sizeof err), 0);
+    json_t *list = json_loads(out, 0, NULL);
+    assert_int_equal(json_array_size(list), 1);
+    assert_int_equal(inbox_files(n, "la-csc", case_id), 1);
+    json_decref(list);
+    json_decref(receipt);
+}
+
+static void test_agent_killed_between_commit_and_ack(void **state)
+{
+    struct net *n = *state;
+    net_agent_start(n, "police-a", NULL);
+    net_agent_start(n, "la-csc", "after-inbox-commit");
+    json_t *receipt = refer(n, EXAMPLE, 0);
+    const char *case_id = json_string_value(json_object_get(receipt, "case_id"));
+    /* The fault point stops the agent after keeping the message, before its ack. */
+    assert_int_equal(net_agent_wait_exit(n, "la-csc", WAIT_MS), 99);
+    assert_int_equal(inbox_files(n, "la-csc", case_id), 1);
+    assert_false(net_file_contains(n->broker_log, "MESSAGE-DELIVERED about=1 recipient=la-csc"));
+    net_agent_start(n, "la-csc", NULL);
+    /* Redelivered on Hello, acknowledged this time, and kept once. */
+    for (int i = 0; i < 500 && !net_file_contains(n->broker_log, "recipient=la-csc leaf="); i++)
+        usleep(20 * 1000);
+    assert_true(net_file_contains(net_agent_of(n, "la-csc")->log, "DELIVERY-REPEATED"));
+    const char *inbox[] = {"inbox", "--json", "--case", case_id, NULL};
+    assert_int_equal(net_cli(n, "la-csc", inbox, out, sizeof out, err, sizeof err), 0);
+    json_t *list = json_loads(out, 0, NULL);
+    assert_int_equal(json_array_size(list), 1);
+    assert_int_equal(inbox_files(n, "la-csc", case_id), 1);
+    json_decref(list);
+    json_decref(receipt);
+}
+
+static void test_hook_fails_twice_then_succeeds(void **state)
+{
+    struct net *n = *state;
+    char hook[1024], count[1024], done[1024], extra[1200], script[4096];
+    snprintf(hook, sizeof hook, "%s/hook.sh", n->dir);
+    snprintf(count, sizeof count, "%s/hook.count", n->dir);
+    snprintf(done, sizeof done, "%s/hook.done", n->dir);
+    snprintf(script, sizeof script,
+             "#!/bin/sh\n"
+             "echo x >> '%s'\n"
+             "[ $(wc -l < '%s') -ge 3 ] || exit 1\n"
+             "{ echo \"type=$CHILDFIRST_TYPE case=$CHILDFIRST_CASE urgency=$CHILDFIRST_URGENCY\";"
+             " cat; } >> '%s'\n",
+             count, count, done);
+    FILE *f = fopen(hook, "w");
+    fputs(script, f);
+    fclose(f);
+    chmod(hook, 0755);
+    snprintf(extra, sizeof extra, "on_message = %s\n", hook);
+    net_agent_setup(n, "la-csc", extra);
+    start_all(n);
+    json_t *receipt = refer(n, EXAMPLE, 0);
+    const char *case_id = json_string_value(json_object_get(receipt, "case_id"));
+    /* Acknowledged at once, while the hook is still failing. */
+    char pattern[1024];
+    snprintf(pattern, sizeof pattern, "%s/inbox/%s/*-referral.json",
+             net_agent_of(n, "la-csc")->spool, case_id);
+    assert_true(net_wait_glob(pattern, WAIT_MS, NULL, 0));
+    for (int i = 0; i < 250 && !net_file_contains(n->broker_log, "recipient=la-csc leaf="); i++)
+        usleep(20 * 1000);
+    assert_true(net_file_contains(n->broker_log, "recipient=la-csc leaf="));
+    assert_int_equal(access(done, F_OK), -1);
+    /* Retried with backoff (1 s, then 2 s) until it succeeds, once. */
+    assert_true(net_wait_glob(done, WAIT_MS, NULL, 0));
+    usleep(300 * 1000);
+    char *ran = read_all(count);
+    assert_int_equal(strlen(ran), 6); /* three lines of "x\n" */
+    char *got = read_all(done);
+    char want[256];
+    snprintf(want, sizeof want, "type=referral case=%s urgency=immediate\n", case_id);
+    assert_memory_equal(got, want, strlen(want));
+    assert_non_null(strstr(got, "\"payload\""));
+    assert_non_null(strstr(got, CHILD_NAME)); /* the hook gets the decrypted message */
+    json_decref(receipt);
+}
+
+static void test_duty_team_notice_has_no_child_details(void **state)
+{
+    struct net *n = *state;
+    start_all(n);
+    json_t *receipt = refer(n, EXAMPLE, 0);
+    const char *case_id = json_string_value(json_object_get(receipt, "case_id"));
+    json_t *notice = await_inbox(n, "la-duty", case_id, "new_referral");
+    assert_string_equal(json_string_value(json_object_get(notice, "kind")), "new_referral");
+    assert_string_equal(json_string_value(json_object_get(notice, "case_id")), case_id);
+    assert_string_equal(json_string_value(json_object_get(notice, "urgency")), "immediate");
+    assert_true(json_is_true(json_object_get(notice, "immediate_risk")));
+    assert_string_equal(json_string_value(json_object_get(notice, "referring_agency")),
+                        "police-a");
+    char *text = json_dumps(notice, 0);
+    assert_null(strstr(text, CHILD_NAME));
+    assert_null(strstr(text, "narrative"));
+    assert_null(strstr(text, "E09000033"));
+    free(text);
+    json_decref(notice);
+    json_decref(receipt);
+}
+
+static void test_no_child_details_outside_recipients(void **state)
+{
+    struct net *n = *state;
+    start_all(n);
+    json_t *receipt = refer(n, EXAMPLE, 0);
+    json_t *got =
+        await_inbox(n, "la-csc", json_string_value(json_object_get(receipt, "case_id")), "referral");
+    json_decref(got);
+    for (size_t i = 0; i < sizeof cast / sizeof cast[0]; i++)
+        net_agent_stop(n, cast[i]);
+    net_broker_stop(n);
+    /* The broker's store and log, and every agent's log. */
+    char path[1024];
+    const char *places[2 + sizeof cast / sizeof cast[0]];
+    snprintf(path, sizeof path, "%s/data.mdb", n->state_dir);
+    places[0] = path;
+    places[1] = n->broker_log;
+    for (size_t i = 0; i < sizeof cast / sizeof cast[0]; i++)
+        places[2 + i] = net_agent_of(n, cast[i])->log;
+    for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) {
+        assert_int_equal(access(places[i], R_OK), 0);
+        if (net_file_contains(places[i], CHILD_NAME) ||
+            net_file_contains(places[i], NARRATIVE_PART))
+            fail_msg("%s holds the child's details in cleartext", places[i]);
+    }
+    /* The recipient's own store keeps only ciphertext too. */
+    snprintf(path, sizeof path, "%s/data.mdb", net_agent_of(n, "la-csc")->state);
+    assert_false(net_file_contains(path, CHILD_NAME));
+    json_decref(receipt);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_police_to_la_end_to_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_through_the_spool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rejection_lands_in_spool_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recipient_offline_then_started, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broker_killed_recipient_offline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_killed_between_commit_and_ack, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_hook_fails_twice_then_succeeds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duty_team_notice_has_no_child_details, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_no_child_details_outside_recipients, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
