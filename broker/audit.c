@@ -161,12 +161,19 @@ static int check_meta(struct broker *b, MDB_txn *txn, struct cf_error *err)
     return 0;
 }
 
-/* A config leaf for the directory in force, if it is not the last one logged. */
+/* A config leaf for the directory in force, if it is not the last one logged.
+ * A directory older than the last one logged is refused: the log never goes back. */
 static int log_directory(struct broker *b, MDB_txn *txn, bool *appended, struct cf_error *err)
 {
-    char digest[2 * CF_HASH_LEN + 1], logged[2 * CF_HASH_LEN + 1];
+    char digest[2 * CF_HASH_LEN + 1], logged[2 * CF_HASH_LEN + 1], serial[24];
     sodium_bin2hex(digest, sizeof digest, b->dir->digest, CF_HASH_LEN);
-    int rc = cf_store_meta(&b->store, txn, "directory", logged, sizeof logged);
+    int rc = cf_store_meta(&b->store, txn, "directory_serial", serial, sizeof serial);
+    if (rc == 0 && strtoull(serial, NULL, 10) > b->dir->serial)
+        return cf_error_set(err, CF_ESERIAL,
+                            "%s.sig: serial %llu is lower than %s, the last directory in this "
+                            "log; sign the new directory with a higher serial",
+                            b->cfg.directory, (unsigned long long)b->dir->serial, serial);
+    rc = cf_store_meta(&b->store, txn, "directory", logged, sizeof logged);
     if (rc == 0 && strcmp(logged, digest) == 0)
         return 0;
     if (rc != 0 && rc != CF_ENOTFOUND)
@@ -177,8 +184,10 @@ static int log_directory(struct broker *b, MDB_txn *txn, bool *appended, struct 
     rec.policy = bundle->policy, rec.policy_len = bundle->policy_len;
     rec.sig = bundle->sig, rec.sig_len = bundle->sig_len;
     uint64_t size = b->size;
+    snprintf(serial, sizeof serial, "%llu", (unsigned long long)b->dir->serial);
     if ((rc = cf_audit_append(b, txn, &size, &rec)) != 0 ||
-        (rc = cf_store_meta_put(&b->store, txn, "directory", digest)) != 0)
+        (rc = cf_store_meta_put(&b->store, txn, "directory", digest)) != 0 ||
+        (rc = cf_store_meta_put(&b->store, txn, "directory_serial", serial)) != 0)
         return cf_error_set(err, rc, "cannot log the directory: %s", cf_strerror(rc));
     char *note;
     size_t len;

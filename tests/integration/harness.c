@@ -76,6 +76,42 @@ static bool ini_sets(const char *ini, const char *key)
     return false;
 }
 
+void net_sign_directory(struct net *n, uint64_t serial)
+{
+    static char agencies[1 << 16];
+    size_t used = 0;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct net_agency *a = &n->agencies[i];
+        char pub[512];
+        assert_int_equal(cf_keys_public_text(a->keys, pub, sizeof pub), 0);
+        used += (size_t)snprintf(agencies + used, sizeof agencies - used,
+                                 "%sname = Test agency %s\nroles = %s\njurisdiction = "
+                                 "england-wales\n%s%s%s\n",
+                                 pub, a->id, a->roles, a->areas[0] ? "areas = " : "", a->areas,
+                                 a->areas[0] ? "\n" : "");
+    }
+    char path[600], policy[600], cmd[2048];
+    struct cf_error err = {0};
+    snprintf(path, sizeof path, "%s/agencies.ini", n->dir);
+    write_file(path, agencies);
+    snprintf(policy, sizeof policy, "%s/policy.ini", n->dir);
+    snprintf(cmd, sizeof cmd, "cp '%s/deploy/policy.ini' '%s'", CF_SOURCE_DIR, policy);
+    assert_int_equal(system(cmd), 0);
+    if (cf_directory_sign(path, policy, n->authority, serial, &err) != 0)
+        fail_msg("directory sign: %s", err.text);
+}
+
+void net_rekey(struct net *n, const char *id)
+{
+    struct net_agency *a = net_agency(n, id);
+    struct cf_error err = {0};
+    cf_keys_destroy(&a->keys);
+    if (cf_keys_generate(CF_KEYS_AGENCY, a->id, &a->keys, &err) != 0)
+        fail_msg("keygen %s: %s", a->id, err.text);
+    unlink(a->key_path);
+    save_key(a->keys, a->key_path);
+}
+
 void net_create(struct net *n, const char *extra_ini)
 {
     memset(n, 0, sizeof *n);
@@ -88,8 +124,6 @@ void net_create(struct net *n, const char *extra_ini)
         cf_keys_generate(CF_KEYS_AGENCY, "stranger", &n->stranger, &err) != 0)
         fail_msg("keygen: %s", err.text);
 
-    static char agencies[1 << 16];
-    size_t used = 0;
     for (size_t i = 0; i < sizeof cast / sizeof cast[0]; i++) {
         struct net_agency *a = &n->agencies[n->n++];
         a->id = cast[i].id, a->roles = cast[i].roles, a->areas = cast[i].areas;
@@ -99,22 +133,11 @@ void net_create(struct net *n, const char *extra_ini)
         snprintf(key_path, sizeof key_path, "%s/%s.key", n->dir, cast[i].id);
         memcpy(a->key_path, key_path, sizeof key_path);
         save_key(a->keys, a->key_path);
-        char pub[512];
-        assert_int_equal(cf_keys_public_text(a->keys, pub, sizeof pub), 0);
-        used += (size_t)snprintf(agencies + used, sizeof agencies - used,
-                                 "%sname = Test agency %s\nroles = %s\njurisdiction = "
-                                 "england-wales\n%s%s%s\n",
-                                 pub, a->id, a->roles, a->areas[0] ? "areas = " : "", a->areas,
-                                 a->areas[0] ? "\n" : "");
     }
-    char path[600], policy[600], cmd[2048];
+    net_sign_directory(n, 1);
+    char path[600], policy[600];
     snprintf(path, sizeof path, "%s/agencies.ini", n->dir);
-    write_file(path, agencies);
     snprintf(policy, sizeof policy, "%s/policy.ini", n->dir);
-    snprintf(cmd, sizeof cmd, "cp '%s/deploy/policy.ini' '%s'", CF_SOURCE_DIR, policy);
-    assert_int_equal(system(cmd), 0);
-    if (cf_directory_sign(path, policy, n->authority, 1, &err) != 0)
-        fail_msg("directory sign: %s", err.text);
 
     snprintf(n->broker_key, sizeof n->broker_key, "%s/broker.key", n->dir);
     save_key(n->broker, n->broker_key);

@@ -52,6 +52,12 @@ struct net {
 void net_create(struct net *n, const char *extra_ini);
 void net_destroy(struct net *n);
 
+/* Writes agencies.ini from the cast's current keys, copies deploy/policy.ini,
+ * and signs both with the network's authority as `serial`. */
+void net_sign_directory(struct net *n, uint64_t serial);
+/* New keys for one agency (its key file too); sign again to publish them. */
+void net_rekey(struct net *n, const char *id);
+
 /* Starts the broker and waits until it has published its endpoint. */
 void net_broker_start(struct net *n);
 /* Starts the broker and waits for either: -1 once it has published its

@@ -390,6 +390,68 @@ static void test_no_child_details_outside_recipients(void **state)
     json_decref(receipt);
 }
 
+static void test_queued_while_broker_down_then_sent(void **state)
+{
+    struct net *n = *state;
+    start_all(n);
+    net_broker_stop(n);
+    /* The agent commits it to its outbox and says so; nothing is lost. */
+    const char *args[] = {"refer", EXAMPLE, "--wait", "1", NULL};
+    assert_int_equal(net_cli(n, "police-a", args, out, sizeof out, err, sizeof err), 3);
+    json_t *queued = json_loads(out, 0, NULL);
+    assert_non_null(queued);
+    assert_string_equal(json_string_value(json_object_get(queued, "status")), "queued");
+    const char *case_id = json_string_value(json_object_get(queued, "case_id"));
+    net_agent_stop(n, "police-a"); /* and it survives the agent's restart */
+    net_agent_start(n, "police-a", NULL);
+    net_broker_start(n);
+    json_t *got = await_inbox(n, "la-csc", case_id, "referral");
+    assert_same_referral(json_object_get(got, "payload"));
+    const char *status[] = {"status", "--json", NULL};
+    json_t *st = NULL;
+    for (int i = 0; i < 100; i++) { /* the receipt reaches police-a just after delivery starts */
+        assert_int_equal(net_cli(n, "police-a", status, out, sizeof out, err, sizeof err), 0);
+        json_decref(st);
+        st = json_loads(out, 0, NULL);
+        if (json_integer_value(json_object_get(st, "outbox_depth")) == 0)
+            break;
+        usleep(50 * 1000);
+    }
+    assert_int_equal(json_integer_value(json_object_get(st, "outbox_depth")), 0);
+    json_decref(st);
+    json_decref(got);
+    json_decref(queued);
+}
+
+static void test_directory_key_change_and_lower_serial(void **state)
+{
+    struct net *n = *state;
+    start_all(n);
+    char pattern[1024], path[1024];
+    snprintf(pattern, sizeof pattern, "%s/inbox/_agent/*-key_changed.json",
+             net_agent_of(n, "la-csc")->spool);
+    assert_int_equal(net_count_glob(pattern), 0);
+    /* The authority publishes new keys for the guardian service as serial 2. */
+    net_agent_stop(n, "guardian-x");
+    net_rekey(n, "guardian-x");
+    net_sign_directory(n, 2);
+    net_broker_stop(n);
+    net_broker_start(n);
+    assert_true(net_wait_glob(pattern, WAIT_MS, path, sizeof path));
+    json_t *notice = load_json(path);
+    assert_string_equal(json_string_value(json_object_get(notice, "agency")), "guardian-x");
+    assert_int_equal(json_integer_value(json_object_get(notice, "new_serial")), 2);
+    assert_true(net_file_contains(net_agent_of(n, "la-csc")->log, "AGENCY-KEY-CHANGED"));
+    json_decref(notice);
+    /* A directory with a lower serial than the log's is refused by the broker. */
+    net_broker_stop(n);
+    net_sign_directory(n, 1);
+    assert_int_equal(net_broker_try_start(n), 1);
+    assert_true(net_file_contains(n->broker_log, "is lower than 2"));
+    net_sign_directory(n, 2);
+    net_broker_start(n);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -406,6 +468,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duty_team_notice_has_no_child_details, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_no_child_details_outside_recipients, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_queued_while_broker_down_then_sent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_directory_key_change_and_lower_serial, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

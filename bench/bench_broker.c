@@ -1,0 +1,791 @@
+/* bench_broker: the real childfirst-broker, in its durable default
+ * configuration, under load from CURVE clients on 127.0.0.1, with the
+ * machine's raw limits (raw.h) measured in the same run, so each broker figure
+ * prints as a ratio of what the disk, libsodium and ZeroMQ allow here.
+ *
+ * It reuses the integration-test harness (keys, the signed directory,
+ * broker.ini, starting and stopping the process), so the broker measured is
+ * the one the tests start. Referrals are sealed before each timed phase; the
+ * clock covers only submit to Accepted. A harness failure ends the program
+ * (cmocka's fail_msg exits outside a test); an exit handler then kills the
+ * broker and removes the network folder, so nothing is left running.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <zmq.h>
+
+#include "childfirst/wire.h"
+#include "harness.h"
+#include "raw.h"
+
+#define MAX_SECONDS 3600.0
+#define NS_PER_S 1000000000LL
+/* Outstanding submits per connection in the loaded phases. */
+#define MANY_IN_FLIGHT 100
+/* Connections in the last phase, all authenticated as police-a. */
+#define CONNECTIONS 4
+/* Untimed submits at 1 in flight before the first phase: the CURVE handshake,
+ * the first pages of the map and the caches are not counted. */
+#define WARMUP_SUBMITS 100
+/* Untimed submits at full load before each loaded phase: a warm-up whose rate
+ * also sizes the phase's pool of sealed referrals. */
+#define PROBE_SUBMITS 2000
+/* A pool holds this many times the referrals the expected rate needs for the
+ * phase; if it still runs out, the phase ends early and says so. */
+#define POOL_MARGIN 1.5
+#define POOL_MIN 200
+#define POOL_MAX 600000
+#define ANSWER_TIMEOUT_MS 20000
+/* Appended to the harness's broker.ini, replacing its test defaults: a 1 GiB
+ * map so the run does not grow it (and replay batches), and warn so a log line
+ * per message stays out of the figures. Durability settings are untouched. */
+#define BROKER_INI "map_size_mb = 1024\nlog_level = warn\n"
+
+struct options {
+    double seconds;
+    bool json;
+};
+
+/* The raw limits this run compares against. */
+struct limits {
+    double lmdb_b1_per_s;   /* synced commits of one record */
+    double lmdb_b100_per_s; /* synced commits of 100 records */
+    double ed25519_per_s;   /* verifies on one core */
+    struct raw_rtt curve;   /* CURVE round trip */
+    struct raw_rtt floor;   /* CURVE round trip with a synced commit before the reply */
+};
+
+/* One referral, sealed and already encoded as a Submit frame. */
+struct submission {
+    uint8_t message_id[CF_MESSAGE_ID_LEN];
+    uint8_t *frame;
+    size_t frame_len;
+};
+
+struct pool {
+    struct submission *items;
+    size_t n;    /* sealed */
+    size_t next; /* the next to send */
+};
+
+/* Latencies in nanoseconds; cap is fixed before timing, so nothing grows then. */
+struct samples {
+    int64_t *ns;
+    size_t len;
+    size_t cap;
+};
+
+/* One submit on its way: which referral, and when it left. */
+struct slot {
+    size_t idx;
+    int64_t sent_ns;
+};
+
+struct conn {
+    void *sock; /* a DEALER owned by the net (closed by net_destroy) */
+    struct slot slot[MANY_IN_FLIGHT];
+    int outstanding;
+};
+
+/* What one replay of a pool measured. */
+struct load {
+    long accepts;
+    double seconds; /* first submit to last Accepted */
+    double per_s;
+    double p50_us;
+    double p99_us;
+    bool ran_out; /* the pool was used up before the deadline */
+    /* The broker's CPU over the load, in cores: its loop thread (the one that
+     * verifies, applies and commits), and the whole process (with ZeroMQ's I/O
+     * thread, which does CURVE). A loop thread well below 1 is waiting: for
+     * fdatasync, or for frames. */
+    double loop_cpu;
+    double process_cpu;
+};
+
+/* One timed phase, with the broker's own counters over it. */
+struct phase {
+    const char *key;   /* JSON key part */
+    const char *label; /* table label */
+    int connections;
+    int in_flight;
+    struct load load;
+    uint64_t commits; /* Status.commits over the phase */
+    uint64_t frames;  /* Status.frames over the phase */
+};
+
+enum answer { ANSWER_NONE, ANSWER_OTHER, ANSWER_ACCEPTED, ANSWER_FAILED };
+
+/* The network an exit handler must tear down, or NULL. */
+static struct net *live_net;
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: bench_broker [--seconds S] [--json]\n"
+                 "\n"
+                 "Starts the real childfirst-broker (durable defaults, log_level warn) on\n"
+                 "127.0.0.1 and measures, for about S seconds each:\n"
+                 "  referrals accepted with 1 in flight, 100 in flight, and 4 connections\n"
+                 "  with 100 in flight each: accepts/s, p50 and p99 submit-to-Accepted\n"
+                 "  the raw limits in the same run (bench_raw): synced LMDB commits at\n"
+                 "  batch 1 and 100 under the build folder, Ed25519 verify, a CURVE round\n"
+                 "  trip, and a CURVE round trip with a synced commit (the floor)\n"
+                 "and prints the broker's figures as ratios of the raw limits.\n"
+                 "\n"
+                 "  --seconds S  time per measurement (default 5)\n"
+                 "  --json       print one JSON object instead of a table\n"
+                 "\n"
+                 "Progress goes to stderr. CF_KEEP_TEST_DIRS=1 keeps the broker's folder.\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *opt)
+{
+    opt->seconds = 5.0;
+    opt->json = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+            char *end;
+
+            errno = 0;
+            opt->seconds = strtod(argv[++i], &end);
+            if (errno != 0 || end == argv[i] || *end != '\0' || !(opt->seconds > 0.0) ||
+                opt->seconds > MAX_SECONDS) {
+                fprintf(stderr, "bench_broker: --seconds wants a number in (0, %.0f]\n",
+                        MAX_SECONDS);
+                return -1;
+            }
+        } else if (strcmp(argv[i], "--json") == 0) {
+            opt->json = true;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        } else {
+            fprintf(stderr, "bench_broker: unknown or incomplete option: %s\n", argv[i]);
+            usage(stderr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void teardown_at_exit(void)
+{
+    if (live_net != NULL) {
+        net_destroy(live_net); /* kills the broker if it still runs */
+        live_net = NULL;
+    }
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    /* Fails only for a clock id the system lacks: a programming error. */
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
+        perror("bench_broker: clock_gettime");
+        abort();
+    }
+    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+static double ratio(double x, double limit)
+{
+    return limit > 0.0 ? x / limit : 0.0;
+}
+
+/* ---- Samples (nearest-rank percentiles, as raw.c computes them) ---- */
+
+static int compare_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a;
+    int64_t y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+static double percentile_us(const struct samples *s, int pct)
+{
+    size_t rank = (s->len * (size_t)pct + 99) / 100;
+
+    return s->len > 0 ? (double)s->ns[rank > 0 ? rank - 1 : 0] / 1000.0 : 0.0;
+}
+
+/* ---- The broker's CPU time ---- */
+
+/* CPU seconds (user + system) so far of a /proc/.../stat file. */
+static int cpu_seconds(const char *path, double *out)
+{
+    char line[1024];
+    unsigned long long utime, stime;
+    const char *paren;
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL) {
+        fprintf(stderr, "bench_broker: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (fgets(line, sizeof line, f) == NULL) {
+        fprintf(stderr, "bench_broker: %s: cannot read\n", path);
+        fclose(f);
+        return -1;
+    }
+    fclose(f);
+    /* Fields 14 and 15, counted after the command name, which may hold spaces. */
+    paren = strrchr(line, ')');
+    if (paren == NULL || sscanf(paren + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                                &utime, &stime) != 2) {
+        fprintf(stderr, "bench_broker: %s: unexpected format\n", path);
+        return -1;
+    }
+    *out = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+    return 0;
+}
+
+/* The broker's loop thread (its main thread) and whole process, in CPU seconds. */
+static int broker_cpu(pid_t pid, double *loop, double *process)
+{
+    char path[64];
+
+    snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)pid);
+    if (cpu_seconds(path, loop) != 0)
+        return -1;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    return cpu_seconds(path, process);
+}
+
+/* ---- The raw limits ---- */
+
+static int measure_limits(const char *dir, double seconds, struct limits *lim)
+{
+    fprintf(stderr, "bench_broker: raw limits, %g s each, LMDB under %s\n", seconds, dir);
+    if ((lim->lmdb_b1_per_s = raw_lmdb_commits_per_s(dir, 1, seconds)) < 0)
+        return -1;
+    if ((lim->lmdb_b100_per_s = raw_lmdb_commits_per_s(dir, 100, seconds)) < 0)
+        return -1;
+    if ((lim->ed25519_per_s = raw_ed25519_verifies_per_s(seconds)) < 0)
+        return -1;
+    if ((lim->curve = raw_zmq_rtt(true, seconds)).per_s < 0)
+        return -1;
+    if ((lim->floor = raw_floor_rtt(dir, seconds)).per_s < 0)
+        return -1;
+    return 0;
+}
+
+/* ---- The broker's set-up ---- */
+
+/* Whether the LMDB measurements ran on the file system that holds the
+ * broker's state; a ratio across two disks would compare nothing. */
+static int same_disk(const char *a, const char *b, bool *same)
+{
+    struct stat sa, sb;
+
+    if (stat(a, &sa) != 0 || stat(b, &sb) != 0) {
+        fprintf(stderr, "bench_broker: stat %s or %s: %s\n", a, b, strerror(errno));
+        return -1;
+    }
+    *same = sa.st_dev == sb.st_dev;
+    return 0;
+}
+
+/* Connects a CURVE DEALER as police-a and says Hello, as an agent does. */
+static void conn_open(struct net *n, struct conn *c)
+{
+    struct cf_frame welcome;
+
+    memset(c, 0, sizeof *c);
+    c->sock = net_connect(n, net_agency(n, "police-a")->keys);
+    net_hello(c->sock, 0, &welcome);
+    cf_wire_frame_fini(&welcome);
+}
+
+/* ---- The pool of sealed referrals ---- */
+
+static void pool_free(struct pool *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->items[i].frame);
+    free(p->items);
+    memset(p, 0, sizeof *p);
+}
+
+/* Seals `count` referrals from police-a, each with a fresh message id and
+ * case id, and encodes each as a Submit. Caller frees with pool_free (also
+ * after a failure). */
+static int pool_fill(struct net *n, struct pool *p, size_t count)
+{
+    int64_t start = now_ns();
+
+    memset(p, 0, sizeof *p);
+    if ((p->items = calloc(count, sizeof *p->items)) == NULL) {
+        fprintf(stderr, "bench_broker: out of memory for %zu referrals\n", count);
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        struct submission *s = &p->items[i];
+        struct cf_header h;
+        uint8_t *env;
+        size_t len;
+        int rc;
+
+        net_referral(n, "police-a", &h, &env, &len);
+        struct cf_frame f = {.kind = CF_FRAME_SUBMIT, .envelope = env, .envelope_len = len};
+        rc = cf_wire_frame_encode(&f, &s->frame, &s->frame_len);
+        free(env);
+        if (rc != 0) {
+            fprintf(stderr, "bench_broker: encoding a Submit: %s\n", cf_error_name(rc));
+            return -1;
+        }
+        memcpy(s->message_id, h.message_id, sizeof s->message_id);
+        p->n = i + 1;
+    }
+    fprintf(stderr, "bench_broker: sealed %zu referrals (%.0f /s)\n", count,
+            (double)count * NS_PER_S / (double)(now_ns() - start));
+    return 0;
+}
+
+/* ---- The load generator ---- */
+
+/* Sends the pool's next referral on c, which has room for one more. Returns
+ * 1 when sent, 0 when the pool is used up, -1 on failure. */
+static int send_next(struct conn *c, struct pool *p)
+{
+    const struct submission *s;
+    struct slot *sl;
+
+    if (p->next == p->n)
+        return 0;
+    s = &p->items[p->next];
+    sl = &c->slot[c->outstanding];
+    sl->idx = p->next++;
+    sl->sent_ns = now_ns();
+    if (zmq_send(c->sock, s->frame, s->frame_len, 0) < 0) {
+        fprintf(stderr, "bench_broker: zmq_send: %s\n", zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    c->outstanding++;
+    return 1;
+}
+
+/* Takes one waiting frame from c without blocking. For an Accepted, *at_ns is
+ * when it arrived and *latency_ns the time since its Submit left. A Rejected
+ * is a failure: the benchmark must not go on measuring something else. */
+static enum answer take_answer(struct conn *c, const struct pool *p, int64_t *at_ns,
+                               int64_t *latency_ns)
+{
+    struct cf_error err = {0};
+    struct cf_frame f;
+    enum answer a = ANSWER_FAILED;
+    zmq_msg_t m;
+    int rc;
+
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, c->sock, ZMQ_DONTWAIT) < 0) {
+        int e = zmq_errno();
+
+        zmq_msg_close(&m);
+        if (e == EAGAIN)
+            return ANSWER_NONE;
+        fprintf(stderr, "bench_broker: zmq_msg_recv: %s\n", zmq_strerror(e));
+        return ANSWER_FAILED;
+    }
+    *at_ns = now_ns();
+    rc = cf_wire_frame_decode(zmq_msg_data(&m), zmq_msg_size(&m), &f, &err);
+    zmq_msg_close(&m);
+    if (rc != 0) {
+        fprintf(stderr, "bench_broker: a frame from the broker does not decode: %s\n", err.text);
+        goto out;
+    }
+    if (f.kind == CF_FRAME_REJECTED) {
+        fprintf(stderr, "bench_broker: the broker rejected a referral: %s: %s\n", f.code, f.reason);
+        goto out;
+    }
+    if (f.kind != CF_FRAME_ACCEPTED) {
+        a = ANSWER_OTHER;
+        goto out;
+    }
+    for (int i = 0; i < c->outstanding; i++) {
+        if (memcmp(p->items[c->slot[i].idx].message_id, f.message_id, CF_MESSAGE_ID_LEN) == 0) {
+            *latency_ns = *at_ns - c->slot[i].sent_ns;
+            c->slot[i] = c->slot[--c->outstanding];
+            a = ANSWER_ACCEPTED;
+            goto out;
+        }
+    }
+    fprintf(stderr, "bench_broker: an Accepted names no message in flight on its connection\n");
+out:
+    cf_wire_frame_fini(&f);
+    return a;
+}
+
+/* Replays the pool over nconn connections with in_flight outstanding on each:
+ * one more leaves as each Accepted comes back, until `seconds` have passed
+ * (0: until the pool is used up); then every answer is awaited. */
+static int run_load(struct conn *conns, int nconn, int in_flight, struct pool *p, double seconds,
+                    struct samples *lat, struct load *r)
+{
+    zmq_pollitem_t items[CONNECTIONS];
+    int64_t t0 = now_ns(), last = t0;
+    int64_t deadline = seconds > 0 ? t0 + (int64_t)(seconds * NS_PER_S) : INT64_MAX;
+    long outstanding = 0;
+
+    memset(r, 0, sizeof *r);
+    for (int i = 0; i < nconn; i++) {
+        items[i] = (zmq_pollitem_t){conns[i].sock, 0, ZMQ_POLLIN, 0};
+        conns[i].outstanding = 0;
+        for (int k = 0; k < in_flight; k++) {
+            int sent = send_next(&conns[i], p);
+
+            if (sent < 0)
+                return -1;
+            outstanding += sent;
+        }
+    }
+    while (outstanding > 0) {
+        int ready = zmq_poll(items, nconn, ANSWER_TIMEOUT_MS);
+
+        if (ready < 0 && zmq_errno() == EINTR)
+            continue;
+        if (ready < 0) {
+            fprintf(stderr, "bench_broker: zmq_poll: %s\n", zmq_strerror(zmq_errno()));
+            return -1;
+        }
+        if (ready == 0) {
+            fprintf(stderr, "bench_broker: no answer from the broker within %d ms\n",
+                    ANSWER_TIMEOUT_MS);
+            return -1;
+        }
+        for (int i = 0; i < nconn; i++) {
+            if (!(items[i].revents & ZMQ_POLLIN))
+                continue;
+            for (;;) {
+                int64_t at, latency;
+                enum answer a = take_answer(&conns[i], p, &at, &latency);
+
+                if (a == ANSWER_NONE)
+                    break;
+                if (a == ANSWER_FAILED)
+                    return -1;
+                if (a == ANSWER_OTHER)
+                    continue;
+                outstanding--;
+                r->accepts++;
+                last = at;
+                if (lat->len == lat->cap) {
+                    fprintf(stderr, "bench_broker: more answers than submits\n");
+                    return -1;
+                }
+                lat->ns[lat->len++] = latency;
+                if (at < deadline) {
+                    int sent = send_next(&conns[i], p);
+
+                    if (sent < 0)
+                        return -1;
+                    if (sent == 0 && seconds > 0)
+                        r->ran_out = true;
+                    outstanding += sent;
+                }
+            }
+        }
+    }
+    r->seconds = (double)(last - t0) / NS_PER_S;
+    return 0;
+}
+
+/* Seals `count` referrals, then replays them (see run_load) and sums up. */
+static int replay(struct net *n, struct conn *conns, int nconn, int in_flight, size_t count,
+                  double seconds, struct load *r)
+{
+    struct pool p;
+    struct samples lat = {0};
+    double loop0, proc0, loop1, proc1;
+    int64_t t0, t1;
+    int rc = -1;
+
+    if (pool_fill(n, &p, count) != 0)
+        goto out;
+    if ((lat.ns = malloc(count * sizeof *lat.ns)) == NULL) {
+        fprintf(stderr, "bench_broker: out of memory for %zu latencies\n", count);
+        goto out;
+    }
+    lat.cap = count;
+    if (broker_cpu(n->broker_pid, &loop0, &proc0) != 0)
+        goto out;
+    t0 = now_ns();
+    if (run_load(conns, nconn, in_flight, &p, seconds, &lat, r) != 0)
+        goto out;
+    t1 = now_ns();
+    if (broker_cpu(n->broker_pid, &loop1, &proc1) != 0)
+        goto out;
+    r->loop_cpu = (loop1 - loop0) * NS_PER_S / (double)(t1 - t0);
+    r->process_cpu = (proc1 - proc0) * NS_PER_S / (double)(t1 - t0);
+    qsort(lat.ns, lat.len, sizeof *lat.ns, compare_i64);
+    r->per_s = r->seconds > 0 ? (double)r->accepts / r->seconds : 0.0;
+    r->p50_us = percentile_us(&lat, 50);
+    r->p99_us = percentile_us(&lat, 99);
+    rc = 0;
+out:
+    pool_free(&p);
+    free(lat.ns);
+    return rc;
+}
+
+/* How many referrals a phase at `per_s` for `seconds` needs, with margin. */
+static size_t pool_size(double per_s, double seconds)
+{
+    double want = per_s * seconds * POOL_MARGIN;
+
+    if (!(want >= POOL_MIN))
+        return POOL_MIN;
+    return want > POOL_MAX ? POOL_MAX : (size_t)want;
+}
+
+/* One timed phase: warm up (which also estimates the rate), seal a pool big
+ * enough, replay it for `seconds`, and read the broker's counters around it. */
+static int run_phase(struct net *n, struct conn *conns, struct phase *ph, double seconds,
+                     double expect_per_s)
+{
+    struct cf_status before, after;
+    struct load warm;
+
+    fprintf(stderr, "bench_broker: %s: warming up\n", ph->label);
+    if (ph->in_flight == 1) {
+        if (replay(n, conns, ph->connections, 1, WARMUP_SUBMITS, 0, &warm) != 0)
+            return -1;
+    } else {
+        if (replay(n, conns, ph->connections, ph->in_flight, PROBE_SUBMITS, 0, &warm) != 0)
+            return -1;
+        expect_per_s = warm.per_s;
+    }
+    net_status(conns[0].sock, &before);
+    fprintf(stderr, "bench_broker: %s: %g s\n", ph->label, seconds);
+    if (replay(n, conns, ph->connections, ph->in_flight, pool_size(expect_per_s, seconds), seconds,
+               &ph->load) != 0)
+        return -1;
+    net_status(conns[0].sock, &after);
+    ph->commits = after.commits - before.commits;
+    ph->frames = after.frames - before.frames;
+    return 0;
+}
+
+/* ---- Output ---- */
+
+static double frames_per_commit(uint64_t frames, uint64_t commits)
+{
+    return commits > 0 ? (double)frames / (double)commits : 0.0;
+}
+
+static void print_phase_line(const struct phase *ph)
+{
+    printf("%-34s %8.0f /s   p50 %7.0f us   p99 %7.0f us   frames/commit %5.1f", ph->label,
+           ph->load.per_s, ph->load.p50_us, ph->load.p99_us,
+           frames_per_commit(ph->frames, ph->commits));
+    if (ph->load.ran_out)
+        printf("   (pool used up after %.1f s)", ph->load.seconds);
+    printf("\n    broker CPU in cores: loop thread %.2f, whole process %.2f\n", ph->load.loop_cpu,
+           ph->load.process_cpu);
+}
+
+/* The ratios of a loaded phase: against Ed25519 verification (one check per
+ * message in the broker's one thread) and against synced commits (what one
+ * fsync per message would allow). */
+static void print_loaded_ratios(const struct phase *ph, const struct limits *lim)
+{
+    double commits_per_s = ph->load.seconds > 0 ? (double)ph->commits / ph->load.seconds : 0.0;
+
+    printf("    = %.2f x Ed25519 verify limit on 1 core (%.0f /s)\n",
+           ratio(ph->load.per_s, lim->ed25519_per_s), lim->ed25519_per_s);
+    printf("    = %.1f x LMDB synced commits/s at batch 1 (%.0f /s); the broker made %.0f "
+           "commits/s\n",
+           ratio(ph->load.per_s, lim->lmdb_b1_per_s), lim->lmdb_b1_per_s, commits_per_s);
+    printf("    = %.2f x LMDB records/s at batch 100 (%.0f /s)\n",
+           ratio(ph->load.per_s, 100.0 * lim->lmdb_b100_per_s), 100.0 * lim->lmdb_b100_per_s);
+}
+
+static void print_table(const struct limits *lim, const struct phase *ph, size_t nph,
+                        const struct cf_status *end, long cores, double seconds,
+                        const char *lmdb_dir, bool disk_same)
+{
+    printf("raw limits (%ld cores, %g s each; LMDB under %s, %s)\n", cores, seconds, lmdb_dir,
+           disk_same ? "the file system of the broker's state"
+                     : "NOT the file system of the broker's state");
+    printf("%-34s %8.0f commits/s\n", "lmdb synced commit, batch 1", lim->lmdb_b1_per_s);
+    printf("%-34s %8.0f commits/s   %.0f records/s\n", "lmdb synced commit, batch 100",
+           lim->lmdb_b100_per_s, 100.0 * lim->lmdb_b100_per_s);
+    printf("%-34s %8.0f /s\n", "ed25519 verify (1 core)", lim->ed25519_per_s);
+    printf("%-34s %8.0f /s   p50 %7.0f us   p99 %7.0f us\n", "zmq round trip, CURVE",
+           lim->curve.per_s, lim->curve.p50_us, lim->curve.p99_us);
+    printf("%-34s %8.0f /s   p50 %7.0f us   p99 %7.0f us\n", "floor: CURVE rtt + synced commit",
+           lim->floor.per_s, lim->floor.p50_us, lim->floor.p99_us);
+    printf("\nchildfirst-broker (durable defaults, log_level warn), referrals from police-a\n");
+    for (size_t i = 0; i < nph; i++) {
+        print_phase_line(&ph[i]);
+        if (ph[i].in_flight == 1) {
+            printf("    = %.2f x floor (CURVE rtt + synced commit: %.0f /s, p50 %.0f us); "
+                   "p50 = %.2f x floor p50\n",
+                   ratio(ph[i].load.per_s, lim->floor.per_s), lim->floor.per_s, lim->floor.p50_us,
+                   ratio(ph[i].load.p50_us, lim->floor.p50_us));
+        } else {
+            print_loaded_ratios(&ph[i], lim);
+        }
+    }
+    printf("status at the end: %" PRIu64 " frames in %" PRIu64
+           " commits = %.1f frames per commit (whole run, warm-ups included)\n",
+           end->frames, end->commits, frames_per_commit(end->frames, end->commits));
+}
+
+static void print_json(const struct limits *lim, const struct phase *ph, size_t nph,
+                       const struct cf_status *end, long cores, double seconds, bool disk_same)
+{
+    printf("{\"cores\":%ld,\"seconds\":%g,\"same_disk\":%s", cores, seconds,
+           disk_same ? "true" : "false");
+    printf(",\"raw_lmdb_commit_b1_per_s\":%.1f,\"raw_lmdb_commit_b100_per_s\":%.1f",
+           lim->lmdb_b1_per_s, lim->lmdb_b100_per_s);
+    printf(",\"raw_ed25519_verify_per_s\":%.1f", lim->ed25519_per_s);
+    printf(",\"raw_zmq_rtt_curve_per_s\":%.1f,\"raw_zmq_rtt_curve_p50_us\":%.1f"
+           ",\"raw_zmq_rtt_curve_p99_us\":%.1f",
+           lim->curve.per_s, lim->curve.p50_us, lim->curve.p99_us);
+    printf(",\"raw_floor_per_s\":%.1f,\"raw_floor_p50_us\":%.1f,\"raw_floor_p99_us\":%.1f",
+           lim->floor.per_s, lim->floor.p50_us, lim->floor.p99_us);
+    for (size_t i = 0; i < nph; i++) {
+        const struct phase *p = &ph[i];
+        const char *k = p->key;
+
+        printf(",\"broker_%s_accepts\":%ld,\"broker_%s_seconds\":%.3f", k, p->load.accepts, k,
+               p->load.seconds);
+        printf(",\"broker_%s_accepts_per_s\":%.1f,\"broker_%s_p50_us\":%.1f"
+               ",\"broker_%s_p99_us\":%.1f",
+               k, p->load.per_s, k, p->load.p50_us, k, p->load.p99_us);
+        printf(",\"broker_%s_commits\":%" PRIu64 ",\"broker_%s_frames\":%" PRIu64
+               ",\"broker_%s_frames_per_commit\":%.2f,\"broker_%s_pool_used_up\":%s",
+               k, p->commits, k, p->frames, k, frames_per_commit(p->frames, p->commits), k,
+               p->load.ran_out ? "true" : "false");
+        printf(",\"broker_%s_loop_cpu\":%.3f,\"broker_%s_process_cpu\":%.3f", k, p->load.loop_cpu,
+               k, p->load.process_cpu);
+        if (p->in_flight == 1) {
+            printf(",\"ratio_%s_to_floor\":%.3f,\"ratio_%s_p50_to_floor_p50\":%.3f", k,
+                   ratio(p->load.per_s, lim->floor.per_s), k,
+                   ratio(p->load.p50_us, lim->floor.p50_us));
+        } else {
+            printf(",\"ratio_%s_to_ed25519\":%.3f,\"ratio_%s_to_lmdb_b1\":%.3f"
+                   ",\"ratio_%s_to_lmdb_b100_records\":%.3f",
+                   k, ratio(p->load.per_s, lim->ed25519_per_s), k,
+                   ratio(p->load.per_s, lim->lmdb_b1_per_s), k,
+                   ratio(p->load.per_s, 100.0 * lim->lmdb_b100_per_s));
+        }
+    }
+    printf(",\"status_frames\":%" PRIu64 ",\"status_commits\":%" PRIu64
+           ",\"status_frames_per_commit\":%.2f}\n",
+           end->frames, end->commits, frames_per_commit(end->frames, end->commits));
+}
+
+/* ---- Main ---- */
+
+/* Starts the broker, runs the phases, asks for the final Status and stops the
+ * broker cleanly. The caller destroys the net. */
+static int run_broker(struct net *n, const struct limits *lim, double seconds, struct phase *ph,
+                      size_t nph, struct cf_status *end)
+{
+    struct conn conns[CONNECTIONS];
+
+    memset(conns, 0, sizeof conns);
+    net_broker_start(n);
+    fprintf(stderr, "bench_broker: broker pid %d, state in %s\n", (int)n->broker_pid, n->state_dir);
+    conn_open(n, &conns[0]);
+    for (size_t i = 0; i < nph; i++) {
+        for (int c = 1; c < ph[i].connections; c++)
+            if (conns[c].sock == NULL)
+                conn_open(n, &conns[c]);
+        if (run_phase(n, conns, &ph[i], seconds, lim->floor.per_s) != 0)
+            return -1;
+    }
+    net_status(conns[0].sock, end);
+    net_broker_stop(n);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct net net;
+    struct phase phases[] = {
+        {.key = "1x1", .label = "broker accepts, 1 in flight", .connections = 1, .in_flight = 1},
+        {.key = "1x100",
+         .label = "broker accepts, 100 in flight",
+         .connections = 1,
+         .in_flight = MANY_IN_FLIGHT},
+        {.key = "4x100",
+         .label = "broker accepts, 4 conns x 100",
+         .connections = CONNECTIONS,
+         .in_flight = MANY_IN_FLIGHT},
+    };
+    const size_t nph = sizeof phases / sizeof phases[0];
+    struct options opt;
+    struct limits lim;
+    struct cf_status end;
+    char work[PATH_MAX];
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    bool made_work = false, disk_same = false;
+    int status = EXIT_FAILURE;
+
+    if (parse_options(argc, argv, &opt) != 0)
+        return EXIT_FAILURE;
+    if (sodium_init() < 0) {
+        fprintf(stderr, "bench_broker: sodium_init failed\n");
+        return EXIT_FAILURE;
+    }
+    if (atexit(teardown_at_exit) != 0) {
+        fprintf(stderr, "bench_broker: atexit failed\n");
+        return EXIT_FAILURE;
+    }
+    snprintf(work, sizeof work, "%s/bench_broker.XXXXXX", CF_BENCH_WORK_DIR);
+    if (mkdtemp(work) == NULL) {
+        fprintf(stderr, "bench_broker: mkdtemp %s: %s\n", work, strerror(errno));
+        return EXIT_FAILURE;
+    }
+    made_work = true;
+    if (measure_limits(work, opt.seconds, &lim) != 0) {
+        fprintf(stderr, "bench_broker: a raw measurement failed; see above\n");
+        goto out;
+    }
+    /* Each raw measurement removed its own subfolder; only ours is left. */
+    made_work = false;
+    if (rmdir(work) != 0) {
+        fprintf(stderr, "bench_broker: rmdir %s: %s\n", work, strerror(errno));
+        goto out;
+    }
+
+    net_create(&net, BROKER_INI);
+    live_net = &net;
+    if (same_disk(CF_BENCH_WORK_DIR, net.dir, &disk_same) != 0)
+        goto out;
+    if (run_broker(&net, &lim, opt.seconds, phases, nph, &end) != 0) {
+        fprintf(stderr, "bench_broker: the broker run failed; see above\n");
+        goto out;
+    }
+    if (opt.json)
+        print_json(&lim, phases, nph, &end, cores, opt.seconds, disk_same);
+    else
+        print_table(&lim, phases, nph, &end, cores, opt.seconds, CF_BENCH_WORK_DIR, disk_same);
+    if (fflush(stdout) != 0) {
+        perror("bench_broker: writing stdout");
+        goto out;
+    }
+    status = EXIT_SUCCESS;
+out:
+    teardown_at_exit();
+    if (made_work && rmdir(work) != 0) {
+        fprintf(stderr, "bench_broker: rmdir %s: %s\n", work, strerror(errno));
+        status = EXIT_FAILURE;
+    }
+    return status;
+}
