@@ -337,6 +337,33 @@ static void test_hook_fails_twice_then_succeeds(void **state)
     json_decref(receipt);
 }
 
+static void test_hook_is_time_limited(void **state)
+{
+    struct net *n = *state;
+    char hook[1024], count[1024], done[1024], extra[1200], script[4096];
+    snprintf(hook, sizeof hook, "%s/slow.sh", n->dir);
+    snprintf(count, sizeof count, "%s/slow.count", n->dir);
+    snprintf(done, sizeof done, "%s/slow.done", n->dir);
+    /* The first run hangs; the agent must kill it and try again. */
+    snprintf(script, sizeof script,
+             "#!/bin/sh\necho x >> '%s'\n[ $(wc -l < '%s') -ge 2 ] || exec sleep 600\n"
+             "cat > '%s'\n",
+             count, count, done);
+    FILE *f = fopen(hook, "w");
+    fputs(script, f);
+    fclose(f);
+    chmod(hook, 0755);
+    snprintf(extra, sizeof extra, "on_notice = %s\nhook_timeout_s = 1\n", hook);
+    net_agent_setup(n, "la-duty", extra);
+    start_all(n);
+    json_t *receipt = refer(n, EXAMPLE, 0);
+    assert_true(net_wait_glob(done, WAIT_MS, NULL, 0));
+    assert_true(net_file_contains(net_agent_of(n, "la-duty")->log, "HOOK-TIMEOUT"));
+    assert_string_equal(read_all(count), "x\nx\n");
+    assert_non_null(strstr(read_all(done), "new_referral"));
+    json_decref(receipt);
+}
+
 static void test_duty_team_notice_has_no_child_details(void **state)
 {
     struct net *n = *state;
@@ -465,6 +492,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_agent_killed_between_commit_and_ack, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hook_fails_twice_then_succeeds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hook_is_time_limited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duty_team_notice_has_no_child_details, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_no_child_details_outside_recipients, setup,
