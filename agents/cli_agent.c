@@ -304,6 +304,50 @@ static const char refer_help[] =
     "  3  queued: the broker has not answered in time; the agent keeps the\n"
     "     referral in its outbox and resends it until the broker answers\n";
 
+/* The options the agent commands share (-c, --help) and those each allows
+ * (--json, --case, --wait), parsed once here. */
+struct args {
+    const char *config, *case_id, *wait;
+    bool json;
+    const char *operand; /* the one operand, for commands that take one */
+};
+
+/* Returns -1 to go on, or the exit code (help printed, or a usage error). */
+static int parse_args(int argc, char **argv, const char *help, const char *allowed,
+                      bool operand, struct args *a)
+{
+    static const struct option opts[] = {{"wait", required_argument, NULL, 'w'},
+                                         {"case", required_argument, NULL, 'k'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    memset(a, 0, sizeof *a);
+    int c, index = -1;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:h", opts, &index)) != -1) {
+        if (index >= 0 && index < 3 && !strstr(allowed, opts[index].name))
+            return fputs(help, stderr), CLI_USAGE;
+        index = -1;
+        if (c == 'w')
+            a->wait = optarg;
+        else if (c == 'k')
+            a->case_id = optarg;
+        else if (c == 'j')
+            a->json = true;
+        else if (c == 'c')
+            a->config = optarg;
+        else if (c == 'h')
+            return fputs(help, stdout), CLI_OK;
+        else
+            return fputs(help, stderr), CLI_USAGE;
+    }
+    if (optind != argc - (operand ? 1 : 0))
+        return fputs(help, stderr), CLI_USAGE;
+    a->operand = operand ? argv[optind] : NULL;
+    return -1;
+}
+
 static int parse_wait(const char *s, long *out)
 {
     if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 3 || atol(s) > WAIT_MAX_S)
@@ -314,32 +358,16 @@ static int parse_wait(const char *s, long *out)
 
 int cli_refer(int argc, char **argv)
 {
-    static const struct option opts[] = {{"wait", required_argument, NULL, 'w'},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
-    const char *config = NULL;
+    struct args a;
+    int done = parse_args(argc, argv, refer_help, "wait", true, &a);
+    if (done >= 0)
+        return done;
+    const char *config = a.config, *file = a.operand;
     long wait_s = WAIT_DEFAULT_S;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "w:c:h", opts, NULL)) != -1) {
-        if (c == 'w') {
-            if (parse_wait(optarg, &wait_s) != 0) {
-                fprintf(stderr, "childfirst refer: --wait takes seconds from 0 to %d\n",
-                        WAIT_MAX_S);
-                return CLI_USAGE;
-            }
-        } else if (c == 'c') {
-            config = optarg;
-        } else if (c == 'h') {
-            return fputs(refer_help, stdout), CLI_OK;
-        } else {
-            return fputs(refer_help, stderr), CLI_USAGE;
-        }
+    if (a.wait && parse_wait(a.wait, &wait_s) != 0) {
+        fprintf(stderr, "childfirst refer: --wait takes seconds from 0 to %d\n", WAIT_MAX_S);
+        return CLI_USAGE;
     }
-    if (optind != argc - 1)
-        return fputs(refer_help, stderr), CLI_USAGE;
-    const char *file = argv[optind];
 
     struct cf_error err = {0};
     uint8_t *buf = NULL;
@@ -471,29 +499,12 @@ static void print_inbox(const json_t *list, const char *case_id)
 
 int cli_inbox(int argc, char **argv)
 {
-    static const struct option opts[] = {{"case", required_argument, NULL, 'k'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
-    const char *config = NULL, *case_id = NULL;
-    bool as_json = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        if (c == 'k')
-            case_id = optarg;
-        else if (c == 'j')
-            as_json = true;
-        else if (c == 'c')
-            config = optarg;
-        else if (c == 'h')
-            return fputs(inbox_help, stdout), CLI_OK;
-        else
-            return fputs(inbox_help, stderr), CLI_USAGE;
-    }
-    if (optind != argc)
-        return fputs(inbox_help, stderr), CLI_USAGE;
+    struct args a;
+    int done = parse_args(argc, argv, inbox_help, "case json", false, &a);
+    if (done >= 0)
+        return done;
+    const char *config = a.config, *case_id = a.case_id;
+    bool as_json = a.json;
     if (case_id && !cf_header_case_id_valid(case_id, strlen(case_id))) {
         fprintf(stderr, "childfirst inbox: --case: not a case id (cf- and 26 characters)\n");
         return CLI_USAGE;
@@ -614,27 +625,12 @@ static bool message_id_valid(const char *s)
 
 int cli_show(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
-    const char *config = NULL;
-    bool as_json = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        if (c == 'j')
-            as_json = true;
-        else if (c == 'c')
-            config = optarg;
-        else if (c == 'h')
-            return fputs(show_help, stdout), CLI_OK;
-        else
-            return fputs(show_help, stderr), CLI_USAGE;
-    }
-    if (optind != argc - 1)
-        return fputs(show_help, stderr), CLI_USAGE;
-    const char *id = argv[optind];
+    struct args a;
+    int done = parse_args(argc, argv, show_help, "json", true, &a);
+    if (done >= 0)
+        return done;
+    const char *config = a.config, *id = a.operand;
+    bool as_json = a.json;
     if (!message_id_valid(id)) {
         fprintf(stderr, "childfirst show: MESSAGE_ID is 32 hex characters "
                         "(see 'childfirst inbox')\n");
@@ -711,26 +707,12 @@ static void print_status(const json_t *st)
 
 int cli_status(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
-    const char *config = NULL;
-    bool as_json = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        if (c == 'j')
-            as_json = true;
-        else if (c == 'c')
-            config = optarg;
-        else if (c == 'h')
-            return fputs(status_help, stdout), CLI_OK;
-        else
-            return fputs(status_help, stderr), CLI_USAGE;
-    }
-    if (optind != argc)
-        return fputs(status_help, stderr), CLI_USAGE;
+    struct args a;
+    int done = parse_args(argc, argv, status_help, "json", false, &a);
+    if (done >= 0)
+        return done;
+    const char *config = a.config;
+    bool as_json = a.json;
     json_t *req = json_pack("{s:s}", "cmd", "status"), *ans = NULL;
     int rc = req ? agent_call("status", config, req, CALL_TIMEOUT_MS, &ans) : CLI_FAIL;
     if (rc == CLI_OK && !answer_ok(ans))
