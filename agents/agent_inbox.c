@@ -76,9 +76,11 @@ static void delivery_fini(struct delivery *d)
 }
 
 /* The content checks, which need no store: who signed it and that the logged
- * record describes exactly these bytes. */
+ * record describes exactly these bytes. Signatures are checked on arrival
+ * (`verify`) against the directory then in force; a kept message is not
+ * checked again, so a later key rotation leaves it readable. */
 static int check_content(struct agent *a, const struct cf_frame *f, struct delivery *d,
-                         struct cf_error *err)
+                         bool verify, struct cf_error *err)
 {
     memset(d, 0, sizeof *d);
     int rc = cf_wire_record_decode(f->record, f->record_len, &d->rec, err);
@@ -89,8 +91,8 @@ static int check_content(struct agent *a, const struct cf_frame *f, struct deliv
                             d->rec.index, f->leaf_index);
     if (f->notice) {
         d->is_notice = true;
-        if ((rc = cf_notice_verify(f->notice, f->notice_len, f->notice_signature,
-                                   a->broker_sign_pk)) != 0)
+        if (verify && (rc = cf_notice_verify(f->notice, f->notice_len, f->notice_signature,
+                                             a->broker_sign_pk)) != 0)
             return cf_error_set(err, rc, "the notice is not signed by the broker");
         if (d->rec.event != CF_EVENT_NOTICE || d->rec.notice_len != f->notice_len ||
             memcmp(d->rec.notice, f->notice, f->notice_len) != 0)
@@ -101,16 +103,16 @@ static int check_content(struct agent *a, const struct cf_frame *f, struct deliv
         cf_envelope_hash(f->notice, f->notice_len, d->hash);
         return 0;
     }
-    if (!a->dir)
-        return cf_error_set(err, CF_EUNKNOWNAGENCY, "no verified directory yet");
     if ((rc = cf_envelope_decode(f->envelope, f->envelope_len, &d->env, &d->hdr, err)) != 0)
         return rc;
-    const struct cf_agency *sender = cf_directory_find(a->dir, d->hdr.sender);
-    if (!sender)
-        return cf_error_set(err, CF_EUNKNOWNAGENCY, "the sender %s is not in the directory",
-                            d->hdr.sender);
-    if ((rc = cf_envelope_verify(&d->env, sender->sign_pk)) != 0)
-        return cf_error_set(err, rc, "the signature is not %s's", d->hdr.sender);
+    if (verify) {
+        const struct cf_agency *sender = a->dir ? cf_directory_find(a->dir, d->hdr.sender) : NULL;
+        if (!sender)
+            return cf_error_set(err, CF_EUNKNOWNAGENCY, "the sender %s is not in the directory",
+                                d->hdr.sender);
+        if ((rc = cf_envelope_verify(&d->env, sender->sign_pk)) != 0)
+            return cf_error_set(err, rc, "the signature is not %s's", d->hdr.sender);
+    }
     if (!cf_record_matches(&d->rec, &d->env))
         return cf_error_set(err, CF_ECORRUPT, "the logged record is not this envelope");
     memcpy(d->message_id, d->hdr.message_id, CF_MESSAGE_ID_LEN);
@@ -201,7 +203,8 @@ json_t *agent_inbox_render(struct agent *a, const uint8_t *frame, size_t len,
     struct delivery d;
     json_t *doc = NULL;
     memset(&d, 0, sizeof d);
-    if (cf_wire_frame_decode(frame, len, &f, err) == 0 && check_content(a, &f, &d, err) == 0)
+    if (cf_wire_frame_decode(frame, len, &f, err) == 0 &&
+        check_content(a, &f, &d, false, err) == 0)
         render(a, &f, &d, &doc, err);
     delivery_fini(&d);
     cf_wire_frame_fini(&f);
@@ -273,7 +276,7 @@ void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
     struct delivery d;
     struct cf_error err = {0};
     json_t *doc = NULL;
-    int rc = check_content(a, f, &d, &err);
+    int rc = check_content(a, f, &d, true, &err);
     if (rc != 0) {
         /* Not the sender's fault: a broker showing something it did not log, or
          * a directory this agent has not caught up with. Nothing is answered;
@@ -349,7 +352,7 @@ json_t *agent_inbox(struct agent *a, const char *case_id)
             struct cf_frame f;
             struct delivery d;
             if (cf_wire_frame_decode(v.mv_data, v.mv_size, &f, NULL) == 0 &&
-                check_content(a, &f, &d, NULL) == 0) {
+                check_content(a, &f, &d, false, NULL) == 0) {
                 const char *cid = d.is_notice ? d.notice.case_id : d.hdr.case_id;
                 if (!case_id || strcmp(case_id, cid) == 0) {
                     enum cf_urgency u = d.is_notice ? d.notice.urgency : d.hdr.urgency;

@@ -454,22 +454,37 @@ static void test_directory_key_change_and_lower_serial(void **state)
 {
     struct net *n = *state;
     start_all(n);
+    json_t *receipt = refer(n, EXAMPLE, 0);
+    const char *case_id = json_string_value(json_object_get(receipt, "case_id"));
+    const char *message_id = json_string_value(json_object_get(receipt, "message_id"));
+    json_decref(await_inbox(n, "la-csc", case_id, "referral"));
     char pattern[1024], path[1024];
     snprintf(pattern, sizeof pattern, "%s/inbox/_agent/*-key_changed.json",
              net_agent_of(n, "la-csc")->spool);
     assert_int_equal(net_count_glob(pattern), 0);
-    /* The authority publishes new keys for the guardian service as serial 2. */
-    net_agent_stop(n, "guardian-x");
-    net_rekey(n, "guardian-x");
+    /* The authority publishes new keys for the police force as serial 2. */
+    net_agent_stop(n, "police-a");
+    net_rekey(n, "police-a");
     net_sign_directory(n, 2);
     net_broker_stop(n);
     net_broker_start(n);
     assert_true(net_wait_glob(pattern, WAIT_MS, path, sizeof path));
     json_t *notice = load_json(path);
-    assert_string_equal(json_string_value(json_object_get(notice, "agency")), "guardian-x");
+    assert_string_equal(json_string_value(json_object_get(notice, "agency")), "police-a");
     assert_int_equal(json_integer_value(json_object_get(notice, "new_serial")), 2);
     assert_true(net_file_contains(net_agent_of(n, "la-csc")->log, "AGENCY-KEY-CHANGED"));
     json_decref(notice);
+    /* What police-a sent before the rotation stays readable. */
+    const char *show[] = {"show", message_id, "--json", NULL};
+    assert_int_equal(net_cli(n, "la-csc", show, out, sizeof out, err, sizeof err), 0);
+    json_t *shown = json_loads(out, 0, NULL);
+    assert_same_referral(json_object_get(shown, "payload"));
+    json_decref(shown);
+    /* The police agent with its new key is admitted and sends again. */
+    net_agent_start(n, "police-a", NULL);
+    json_decref(receipt);
+    receipt = refer(n, EXAMPLE, 0);
+    json_decref(receipt);
     /* A directory with a lower serial than the log's is refused by the broker. */
     net_broker_stop(n);
     net_sign_directory(n, 1);
