@@ -121,8 +121,10 @@ json_t *agent_status(struct agent *a);
 /* Binds the Unix socket named by cfg.control (mode 0600). */
 int agent_control_open(struct agent *a, struct cf_error *err);
 void agent_control_close(struct agent *a);
-/* File descriptors to poll for reading: the listening socket and every client. */
-size_t agent_control_fds(struct agent *a, int *fds, size_t cap);
+/* File descriptors to poll, with the events each waits for (POLLIN, and
+ * POLLOUT while an answer is being written): the listening socket and every
+ * client. */
+size_t agent_control_fds(struct agent *a, int *fds, short *events, size_t cap);
 /* Serves whatever is ready on `fd`. */
 void agent_control_ready(struct agent *a, int fd);
 /* Answers requests that waited too long (a refer without a broker answer). */

@@ -5,6 +5,7 @@
  * id until the core reports the broker's answer or the caller's wait runs out. */
 #define _GNU_SOURCE /* struct ucred (SO_PEERCRED), accept4 */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -559,17 +560,22 @@ void agent_control_close(struct agent *a)
     a->control_fd = -1;
 }
 
-size_t agent_control_fds(struct agent *a, int *fds, size_t cap)
+size_t agent_control_fds(struct agent *a, int *fds, short *events, size_t cap)
 {
     struct agent_control *p = a->pending;
     size_t n = 0;
     if (!p)
         return 0;
-    if (!p->paused_until && n < cap)
+    if (!p->paused_until && n < cap) {
+        events[n] = POLLIN;
         fds[n++] = a->control_fd;
+    }
     for (size_t i = 0; i < CONTROL_CLIENTS && n < cap; i++)
-        if (p->clients[i].state != CLIENT_FREE)
+        if (p->clients[i].state != CLIENT_FREE) {
+            /* An answer larger than the socket buffer drains as the reader takes it. */
+            events[n] = p->clients[i].state == CLIENT_WRITE ? POLLIN | POLLOUT : POLLIN;
             fds[n++] = p->clients[i].fd;
+        }
     return n;
 }
 

@@ -3,6 +3,7 @@
  * due hooks and resends what the broker has not answered. Everything it has
  * promised is in LMDB before it says so, so a restart picks up where it was. */
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,10 +69,14 @@ static void serve(struct agent *a)
 {
     while (!stop) {
         int fds[40];
-        size_t n_fds = agent_control_fds(a, fds, 38);
+        short events[40];
+        size_t n_fds = agent_control_fds(a, fds, events, 38);
         zmq_pollitem_t items[42] = {{a->dealer, 0, ZMQ_POLLIN, 0}, {a->monitor, 0, ZMQ_POLLIN, 0}};
         for (size_t i = 0; i < n_fds; i++)
-            items[2 + i] = (zmq_pollitem_t){NULL, fds[i], ZMQ_POLLIN, 0};
+            items[2 + i] = (zmq_pollitem_t){NULL, fds[i],
+                                            (short)((events[i] & POLLIN ? ZMQ_POLLIN : 0) |
+                                                    (events[i] & POLLOUT ? ZMQ_POLLOUT : 0)),
+                                            0};
         long wait = a->hook_pid ? 50 : (long)a->cfg.spool_scan_ms;
         if (zmq_poll(items, (int)(2 + n_fds), wait) < 0)
             continue; /* EINTR: the loop condition sees the signal */
