@@ -1,8 +1,10 @@
-/* Sealing and opening envelopes (layout in envelope.h). The checks run in a
+/* Sealing and opening envelopes (layout in envelope.h), and the small signed
+ * layouts around them (acks, votes, determinations). The checks run in a
  * fixed order so each failure has one code: structure, signature, then, for a
  * recipient, seal, key commitment, decryption and padding. The commitment is
  * checked before decrypting, so a key that was never meant for everyone is
- * refused before any of its plaintext exists.
+ * refused before any of its plaintext exists. A determination proposal seals
+ * a second part, its NRM return, the same way for one recipient.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +15,14 @@
 #include "childfirst/envelope.h"
 #include "childfirst/wire.h"
 
-static const char payload_tag[] = "childfirst/v1/payload"; /* the tags end with their NUL */
+/* The signed tags end with their NUL; the commitment message has none. */
+static const char payload_tag[] = "childfirst/v1/payload";
+static const char return_tag[] = "childfirst/v1/nrm_return";
 static const char envelope_tag[] = "childfirst/v1/envelope";
-static const char commit_msg[] = "childfirst/v1/commit";   /* hashed without a NUL */
+static const char commit_msg[] = "childfirst/v1/commit";
 static const char ack_tag[] = "childfirst/v1/ack";
+static const char vote_tag[] = "childfirst/v1/vote";
+static const char determination_tag[] = "childfirst/v1/determination";
 
 static void b2b(const void *data, size_t len, uint8_t out[CF_HASH_LEN])
 {
@@ -28,7 +34,7 @@ void cf_envelope_hash(const uint8_t *data, size_t len, uint8_t out[CF_HASH_LEN])
     b2b(data, len, out);
 }
 
-/* BLAKE2b-256 of the key list in its length-prefixed form. */
+/* BLAKE2b-256 of a key list in its length-prefixed form. */
 static int keys_digest(const struct cf_key_entry *keys, size_t n, uint8_t out[CF_HASH_LEN])
 {
     struct cf_buf b;
@@ -51,28 +57,42 @@ void cf_envelope_digests(const struct cf_envelope *env, struct cf_envelope_diges
     /* A decoded envelope's key list is bounded, so this cannot fail. */
     if (keys_digest(env->keys, env->n_keys, d->keys) != 0)
         memset(d->keys, 0, sizeof d->keys);
+    memset(d->nrm, 0, sizeof d->nrm);
+    if (env->has_nrm)
+        b2b(env->nrm_ciphertext, env->nrm_ciphertext_len, d->nrm);
 }
 
-/* The bytes the sender signs. */
-static void signed_bytes(const struct cf_envelope *env,
-                         uint8_t out[sizeof envelope_tag + 3 * CF_HASH_LEN + CF_HASH_LEN])
+#define SIGNED_MAX (sizeof envelope_tag + 7 * CF_HASH_LEN)
+
+/* The bytes the sender signs; returns their length. */
+static size_t signed_bytes(const struct cf_envelope *env, uint8_t out[SIGNED_MAX])
 {
     struct cf_envelope_digests d;
     cf_envelope_digests(env, &d);
     uint8_t *p = out;
     memcpy(p, envelope_tag, sizeof envelope_tag);
     p += sizeof envelope_tag;
-    memcpy(p, d.header, CF_HASH_LEN);
-    memcpy(p + CF_HASH_LEN, d.ciphertext, CF_HASH_LEN);
-    memcpy(p + 2 * CF_HASH_LEN, d.keys, CF_HASH_LEN);
-    memcpy(p + 3 * CF_HASH_LEN, env->commit, CF_HASH_LEN);
+    memcpy(p, d.header, CF_HASH_LEN), p += CF_HASH_LEN;
+    memcpy(p, d.ciphertext, CF_HASH_LEN), p += CF_HASH_LEN;
+    memcpy(p, d.keys, CF_HASH_LEN), p += CF_HASH_LEN;
+    memcpy(p, env->commit, CF_HASH_LEN), p += CF_HASH_LEN;
+    if (env->has_nrm) {
+        uint8_t nrm_keys[CF_HASH_LEN];
+        if (keys_digest(&env->nrm_key, 1, nrm_keys) != 0)
+            memset(nrm_keys, 0, sizeof nrm_keys);
+        memcpy(p, d.nrm, CF_HASH_LEN), p += CF_HASH_LEN;
+        memcpy(p, nrm_keys, CF_HASH_LEN), p += CF_HASH_LEN;
+        memcpy(p, env->nrm_commit, CF_HASH_LEN), p += CF_HASH_LEN;
+    }
+    return (size_t)(p - out);
 }
 
-static void associated_data(const uint8_t *header, size_t len,
-                            uint8_t out[sizeof payload_tag + CF_HASH_LEN])
+/* The associated data of a part: its tag, then B(header). */
+static void associated_data(const char *tag, size_t tag_size, const uint8_t *header, size_t len,
+                            uint8_t *out)
 {
-    memcpy(out, payload_tag, sizeof payload_tag);
-    b2b(header, len, out + sizeof payload_tag);
+    memcpy(out, tag, tag_size);
+    b2b(header, len, out + tag_size);
 }
 
 static void commitment(const uint8_t key[CF_CONTENT_KEY_LEN], uint8_t out[CF_HASH_LEN])
@@ -91,67 +111,48 @@ static size_t bucket_for(size_t len)
     return len < b ? b : 0;
 }
 
-int cf_envelope_seal(const struct cf_header *h, const uint8_t *payload, size_t len,
-                     const uint8_t (*box_pks)[CF_BOX_PK], const struct cf_keys *sender,
-                     uint8_t **out, size_t *out_len, struct cf_error *err)
+/* One sealed part: `payload` padded and encrypted under a fresh content key
+ * bound to the header by `tag`, the key sealed to each of `n` recipients, and
+ * the key's commitment. On success *ciphertext is the caller's to free. */
+static int seal_part(const char *tag, size_t tag_size, const uint8_t *header, size_t header_len,
+                     const uint8_t *payload, size_t len, const cf_id *ids,
+                     const uint8_t (*box_pks)[CF_BOX_PK], size_t n, uint8_t **ciphertext,
+                     size_t *ciphertext_len, struct cf_key_entry *keys,
+                     uint8_t commit[CF_HASH_LEN], struct cf_error *err)
 {
-    int rc = cf_header_check(h, err);
-    if (rc != 0)
-        return rc;
-    if (strcmp(h->sender, sender->id) != 0)
-        return cf_error_set(err, CF_ESENDER, "header.sender %s is not the signing agency %s",
-                            h->sender, sender->id);
     size_t bucket = bucket_for(len);
     if (bucket == 0)
         return cf_error_set(err, CF_ETOOBIG, "payload: %zu bytes, at most %u allowed", len,
                             CF_MAX_PLAINTEXT - 1);
-
-    struct cf_envelope env;
-    memset(&env, 0, sizeof env);
-    uint8_t *padded = NULL, *key = sodium_malloc(CF_CONTENT_KEY_LEN);
-    if (!key) {
-        rc = cf_error_set(err, CF_ENOMEM, "cannot allocate secure memory");
-        goto out;
-    }
-    if ((rc = cf_wire_header_encode(h, &env.header, &env.header_len)) != 0) {
-        rc = cf_error_set(err, rc, "header: cannot encode");
-        goto out;
-    }
-    padded = malloc(bucket);
-    env.ciphertext_len = CF_NONCE_LEN + bucket + CF_AEAD_TAG_LEN;
-    env.ciphertext = malloc(env.ciphertext_len);
-    if (!padded || !env.ciphertext) {
+    int rc = 0;
+    uint8_t *key = sodium_malloc(CF_CONTENT_KEY_LEN), *padded = malloc(bucket);
+    uint8_t *ct = malloc(CF_NONCE_LEN + bucket + CF_AEAD_TAG_LEN), ad[64];
+    size_t padded_len;
+    if (!key || !padded || !ct) {
         rc = cf_error_set(err, CF_ENOMEM, "payload: out of memory");
         goto out;
     }
     memcpy(padded, payload, len);
-    size_t padded_len;
     if (sodium_pad(&padded_len, padded, len, bucket, bucket) != 0 || padded_len != bucket) {
         rc = cf_error_set(err, CF_EPAD, "payload: cannot pad");
         goto out;
     }
-
     crypto_aead_xchacha20poly1305_ietf_keygen(key);
-    randombytes_buf(env.ciphertext, CF_NONCE_LEN);
-    uint8_t ad[sizeof payload_tag + CF_HASH_LEN];
-    associated_data(env.header, env.header_len, ad);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(env.ciphertext + CF_NONCE_LEN, NULL, padded, bucket,
-                                               ad, sizeof ad, NULL, env.ciphertext, key);
-    env.n_keys = h->n_recipients;
-    for (size_t i = 0; i < h->n_recipients; i++) {
-        memcpy(env.keys[i].recipient, h->recipients[i], sizeof env.keys[i].recipient);
-        if (crypto_box_seal(env.keys[i].sealed, key, CF_CONTENT_KEY_LEN, box_pks[i]) != 0) {
-            rc = cf_error_set(err, CF_ESEAL, "cannot seal the content key for %s",
-                              h->recipients[i]);
+    randombytes_buf(ct, CF_NONCE_LEN);
+    associated_data(tag, tag_size, header, header_len, ad);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(ct + CF_NONCE_LEN, NULL, padded, bucket, ad,
+                                               tag_size + CF_HASH_LEN, NULL, ct, key);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(keys[i].recipient, ids[i], sizeof keys[i].recipient);
+        if (crypto_box_seal(keys[i].sealed, key, CF_CONTENT_KEY_LEN, box_pks[i]) != 0) {
+            rc = cf_error_set(err, CF_ESEAL, "cannot seal the content key for %s", ids[i]);
             goto out;
         }
     }
-    commitment(key, env.commit);
-    uint8_t msg[sizeof envelope_tag + 4 * CF_HASH_LEN];
-    signed_bytes(&env, msg);
-    crypto_sign_detached(env.signature, NULL, msg, sizeof msg, sender->sign_sk);
-    if ((rc = cf_wire_envelope_encode(&env, out, out_len)) != 0)
-        rc = cf_error_set(err, rc, "envelope: cannot encode");
+    commitment(key, commit);
+    *ciphertext = ct;
+    *ciphertext_len = CF_NONCE_LEN + bucket + CF_AEAD_TAG_LEN;
+    ct = NULL;
 out:
     if (padded) {
         sodium_memzero(padded, bucket);
@@ -159,8 +160,60 @@ out:
     }
     if (key)
         sodium_free(key);
+    free(ct);
+    return rc;
+}
+
+int cf_envelope_seal_with_return(const struct cf_header *h, const uint8_t *payload, size_t len,
+                                 const uint8_t (*box_pks)[CF_BOX_PK],
+                                 const struct cf_envelope_return *ret,
+                                 const struct cf_keys *sender, uint8_t **out, size_t *out_len,
+                                 struct cf_error *err)
+{
+    int rc = cf_header_check(h, err);
+    if (rc != 0)
+        return rc;
+    if (strcmp(h->sender, sender->id) != 0)
+        return cf_error_set(err, CF_ESENDER, "header.sender %s is not the signing agency %s",
+                            h->sender, sender->id);
+    if (ret && (!ret->recipient || !cf_header_id_valid(ret->recipient, strlen(ret->recipient))))
+        return cf_error_set(err, CF_EID, "the return's recipient is not an agency id");
+    struct cf_envelope env;
+    memset(&env, 0, sizeof env);
+    if ((rc = cf_wire_header_encode(h, &env.header, &env.header_len)) != 0) {
+        rc = cf_error_set(err, rc, "header: cannot encode");
+        goto out;
+    }
+    env.n_keys = h->n_recipients;
+    if ((rc = seal_part(payload_tag, sizeof payload_tag, env.header, env.header_len, payload, len,
+                        h->recipients, box_pks, h->n_recipients, &env.ciphertext,
+                        &env.ciphertext_len, env.keys, env.commit, err)) != 0)
+        goto out;
+    if (ret) {
+        cf_id liaison;
+        snprintf(liaison, sizeof liaison, "%s", ret->recipient);
+        env.has_nrm = true;
+        if ((rc = seal_part(return_tag, sizeof return_tag, env.header, env.header_len,
+                            ret->payload, ret->len, &liaison,
+                            (const uint8_t(*)[CF_BOX_PK])ret->box_pk, 1, &env.nrm_ciphertext,
+                            &env.nrm_ciphertext_len, &env.nrm_key, env.nrm_commit, err)) != 0)
+            goto out;
+    }
+    uint8_t msg[SIGNED_MAX];
+    crypto_sign_detached(env.signature, NULL, msg, signed_bytes(&env, msg), sender->sign_sk);
+    if ((rc = cf_wire_envelope_encode(&env, out, out_len)) != 0)
+        rc = cf_error_set(err, rc, "envelope: cannot encode");
+out:
     cf_envelope_fini(&env);
     return rc;
+}
+
+int cf_envelope_seal(const struct cf_header *h, const uint8_t *payload, size_t len,
+                     const uint8_t (*box_pks)[CF_BOX_PK], const struct cf_keys *sender,
+                     uint8_t **out, size_t *out_len, struct cf_error *err)
+{
+    return cf_envelope_seal_with_return(h, payload, len, box_pks, NULL, sender, out, out_len,
+                                        err);
 }
 
 int cf_envelope_decode(const uint8_t *buf, size_t len, struct cf_envelope *env,
@@ -179,33 +232,36 @@ int cf_envelope_decode(const uint8_t *buf, size_t len, struct cf_envelope *env,
             return cf_error_set(err, CF_EKEYLIST,
                                 "envelope.keys[%zu]: names %s where the header has %s", i,
                                 env->keys[i].recipient, hdr->recipients[i]);
+    if (env->has_nrm != (hdr->type == CF_TYPE_DETERMINATION_PROPOSED))
+        return cf_error_set(err, CF_EFIELD,
+                            env->has_nrm ? "envelope.nrm_return: only a determination_proposed "
+                                           "carries one"
+                                         : "envelope.nrm_return: a determination_proposed needs "
+                                           "its NRM return");
     return 0;
 }
 
 int cf_envelope_verify(const struct cf_envelope *env, const uint8_t sender_pk[CF_SIGN_PK])
 {
-    uint8_t msg[sizeof envelope_tag + 4 * CF_HASH_LEN];
-    signed_bytes(env, msg);
-    return crypto_sign_verify_detached(env->signature, msg, sizeof msg, sender_pk) == 0 ? 0
-                                                                                        : CF_ESIG;
+    uint8_t msg[SIGNED_MAX];
+    size_t n = signed_bytes(env, msg);
+    return crypto_sign_verify_detached(env->signature, msg, n, sender_pk) == 0 ? 0 : CF_ESIG;
 }
 
-int cf_envelope_open(const struct cf_envelope *env, const struct cf_keys *self, uint8_t **payload,
-                     size_t *len)
+/* Opens one part with `self`'s key: seal, commitment, decryption, padding. */
+static int open_part(const char *tag, size_t tag_size, const struct cf_envelope *env,
+                     const struct cf_key_entry *mine, const uint8_t *ciphertext, size_t ct_len,
+                     const uint8_t commit_want[CF_HASH_LEN], const struct cf_keys *self,
+                     uint8_t **payload, size_t *len)
 {
-    const struct cf_key_entry *mine = NULL;
-    for (size_t i = 0; i < env->n_keys && !mine; i++)
-        if (strcmp(env->keys[i].recipient, self->id) == 0)
-            mine = &env->keys[i];
     if (!mine || !self->has_box)
         return CF_ENOTRECIPIENT;
-    if (env->ciphertext_len < CF_NONCE_LEN + CF_AEAD_TAG_LEN + CF_MIN_BUCKET)
+    if (ct_len < CF_NONCE_LEN + CF_AEAD_TAG_LEN + CF_MIN_BUCKET)
         return CF_EDECRYPT;
-
     int rc = 0;
-    size_t body = env->ciphertext_len - CF_NONCE_LEN - CF_AEAD_TAG_LEN;
+    size_t body = ct_len - CF_NONCE_LEN - CF_AEAD_TAG_LEN;
     uint8_t *key = sodium_malloc(CF_CONTENT_KEY_LEN), *plain = malloc(body);
-    uint8_t commit[CF_HASH_LEN], ad[sizeof payload_tag + CF_HASH_LEN];
+    uint8_t commit[CF_HASH_LEN], ad[64];
     if (!key || !plain) {
         rc = CF_ENOMEM;
         goto out;
@@ -216,16 +272,16 @@ int cf_envelope_open(const struct cf_envelope *env, const struct cf_keys *self, 
         goto out;
     }
     commitment(key, commit);
-    if (sodium_memcmp(commit, env->commit, CF_HASH_LEN) != 0) {
+    if (sodium_memcmp(commit, commit_want, CF_HASH_LEN) != 0) {
         rc = CF_ECOMMIT;
         goto out;
     }
-    associated_data(env->header, env->header_len, ad);
+    associated_data(tag, tag_size, env->header, env->header_len, ad);
     unsigned long long plain_len;
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plain_len, NULL,
-                                                   env->ciphertext + CF_NONCE_LEN,
-                                                   env->ciphertext_len - CF_NONCE_LEN, ad,
-                                                   sizeof ad, env->ciphertext, key) != 0) {
+                                                   ciphertext + CF_NONCE_LEN, ct_len - CF_NONCE_LEN,
+                                                   ad, tag_size + CF_HASH_LEN, ciphertext,
+                                                   key) != 0) {
         rc = CF_EDECRYPT;
         goto out;
     }
@@ -247,53 +303,152 @@ out:
     return rc;
 }
 
-/* The ack layout into `out`; returns its length, or 0 for an over-long code. */
-static size_t ack_bytes(const uint8_t message_id[CF_MESSAGE_ID_LEN],
-                        const uint8_t hash[CF_HASH_LEN], const char *code,
-                        uint8_t out[sizeof ack_tag + CF_MESSAGE_ID_LEN + CF_HASH_LEN + 2 + 255])
+int cf_envelope_open(const struct cf_envelope *env, const struct cf_keys *self, uint8_t **payload,
+                     size_t *len)
 {
-    size_t n = strlen(code);
-    if (n > 255)
-        return 0;
-    uint8_t *p = out;
-    memcpy(p, ack_tag, sizeof ack_tag);
-    p += sizeof ack_tag;
-    memcpy(p, message_id, CF_MESSAGE_ID_LEN);
-    p += CF_MESSAGE_ID_LEN;
-    memcpy(p, hash, CF_HASH_LEN);
-    p += CF_HASH_LEN;
-    *p++ = (uint8_t)(n >> 8);
-    *p++ = (uint8_t)n;
-    memcpy(p, code, n);
-    return (size_t)(p + n - out);
+    const struct cf_key_entry *mine = NULL;
+    for (size_t i = 0; i < env->n_keys && !mine; i++)
+        if (strcmp(env->keys[i].recipient, self->id) == 0)
+            mine = &env->keys[i];
+    return open_part(payload_tag, sizeof payload_tag, env, mine, env->ciphertext,
+                     env->ciphertext_len, env->commit, self, payload, len);
+}
+
+int cf_envelope_open_return(const struct cf_envelope *env, const struct cf_keys *self,
+                            uint8_t **payload, size_t *len)
+{
+    const struct cf_key_entry *mine =
+        env->has_nrm && strcmp(env->nrm_key.recipient, self->id) == 0 ? &env->nrm_key : NULL;
+    return open_part(return_tag, sizeof return_tag, env, mine, env->nrm_ciphertext,
+                     env->nrm_ciphertext_len, env->nrm_commit, self, payload, len);
+}
+
+/* ---- Signed layouts ---- */
+
+/* Signs or verifies the finished layout in `b`. */
+static int sign_or_verify(struct cf_buf *b, const struct cf_keys *signer, uint8_t sig[CF_SIG_LEN],
+                          const uint8_t *pk)
+{
+    int rc = cf_buf_status(b);
+    if (rc == 0) {
+        if (signer)
+            crypto_sign_detached(sig, NULL, b->data, b->len, signer->sign_sk);
+        else if (crypto_sign_verify_detached(sig, b->data, b->len, pk) != 0)
+            rc = CF_ESIG;
+    }
+    cf_buf_fini(b);
+    return rc;
+}
+
+static void ack_layout(struct cf_buf *b, const uint8_t message_id[CF_MESSAGE_ID_LEN],
+                       const uint8_t hash[CF_HASH_LEN], const char *code)
+{
+    cf_buf_init(b, 1024);
+    cf_buf_put(b, ack_tag, sizeof ack_tag);
+    cf_buf_put(b, message_id, CF_MESSAGE_ID_LEN);
+    cf_buf_put(b, hash, CF_HASH_LEN);
+    if (strlen(code) > 255 && !b->failed)
+        b->failed = CF_EINVAL;
+    cf_buf_put_str(b, code);
 }
 
 int cf_envelope_ack_sign(const uint8_t message_id[CF_MESSAGE_ID_LEN],
                          const uint8_t delivered_hash[CF_HASH_LEN], const char *code,
                          const struct cf_keys *recipient, uint8_t sig[CF_SIG_LEN])
 {
-    uint8_t msg[sizeof ack_tag + CF_MESSAGE_ID_LEN + CF_HASH_LEN + 2 + 255];
-    size_t n = ack_bytes(message_id, delivered_hash, code, msg);
-    if (n == 0)
-        return CF_EINVAL;
-    crypto_sign_detached(sig, NULL, msg, n, recipient->sign_sk);
-    return 0;
+    struct cf_buf b;
+    ack_layout(&b, message_id, delivered_hash, code);
+    return sign_or_verify(&b, recipient, sig, NULL);
 }
 
 int cf_envelope_ack_verify(const uint8_t message_id[CF_MESSAGE_ID_LEN],
                            const uint8_t delivered_hash[CF_HASH_LEN], const char *code,
                            const uint8_t sig[CF_SIG_LEN], const uint8_t recipient_pk[CF_SIGN_PK])
 {
-    uint8_t msg[sizeof ack_tag + CF_MESSAGE_ID_LEN + CF_HASH_LEN + 2 + 255];
-    size_t n = ack_bytes(message_id, delivered_hash, code, msg);
-    if (n == 0)
-        return CF_EINVAL;
-    return crypto_sign_verify_detached(sig, msg, n, recipient_pk) == 0 ? 0 : CF_ESIG;
+    struct cf_buf b;
+    ack_layout(&b, message_id, delivered_hash, code);
+    return sign_or_verify(&b, NULL, (uint8_t *)sig, recipient_pk);
+}
+
+static void vote_layout(struct cf_buf *b, const struct cf_vote_subject *s, bool approve,
+                        const char *voter)
+{
+    cf_buf_init(b, 1024);
+    cf_buf_put(b, vote_tag, sizeof vote_tag);
+    cf_buf_put_str(b, s->case_id);
+    cf_buf_put(b, s->proposal_id, CF_MESSAGE_ID_LEN);
+    cf_buf_put(b, s->proposal.header, CF_HASH_LEN);
+    cf_buf_put(b, s->proposal.ciphertext, CF_HASH_LEN);
+    cf_buf_put(b, s->proposal.keys, CF_HASH_LEN);
+    cf_buf_put(b, s->proposal.nrm, CF_HASH_LEN);
+    const char *decision = cf_header_decision_name(s->decision);
+    cf_buf_put_str(b, decision ? decision : "");
+    cf_buf_put_str(b, approve ? "approve" : "reject");
+    cf_buf_put_str(b, voter);
+}
+
+int cf_envelope_vote_sign(const struct cf_vote_subject *s, bool approve,
+                          const struct cf_keys *voter, uint8_t sig[CF_SIG_LEN])
+{
+    struct cf_buf b;
+    vote_layout(&b, s, approve, voter->id);
+    return sign_or_verify(&b, voter, sig, NULL);
+}
+
+int cf_envelope_vote_verify(const struct cf_vote_subject *s, bool approve, const char *voter,
+                            const uint8_t sig[CF_SIG_LEN], const uint8_t voter_pk[CF_SIGN_PK])
+{
+    struct cf_buf b;
+    vote_layout(&b, s, approve, voter);
+    return sign_or_verify(&b, NULL, (uint8_t *)sig, voter_pk);
+}
+
+static void determination_layout(struct cf_buf *b, const uint8_t proposal_id[CF_MESSAGE_ID_LEN],
+                                 const uint8_t proposal_hash[CF_HASH_LEN],
+                                 const struct cf_vote_record *votes, size_t n,
+                                 const uint8_t directory_digest[CF_HASH_LEN])
+{
+    cf_buf_init(b, 1u << 16);
+    cf_buf_put(b, determination_tag, sizeof determination_tag);
+    cf_buf_put(b, proposal_id, CF_MESSAGE_ID_LEN);
+    cf_buf_put(b, proposal_hash, CF_HASH_LEN);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && strcmp(votes[i - 1].voter, votes[i].voter) >= 0 && !b->failed)
+            b->failed = CF_EINVAL; /* one order, so one layout, for the same votes */
+        cf_buf_put_str(b, votes[i].voter);
+        cf_buf_put_str(b, votes[i].approve ? "approve" : "reject");
+        cf_buf_put(b, votes[i].signature, CF_SIG_LEN);
+    }
+    cf_buf_put(b, directory_digest, CF_HASH_LEN);
+}
+
+int cf_envelope_determination_sign(const uint8_t proposal_id[CF_MESSAGE_ID_LEN],
+                                   const uint8_t proposal_hash[CF_HASH_LEN],
+                                   const struct cf_vote_record *votes, size_t n,
+                                   const uint8_t directory_digest[CF_HASH_LEN],
+                                   const struct cf_keys *broker, uint8_t sig[CF_SIG_LEN])
+{
+    struct cf_buf b;
+    determination_layout(&b, proposal_id, proposal_hash, votes, n, directory_digest);
+    return sign_or_verify(&b, broker, sig, NULL);
+}
+
+int cf_envelope_determination_verify(const uint8_t proposal_id[CF_MESSAGE_ID_LEN],
+                                     const uint8_t proposal_hash[CF_HASH_LEN],
+                                     const struct cf_vote_record *votes, size_t n,
+                                     const uint8_t directory_digest[CF_HASH_LEN],
+                                     const uint8_t sig[CF_SIG_LEN],
+                                     const uint8_t broker_pk[CF_SIGN_PK])
+{
+    struct cf_buf b;
+    determination_layout(&b, proposal_id, proposal_hash, votes, n, directory_digest);
+    return sign_or_verify(&b, NULL, (uint8_t *)sig, broker_pk);
 }
 
 void cf_envelope_fini(struct cf_envelope *env)
 {
     free(env->header);
     free(env->ciphertext);
+    free(env->nrm_ciphertext);
     memset(env, 0, sizeof *env);
 }

@@ -350,8 +350,19 @@ int cf_wire_envelope_encode(const struct cf_envelope *env, uint8_t **out, size_t
     m.keys = key_ptrs;
     m.commit = bin(env->commit, sizeof env->commit);
     m.signature = bin(env->signature, sizeof env->signature);
+    Cf__NrmReturn nrm = CF__NRM_RETURN__INIT;
+    Cf__KeyEntry nrm_key = CF__KEY_ENTRY__INIT;
+    if (env->has_nrm) {
+        nrm.ciphertext = bin(env->nrm_ciphertext, env->nrm_ciphertext_len);
+        nrm_key.recipient = str(env->nrm_key.recipient);
+        nrm_key.sealed_key = bin(env->nrm_key.sealed, sizeof env->nrm_key.sealed);
+        nrm.key = &nrm_key;
+        nrm.commit = bin(env->nrm_commit, sizeof env->nrm_commit);
+        m.nrm_return = &nrm;
+    }
     return encode(&m.base, out, len);
 }
+
 
 /* A ciphertext is a nonce, a padded payload of one bucket size (a power of two
  * from CF_MIN_BUCKET to CF_MAX_PLAINTEXT) and a tag: nothing else is sealed. */
@@ -361,6 +372,31 @@ static bool ciphertext_shape_ok(size_t len)
         return false;
     size_t body = len - CF_NONCE_LEN - CF_AEAD_TAG_LEN;
     return body <= CF_MAX_PLAINTEXT && (body & (body - 1)) == 0;
+}
+
+/* An NRM return's parts (shared by envelopes and determinations). Copies the
+ * ciphertext into *ct. */
+static int nrm_in(const Cf__NrmReturn *m, uint8_t **ct, size_t *ct_len, struct cf_key_entry *key,
+                  uint8_t commit[CF_HASH_LEN], struct cf_error *err)
+{
+    int rc;
+    if (!ciphertext_shape_ok(m->ciphertext.len))
+        return cf_error_set(err, CF_EFIELD, "nrm_return.ciphertext: %zu bytes is not a nonce, a "
+                            "padding bucket and a tag", m->ciphertext.len);
+    if ((rc = text_to_fixed(key->recipient, sizeof key->recipient, m->key->recipient,
+                            "nrm_return.key.recipient", err)) != 0 ||
+        (rc = bytes_exact(key->sealed, sizeof key->sealed, m->key->sealed_key,
+                          "nrm_return.key.sealed_key", err)) != 0 ||
+        (rc = bytes_exact(commit, CF_HASH_LEN, m->commit, "nrm_return.commit", err)) != 0)
+        return rc;
+    if (!cf_header_id_valid(key->recipient, strlen(key->recipient)))
+        return cf_error_set(err, CF_EID, "nrm_return.key.recipient: not an agency id");
+    *ct = malloc(m->ciphertext.len);
+    if (!*ct)
+        return cf_error_set(err, CF_ENOMEM, "nrm_return: out of memory");
+    memcpy(*ct, m->ciphertext.data, m->ciphertext.len);
+    *ct_len = m->ciphertext.len;
+    return 0;
 }
 
 int cf_wire_envelope_decode(const uint8_t *buf, size_t len, struct cf_envelope *env,
@@ -414,6 +450,11 @@ int cf_wire_envelope_decode(const uint8_t *buf, size_t len, struct cf_envelope *
     env->header_len = m->header.len;
     memcpy(env->ciphertext, m->ciphertext.data, m->ciphertext.len);
     env->ciphertext_len = m->ciphertext.len;
+    if (m->nrm_return) {
+        env->has_nrm = true;
+        rc = nrm_in(m->nrm_return, &env->nrm_ciphertext, &env->nrm_ciphertext_len, &env->nrm_key,
+                    env->nrm_commit, err);
+    }
 out:
     protobuf_c_message_free_unpacked(pm, &freeing);
     return rc;

@@ -44,13 +44,29 @@ struct cf_envelope {
     struct cf_key_entry keys[CF_MAX_RECIPIENTS];
     uint8_t commit[CF_HASH_LEN];
     uint8_t signature[CF_SIG_LEN];
+    /* determination_proposed only: the return sealed to the Home Office liaison */
+    bool has_nrm;
+    uint8_t *nrm_ciphertext;
+    size_t nrm_ciphertext_len;
+    struct cf_key_entry nrm_key;
+    uint8_t nrm_commit[CF_HASH_LEN];
 };
 
-/* The BLAKE2b-256 digests the signature and the audit record cover. */
+/* The BLAKE2b-256 digests the signature and the audit record cover; `nrm`
+ * is all zeros for an envelope without a return. */
 struct cf_envelope_digests {
     uint8_t header[CF_HASH_LEN];
     uint8_t ciphertext[CF_HASH_LEN];
     uint8_t keys[CF_HASH_LEN];
+    uint8_t nrm[CF_HASH_LEN];
+};
+
+/* A return to seal beside the payload, for one recipient alone. */
+struct cf_envelope_return {
+    const uint8_t *payload;
+    size_t len;
+    const char *recipient;              /* the liaison's agency id */
+    const uint8_t *box_pk;              /* its X25519 key */
 };
 
 /* Seals `payload` (at most CF_MAX_PLAINTEXT - 1 bytes) for h's recipients.
@@ -60,11 +76,28 @@ CF_WUR int cf_envelope_seal(const struct cf_header *h, const uint8_t *payload, s
                             const uint8_t (*box_pks)[CF_BOX_PK], const struct cf_keys *sender,
                             uint8_t **out, size_t *out_len, struct cf_error *err);
 
+/* The same, with a second part sealed to `ret->recipient` alone: a
+ * determination proposal's NRM return (associated data
+ * "childfirst/v1/nrm_return\0" || B(header)). The signature then also covers
+ * B(return ciphertext) || B(return key bytes) || return commit. */
+CF_WUR int cf_envelope_seal_with_return(const struct cf_header *h, const uint8_t *payload,
+                                        size_t len, const uint8_t (*box_pks)[CF_BOX_PK],
+                                        const struct cf_envelope_return *ret,
+                                        const struct cf_keys *sender, uint8_t **out,
+                                        size_t *out_len, struct cf_error *err);
+
+/* Opens the return of a decoded and verified envelope as `self`, who must be
+ * its one recipient: CF_ENOTRECIPIENT otherwise, then as cf_envelope_open.
+ * Caller owns *payload; free with free(). */
+CF_WUR int cf_envelope_open_return(const struct cf_envelope *env, const struct cf_keys *self,
+                                   uint8_t **payload, size_t *len);
+
 /* Decodes an encoded Envelope of at most CF_MAX_ENVELOPE bytes and checks its
  * structure: both encodings canonical, the header valid (into *hdr), field
  * sizes exact, and the key list naming h's recipients in order (CF_EKEYLIST).
  * Does not check the signature. Caller owns *env; release with cf_envelope_fini
- * (also after a failure). */
+ * (also after a failure). A return is allowed, and required, on a
+ * determination_proposed only (CF_EFIELD). */
 CF_WUR int cf_envelope_decode(const uint8_t *buf, size_t len, struct cf_envelope *env,
                               struct cf_header *hdr, struct cf_error *err);
 
@@ -92,6 +125,38 @@ CF_WUR int cf_envelope_ack_verify(const uint8_t message_id[CF_MESSAGE_ID_LEN],
                                   const uint8_t delivered_hash[CF_HASH_LEN], const char *code,
                                   const uint8_t sig[CF_SIG_LEN],
                                   const uint8_t recipient_pk[CF_SIGN_PK]);
+
+/* A vote is signed by its voter over ("childfirst/v1/vote\0" || case_id ||
+ * proposal message_id || B(proposal header) || B(proposal ciphertext) ||
+ * B(proposal keys) || B(nrm_return ciphertext) || decision || "approve" or
+ * "reject" || voter id), so it binds exactly one proposal of one case. */
+struct cf_vote_subject {
+    const char *case_id;
+    uint8_t proposal_id[CF_MESSAGE_ID_LEN];
+    struct cf_envelope_digests proposal;
+    enum cf_decision decision;
+};
+CF_WUR int cf_envelope_vote_sign(const struct cf_vote_subject *s, bool approve,
+                                 const struct cf_keys *voter, uint8_t sig[CF_SIG_LEN]);
+CF_WUR int cf_envelope_vote_verify(const struct cf_vote_subject *s, bool approve, const char *voter,
+                                   const uint8_t sig[CF_SIG_LEN],
+                                   const uint8_t voter_pk[CF_SIGN_PK]);
+
+/* The broker's countersignature on a determination: ("childfirst/v1/
+ * determination\0" || proposal message_id || B(proposal envelope) || each vote
+ * in voter-id order as voter id || "approve" or "reject" || its signature ||
+ * B(signed directory bundle in force)). `votes` must be sorted by voter. */
+CF_WUR int cf_envelope_determination_sign(const uint8_t proposal_id[CF_MESSAGE_ID_LEN],
+                                          const uint8_t proposal_hash[CF_HASH_LEN],
+                                          const struct cf_vote_record *votes, size_t n,
+                                          const uint8_t directory_digest[CF_HASH_LEN],
+                                          const struct cf_keys *broker, uint8_t sig[CF_SIG_LEN]);
+CF_WUR int cf_envelope_determination_verify(const uint8_t proposal_id[CF_MESSAGE_ID_LEN],
+                                            const uint8_t proposal_hash[CF_HASH_LEN],
+                                            const struct cf_vote_record *votes, size_t n,
+                                            const uint8_t directory_digest[CF_HASH_LEN],
+                                            const uint8_t sig[CF_SIG_LEN],
+                                            const uint8_t broker_pk[CF_SIGN_PK]);
 
 /* BLAKE2b-256 of any bytes: the B() of every signed layout. */
 void cf_envelope_hash(const uint8_t *data, size_t len, uint8_t out[CF_HASH_LEN]);

@@ -37,6 +37,15 @@ enum cf_standing { CF_STANDING_NONE = 0, CF_STANDING_VOTING, CF_STANDING_REQUIRE
 
 typedef char cf_id[CF_ID_MAX + 1];
 
+/* A vote as gathered for a determination: who, which way, their signature
+ * over the vote layout, and the vote's leaf. */
+struct cf_vote_record {
+    cf_id voter;
+    bool approve;
+    uint8_t signature[64];
+    uint64_t leaf;
+};
+
 /* A vote's fields, signed by the voter over the vote layout of DESIGN.md section 4. */
 struct cf_vote {
     uint8_t proposal_id[CF_MESSAGE_ID_LEN];
