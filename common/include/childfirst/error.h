@@ -63,7 +63,11 @@
     X(CF_ECORRUPT, -45, "stored data fails its integrity check")                                   \
     X(CF_ETIMEOUT, -46, "timed out")                                                               \
     X(CF_ETYPE, -47, "unknown message type")                                                       \
-    X(CF_EMAPFULL, -48, "the storage map is full")
+    X(CF_EMAPFULL, -48, "the storage map is full")                                                 \
+    X(CF_ENOTPARTY, -49, "the sender does not hold the part in the case this message needs")       \
+    X(CF_EINQUORATE, -50, "a voting or required role is missing from the meeting's attendees")     \
+    X(CF_ECHAIR, -51, "the chair may not be the case's lead social worker")                        \
+    X(CF_EMISMATCH, -52, "the decrypted content disagrees with the signed header")
 
 enum cf_error_code {
 #define CF_ERROR_ENUM(name, value, text) name = value,
