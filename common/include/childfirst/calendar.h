@@ -56,8 +56,9 @@ struct cf_calendar {
  *         bad name or zone, or a missing [calendar], name or zone;
  *         CF_EDUPKEY for a repeated date, key or section; CF_EUNKNOWNKEY for an
  *         unknown key or section; CF_ETOOBIG above CF_CALENDAR_MAX_HOLIDAYS;
- *         the codes of cf_ini_parse; CF_ENOMEM. Every failure's text starts
- *         "name:line: ".
+ *         the codes of cf_ini_parse; CF_ENOMEM. Every failure's text but
+ *         CF_ENOMEM's starts "name:line: "; what the file lacks is reported at
+ *         the [calendar] line, or at the last line if there is no [calendar].
  * @note Caller owns *out; free with cf_calendar_destroy. */
 CF_WUR int cf_calendar_parse(const char *name, const char *buf, size_t len,
                              struct cf_calendar **out, struct cf_error *err);
@@ -90,13 +91,16 @@ bool cf_calendar_covers(const struct cf_calendar *c, int32_t day);
  *    after the local day of from_ms;
  *  - working_days: the end of the n-th working day after the local day of
  *    from_ms; that day itself never counts, working or not.
- * Local means Europe/London.
+ * Local means Europe/London. A day's end is the UTC instant of the local
+ * midnight that starts the next day, so *due_ms is the first late instant:
+ * anything before it is in time.
  *
  * @return 0 with *due_ms set; CF_EINVAL for a NULL argument or a duration that
  *         is not set, is 0 or has no unit; CF_ERANGE when the local day of
- *         from_ms or of the due moment is outside CF_CALENDAR_FIRST_YEAR..
- *         CF_CALENDAR_LAST_YEAR, or when CF_CALENDAR_MAX_GAP_DAYS pass without
- *         a working day. */
+ *         from_ms, or the last day counted (for minutes and hours the local
+ *         day of the due moment), is outside CF_CALENDAR_FIRST_YEAR..
+ *         CF_CALENDAR_LAST_YEAR, or when CF_CALENDAR_MAX_GAP_DAYS days in a row
+ *         pass without a working day. *due_ms is untouched on failure. */
 CF_WUR int cf_calendar_deadline(const struct cf_calendar *c, uint64_t from_ms,
                                 const struct cf_duration *d, uint64_t *due_ms);
 
