@@ -54,7 +54,7 @@ static int referral_header(struct agent *a, const struct cf_referral *r, struct 
                             "la_code: %s belongs to no jurisdiction in the signed policy",
                             r->la_code);
     snprintf(h->jurisdiction, sizeof h->jurisdiction, "%s", j->name);
-    struct cf_route_ctx ctx = {CF_TYPE_REFERRAL, r->la_code};
+    struct cf_route_ctx ctx = {.type = CF_TYPE_REFERRAL, .la_code = r->la_code, .sender = a->cfg.id};
     return cf_policy_recipients(a->dir->policy, a->dir, &ctx, h->recipients, &h->n_recipients,
                                 err);
 }

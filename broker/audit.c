@@ -9,19 +9,13 @@
 #include <sodium.h>
 
 #include "childfirst/checkpoint.h"
+#include "childfirst/clock.h"
 #include "childfirst/log.h"
 #include "audit.h"
 
 /* How many of the newest leaves are re-hashed at start. LMDB has no page
  * checksums; the newest pages are the ones a crash or a bad disk hits. */
 #define START_CHECK_LEAVES 64
-
-uint64_t cf_audit_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 int cf_audit_append(struct broker *b, MDB_txn *txn, uint64_t *size, struct cf_record *rec)
 {
@@ -178,7 +172,7 @@ static int log_directory(struct broker *b, MDB_txn *txn, bool *appended, struct 
         return 0;
     if (rc != 0 && rc != CF_ENOTFOUND)
         return cf_error_set(err, rc, "cannot read meta directory");
-    struct cf_record rec = {.time = cf_audit_now(), .event = CF_EVENT_CONFIG};
+    struct cf_record rec = {.time = cf_clock_now(), .event = CF_EVENT_CONFIG};
     const struct cf_bundle *bundle = &b->dir->bundle;
     rec.agencies = bundle->agencies, rec.agencies_len = bundle->agencies_len;
     rec.policy = bundle->policy, rec.policy_len = bundle->policy_len;

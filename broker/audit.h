@@ -33,7 +33,4 @@ CF_WUR int cf_audit_consistency(struct broker *b, MDB_txn *txn, uint64_t from, u
  * start (CF_ECORRUPT, CF_ECONFIG) with a sentence in err. */
 CF_WUR int cf_audit_start(struct broker *b, struct cf_error *err);
 
-/* Broker time in milliseconds since the Unix epoch. */
-uint64_t cf_audit_now(void);
-
 #endif

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "childfirst/calendar.h"
+#include "childfirst/case.h"
 #include "childfirst/directory.h"
 #include "childfirst/keys.h"
 #include "childfirst/store.h"
@@ -33,6 +35,7 @@ struct broker {
     struct cf_keys *keys;
     uint8_t authority_pk[CF_SIGN_PK];
     struct cf_directory *dir;
+    struct cf_calendar **calendars; /* by jurisdiction index in dir->policy */
     struct cf_store store;
     uint64_t size;          /* committed tree size */
     char *checkpoint;       /* the newest signed note, for that size */

@@ -3,8 +3,10 @@
  * the design's, so a message with two faults always reports the same one. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cases.h"
 #include "checks.h"
 
 int cf_checks_stateless(const struct broker *b, const char *actor, const uint8_t *buf,
@@ -19,8 +21,8 @@ int cf_checks_stateless(const struct broker *b, const char *actor, const uint8_t
                             "the envelope is %zu bytes; the limit is %u. Split attachments "
                             "out of the payload",
                             len, CF_MAX_ENVELOPE);
-    /* 2. Decodes, canonical header, key list naming the recipients in order. */
-    int rc = cf_envelope_decode(buf, len, env, hdr, err);
+    /* 2. Decodes, canonical header; the key list waits for check 9. */
+    int rc = cf_envelope_decode_structure(buf, len, env, hdr, err);
     if (rc != 0)
         return rc;
     /* 3. Attribution comes from the CURVE handshake, never from the frame. */
@@ -77,20 +79,42 @@ static int same_as_logged(const struct broker *b, MDB_txn *txn, uint64_t index,
     return rc == 0 ? 0 : CF_ECORRUPT;
 }
 
-static void list_ids(char *out, size_t cap, const cf_id *ids, size_t n)
+/* The vote's signature covers this case, this proposal's header, ciphertext,
+ * key list and NRM return, and this decision (DESIGN.md section 4): checked
+ * against the proposal's leaf, so the broker needs none of its content. */
+static int vote_signed(const struct broker *b, MDB_txn *txn, const struct cf_case *c,
+                       const struct cf_header *hdr, struct cf_error *err)
 {
-    size_t used = 0;
-    out[0] = 0;
-    for (size_t i = 0; i < n && used < cap; i++) {
-        int w = snprintf(out + used, cap - used, "%s%s", i ? " " : "", ids[i]);
-        if (w < 0)
-            break;
-        used += (size_t)w;
+    MDB_val v;
+    struct cf_record rec;
+    int rc = cf_store_record(&b->store, txn, c->proposal_leaf, &v);
+    if (rc != 0)
+        return cf_error_set(err, rc, "cannot read the proposal's leaf %" PRIu64,
+                            c->proposal_leaf);
+    if (cf_wire_record_decode(v.mv_data, v.mv_size, &rec, NULL) != 0 || !rec.has_digests) {
+        cf_wire_record_fini(&rec);
+        return cf_error_set(err, CF_ECORRUPT, "the proposal's leaf %" PRIu64 " is damaged",
+                            c->proposal_leaf);
     }
+    struct cf_vote_subject subject = {.case_id = hdr->case_id, .decision = hdr->decision};
+    memcpy(subject.proposal_id, hdr->vote.proposal_id, sizeof subject.proposal_id);
+    cf_record_digests(&rec, &subject.proposal);
+    cf_wire_record_fini(&rec);
+    const struct cf_agency *a = cf_directory_find(b->dir, hdr->sender);
+    if (cf_envelope_vote_verify(&subject, hdr->vote.approve, hdr->sender, hdr->vote.signature,
+                                a->sign_pk) != 0)
+        return cf_error_set(err, CF_ESIG,
+                            "the vote's signature does not cover %s's open %s proposal as it "
+                            "was sent (its header, ciphertext, keys and NRM return) by %s; "
+                            "vote again on the proposal as delivered",
+                            hdr->case_id, cf_header_decision_name(c->proposal_decision),
+                            hdr->sender);
+    return 0;
 }
 
 int cf_checks_stateful(const struct broker *b, MDB_txn *txn, const struct cf_envelope *env,
-                       const struct cf_header *hdr, uint64_t *repeat_of, struct cf_error *err)
+                       const struct cf_header *hdr, uint64_t now, uint64_t *repeat_of,
+                       struct cf_error *err)
 {
     *repeat_of = UINT64_MAX;
     const struct cf_policy *p = b->dir->policy;
@@ -122,43 +146,52 @@ int cf_checks_stateful(const struct broker *b, MDB_txn *txn, const struct cf_env
                             "%s's roles may not send a %s under the signed policy (directory "
                             "serial %" PRIu64 ")",
                             hdr->sender, cf_header_type_name(hdr->type), b->dir->serial);
-    /* 8. The case state. A referral opens a case, so its case id must be new. */
-    MDB_val ck = {strlen(hdr->case_id), (void *)hdr->case_id};
-    rc = mdb_get(txn, b->store.cases, &ck, &v);
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return cf_error_set(err, cf_store_error(rc), "cannot read the case table");
-    if (hdr->type == CF_TYPE_REFERRAL && rc == 0)
-        return cf_error_set(err, CF_ECASEEXISTS,
-                            "case %s already exists; a new referral needs a new case id (leave "
-                            "case_id out and the agent makes one)",
-                            hdr->case_id);
-    if (hdr->type != CF_TYPE_REFERRAL && rc == MDB_NOTFOUND)
-        return cf_error_set(err, CF_ESTATE, "case %s does not exist", hdr->case_id);
-    /* 9. The recipients are exactly the policy's, in its order, in the
-     * jurisdiction the LA code belongs to. */
-    const struct cf_jurisdiction *j;
-    if (cf_policy_jurisdiction_of(p, hdr->la_code, &j) != 0)
-        return cf_error_set(err, CF_EJURISDICTION, "la_code %s belongs to no jurisdiction",
-                            hdr->la_code);
-    if (strcmp(j->name, hdr->jurisdiction) != 0)
-        return cf_error_set(err, CF_EJURISDICTION,
-                            "la_code %s is in %s, but the header says %s", hdr->la_code, j->name,
-                            hdr->jurisdiction);
-    cf_id want[CF_MAX_RECIPIENTS];
-    size_t n;
-    struct cf_route_ctx ctx = {hdr->type, hdr->la_code};
-    if ((rc = cf_policy_recipients(p, b->dir, &ctx, want, &n, err)) != 0)
-        return rc;
-    bool same = n == hdr->n_recipients;
-    for (size_t i = 0; same && i < n; i++)
-        same = strcmp(want[i], hdr->recipients[i]) == 0;
-    if (!same) {
-        char wanted[1024], got[1024];
-        list_ids(wanted, sizeof wanted, want, n);
-        list_ids(got, sizeof got, hdr->recipients, hdr->n_recipients);
-        return cf_error_set(err, CF_ERECIPIENTS,
-                            "a %s in %s must go to exactly [%s], in that order; it names [%s]",
-                            cf_header_type_name(hdr->type), hdr->la_code, wanted, got);
+    /* 8. The case allows it, and the sender holds its part in the case. */
+    struct cf_case *c = malloc(sizeof *c);
+    if (!c)
+        return cf_error_set(err, CF_ENOMEM, "the broker is out of memory");
+    rc = cf_cases_load(b, txn, hdr->case_id, c);
+    bool exists = rc == 0;
+    if (rc != 0 && rc != CF_ENOTFOUND) {
+        rc = cf_error_set(err, rc, "cannot read case %s", hdr->case_id);
+        goto out;
     }
-    return 0;
+    struct cf_case_rules rules = cf_cases_rules(b);
+    if ((rc = cf_case_check(exists ? c : NULL, hdr, now, &rules, err)) != 0)
+        goto out;
+    if (hdr->type == CF_TYPE_VOTE && (rc = vote_signed(b, txn, c, hdr, err)) != 0)
+        goto out;
+    /* 9. The recipients are exactly the policy's, in its order, in the
+     * jurisdiction the LA code belongs to; the keys name them in that order;
+     * a proposal's return is sealed to the policy's one reader. */
+    const struct cf_jurisdiction *j;
+    if (cf_policy_jurisdiction_of(p, hdr->la_code, &j) != 0) {
+        rc = cf_error_set(err, CF_EJURISDICTION, "la_code %s belongs to no jurisdiction",
+                          hdr->la_code);
+        goto out;
+    }
+    if (strcmp(j->name, hdr->jurisdiction) != 0) {
+        rc = cf_error_set(err, CF_EJURISDICTION, "la_code %s is in %s, but the header says %s",
+                          hdr->la_code, j->name, hdr->jurisdiction);
+        goto out;
+    }
+    struct cf_parties parties;
+    struct cf_route_ctx ctx;
+    cf_case_route_ctx(exists ? c : NULL, hdr, &parties, &ctx);
+    if ((rc = cf_policy_recipients_match(p, b->dir, &ctx, hdr->recipients, hdr->n_recipients,
+                                         err)) != 0 ||
+        (rc = cf_envelope_keys_check(env, hdr, err)) != 0)
+        goto out;
+    if (env->has_nrm) {
+        cf_id reader;
+        if ((rc = cf_policy_nrm_reader(p, b->dir, &ctx, reader, err)) != 0)
+            goto out;
+        if (strcmp(reader, env->nrm_key.recipient) != 0)
+            rc = cf_error_set(err, CF_ERECIPIENTS,
+                              "the NRM return must be sealed to %s alone; it is sealed to %s",
+                              reader, env->nrm_key.recipient);
+    }
+out:
+    free(c);
+    return rc;
 }

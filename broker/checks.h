@@ -19,11 +19,13 @@ CF_WUR int cf_checks_stateless(const struct broker *b, const char *actor, const 
 
 /* Checks 6 to 9 inside the batch's transaction, which sees earlier frames of
  * the same batch: a new (sender, message_id), the sender's role, the case
- * state, and the recipients against the policy. Returns 0 to accept, or
- * CF_EDUPLICATE / ... with err filled. An exact repeat returns 0 with
- * *repeat_of set to the original leaf (otherwise UINT64_MAX). */
+ * (its state, the sender's part, the conference rules, a vote's signature),
+ * and the recipients and key list against the policy. Returns 0 to accept,
+ * or CF_EDUPLICATE / ... with err filled (CF_EINQUORATE: the caller also
+ * records the ruling). An exact repeat returns 0 with *repeat_of set to the
+ * original leaf (otherwise UINT64_MAX). */
 CF_WUR int cf_checks_stateful(const struct broker *b, MDB_txn *txn, const struct cf_envelope *env,
-                              const struct cf_header *hdr, uint64_t *repeat_of,
+                              const struct cf_header *hdr, uint64_t now, uint64_t *repeat_of,
                               struct cf_error *err);
 
 /* The dedup key of (sender, message_id); returns its length. */

@@ -20,12 +20,16 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "childfirst/clock.h"
 #include "childfirst/file.h"
 #include "childfirst/log.h"
 #include "audit.h"
+#include "cases.h"
 #include "checks.h"
 #include "loop.h"
 #include "mailbox.h"
+#include "notices.h"
+#include "timers.h"
 #include "zap.h"
 
 #ifndef ZMQ_ZAP_ENFORCE_DOMAIN
@@ -33,7 +37,15 @@
 #endif
 
 enum item_kind { ITEM_SUBMIT, ITEM_ACK, ITEM_NACK, ITEM_REJECT };
-enum outcome { OUT_NONE, OUT_ACCEPTED, OUT_REPEAT, OUT_REJECTED, OUT_REPORT, OUT_IGNORED };
+enum outcome {
+    OUT_NONE,
+    OUT_ACCEPTED,
+    OUT_REPEAT,
+    OUT_REJECTED,
+    OUT_REPORT,
+    OUT_IGNORED,
+    OUT_REFUSED /* storage below its watermark: answered without a leaf */
+};
 
 /* One frame that changes the log, from arrival to reply. */
 struct item {
@@ -66,7 +78,7 @@ struct loop {
     struct broker *b;
     struct item *items;
     size_t n;
-    uint8_t *body; /* receive buffer */
+    size_t timers_fired; /* by the last batch applied */
 };
 
 volatile sig_atomic_t cf_broker_stop;
@@ -81,6 +93,17 @@ const struct cf_agency *cf_broker_agency(const struct broker *b, const struct se
 {
     return &b->dir->agencies[s - b->sessions];
 }
+
+static void say_welcome(struct broker *b, struct session *s, const uint8_t *routing,
+                        size_t routing_len, const struct cf_frame *hello);
+
+/* Due timers fired per batch at most, so a backlog (a broker back after a
+ * long stop) is worked off without starving the frames waiting behind it. */
+#define TIMERS_PER_BATCH 64
+
+/* Messages read per turn at most, counting those answered at once (pings,
+ * Hello, requests), so a flood of them cannot hold a commit back. */
+#define READS_PER_TURN(batch_max) (4 * (batch_max))
 
 /* ---- Sending ---- */
 
@@ -216,7 +239,7 @@ static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size
         break;
     case CF_FRAME_HELLO:
         filled = false;
-        cf_loop_hello(b, s, it->routing, it->routing_len, &f);
+        say_welcome(b, s, it->routing, it->routing_len, &f);
         break;
     case CF_FRAME_DIRECTORY_REQUEST: {
         filled = false;
@@ -232,6 +255,16 @@ static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size
         filled = false;
         struct cf_frame r = {.kind = CF_FRAME_PONG, .nonce = f.nonce};
         send_to(b, it->routing, it->routing_len, &r);
+        break;
+    }
+    case CF_FRAME_CASE_REQUEST: {
+        filled = false;
+        struct cf_frame *r = malloc(sizeof *r);
+        if (r) {
+            cf_cases_info(b, it->actor, f.case_id, r);
+            send_to(b, it->routing, it->routing_len, r);
+            free(r);
+        }
         break;
     }
     case CF_FRAME_STATUS_REQUEST: {
@@ -318,56 +351,23 @@ static int append_rejected(struct broker *b, MDB_txn *txn, uint64_t *size, struc
     return cf_audit_append(b, txn, size, &rec);
 }
 
-/* A broker-signed notice as a leaf, queued for each of its recipients. */
-static int append_notice(struct broker *b, MDB_txn *txn, uint64_t *size, enum cf_notice_kind kind,
-                         const struct cf_header *about, uint64_t about_leaf, uint64_t now)
-{
-    struct cf_notice n = {.version = CF_PROTOCOL_VERSION, .created_at = now};
-    struct cf_error err = {0};
-    int rc = cf_policy_notice_recipients(b->dir->policy, b->dir, kind, about->la_code,
-                                         n.recipients, &n.n_recipients, &err);
-    if (rc != 0 || n.n_recipients == 0) {
-        if (rc != 0)
-            cf_log_warn("NOTICE-UNROUTED", "kind=%s case=%s code=%s", cf_notice_kind_name(kind),
-                        about->case_id, cf_error_name(rc));
-        return 0; /* a notice nobody can receive must not stop the message */
-    }
-    randombytes_buf(n.notice_id, sizeof n.notice_id);
-    snprintf(n.kind, sizeof n.kind, "%s", cf_notice_kind_name(kind));
-    memcpy(n.case_id, about->case_id, sizeof n.case_id);
-    n.urgency = about->urgency;
-    n.has_immediate_risk = true;
-    n.immediate_risk = about->immediate_risk;
-    memcpy(n.referring_agency, about->sender, sizeof n.referring_agency);
-    n.has_about_leaf = true;
-    n.about_leaf = about_leaf;
-    uint8_t *bytes;
-    size_t len;
-    if ((rc = cf_wire_notice_encode(&n, &bytes, &len)) != 0)
-        return rc;
-    struct cf_record rec = {.time = now, .event = CF_EVENT_NOTICE, .notice = bytes,
-                            .notice_len = len};
-    cf_notice_sign(bytes, len, b->keys, rec.notice_signature);
-    uint64_t leaf = *size;
-    rc = cf_audit_append(b, txn, size, &rec);
-    free(bytes);
-    for (size_t i = 0; rc == 0 && i < n.n_recipients; i++)
-        rc = cf_mailbox_put(&b->store, txn, n.recipients[i], leaf);
-    return rc;
-}
-
 static int apply_submit(struct broker *b, MDB_txn *txn, uint64_t *size, struct item *it,
                         uint64_t now)
 {
     struct cf_error err = {0};
     uint64_t repeat_of;
-    int rc = cf_checks_stateful(b, txn, &it->env, &it->hdr, &repeat_of, &err);
-    if (rc == CF_EMAPFULL || rc == CF_ENOSPACE || rc == CF_ESTORE || rc == CF_ECORRUPT)
+    int rc = cf_checks_stateful(b, txn, &it->env, &it->hdr, now, &repeat_of, &err);
+    if (rc == CF_EMAPFULL || rc == CF_ENOSPACE || rc == CF_ESTORE || rc == CF_ECORRUPT ||
+        rc == CF_ENOMEM)
         return rc;
     if (rc != 0) {
         it->code = rc;
         snprintf(it->reason, sizeof it->reason, "%s", err.text);
-        return append_rejected(b, txn, size, it, now);
+        if ((rc = append_rejected(b, txn, size, it, now)) != 0)
+            return rc;
+        /* An inquorate meeting is a ruling, not only a refusal: it is noticed
+         * and starts the reconvene deadline. */
+        return it->code == CF_EINQUORATE ? cf_cases_inquorate(b, txn, size, &it->hdr, now) : 0;
     }
     if (repeat_of != UINT64_MAX) {
         it->out = OUT_REPEAT;
@@ -375,43 +375,33 @@ static int apply_submit(struct broker *b, MDB_txn *txn, uint64_t *size, struct i
         return 0;
     }
     const struct cf_header *h = &it->hdr;
-    struct cf_envelope_digests d;
-    cf_envelope_digests(&it->env, &d);
-    struct cf_record rec = {.time = now, .event = CF_EVENT_ACCEPTED, .has_digests = true};
+    struct cf_record rec = {.time = now};
+    cf_record_of_envelope(&rec, &it->env);
     snprintf(rec.actor, sizeof rec.actor, "%s", it->actor);
-    rec.header = it->env.header;
-    rec.header_len = it->env.header_len;
-    memcpy(rec.ciphertext_hash, d.ciphertext, 32);
-    memcpy(rec.keys_hash, d.keys, 32);
-    memcpy(rec.commit, it->env.commit, 32);
-    memcpy(rec.signature, it->env.signature, 64);
     uint64_t leaf = *size;
     uint8_t key[8], dedup[CF_ID_MAX + 1 + CF_MESSAGE_ID_LEN];
     cf_store_put_u64(key, leaf);
+    bool members_only;
     if ((rc = cf_audit_append(b, txn, size, &rec)) != 0 ||
         (rc = cf_store_put(&b->store, txn, b->store.envelope, key, 8, it->envelope,
                            it->envelope_len)) != 0 ||
         (rc = cf_store_put(&b->store, txn, b->store.dedup, dedup, cf_checks_dedup_key(dedup, h),
-                           key, 8)) != 0)
+                           key, 8)) != 0 ||
+        (rc = cf_cases_accepted(b, txn, size, h, leaf, now, &members_only)) != 0)
         return rc;
-    for (size_t i = 0; i < h->n_recipients; i++)
-        if ((rc = cf_mailbox_put(&b->store, txn, h->recipients[i], leaf)) != 0)
-            return rc;
-    if (h->type == CF_TYPE_REFERRAL) {
-        struct cf_case c;
-        uint8_t *bytes;
-        size_t len;
-        cf_case_open(&c, h, leaf);
-        if ((rc = cf_wire_case_encode(&c, &bytes, &len)) != 0)
-            return rc;
-        rc = cf_store_put(&b->store, txn, b->store.cases, h->case_id, strlen(h->case_id), bytes,
-                          len);
-        free(bytes);
-        if (rc == 0)
-            rc = append_notice(b, txn, size, CF_NOTICE_NEW_REFERRAL, h, leaf, now);
-        if (rc != 0)
-            return rc;
+    struct cf_case *c = members_only ? malloc(sizeof *c) : NULL;
+    if (members_only && (!c || cf_cases_load(b, txn, h->case_id, c) != 0)) {
+        free(c);
+        return CF_ECORRUPT;
     }
+    /* A proposal reaches the conference's members now; its other readers
+     * get it with the sealed determination, or never if it is rejected. */
+    for (size_t i = 0; rc == 0 && i < h->n_recipients; i++)
+        if (!c || cf_cases_member(c, h->recipients[i]))
+            rc = cf_mailbox_put(&b->store, txn, h->recipients[i], leaf);
+    free(c);
+    if (rc != 0)
+        return rc;
     it->out = OUT_ACCEPTED;
     it->leaf = leaf;
     return 0;
@@ -447,11 +437,56 @@ static int delivered_hash(struct broker *b, MDB_txn *txn, uint64_t index, uint8_
             memcpy(message_id, h.message_id, CF_MESSAGE_ID_LEN);
             snprintf(sender, cap, "%s", h.sender);
         }
+    } else if (rec.event == CF_EVENT_DETERMINATION) {
+        struct cf_determination d;
+        rc = cf_store_envelope(&b->store, txn, index, &v);
+        if (rc == 0 && (rc = cf_wire_determination_decode(v.mv_data, v.mv_size, &d, NULL)) == 0) {
+            cf_envelope_hash(v.mv_data, v.mv_size, out);
+            memcpy(message_id, d.id, CF_MESSAGE_ID_LEN);
+        }
+        cf_wire_determination_fini(&d);
     } else {
         rc = CF_ENOTFOUND;
     }
     cf_wire_record_fini(&rec);
     return rc == CF_EDECODE || rc == CF_ECANON ? CF_ECORRUPT : rc;
+}
+
+/* A nack means a recipient could not open what it was sent: the sender and
+ * the duty team are told at once (DESIGN.md section 4), durably. */
+static int notice_nack(struct broker *b, MDB_txn *txn, uint64_t *size, const struct item *it,
+                       uint64_t now)
+{
+    MDB_val v;
+    struct cf_record rec;
+    struct cf_header h;
+    int rc = cf_store_record(&b->store, txn, it->about, &v);
+    if (rc != 0)
+        return rc;
+    bool message = cf_wire_record_decode(v.mv_data, v.mv_size, &rec, NULL) == 0 &&
+                   rec.event == CF_EVENT_ACCEPTED &&
+                   cf_wire_header_decode(rec.header, rec.header_len, &h, NULL) == 0;
+    cf_wire_record_fini(&rec);
+    if (!message)
+        return 0; /* a nacked notice or determination: the leaf records it */
+    struct cf_notice *n = malloc(sizeof *n);
+    struct cf_case *c = malloc(sizeof *c);
+    if (!n || !c) {
+        free(n), free(c);
+        return CF_ENOMEM;
+    }
+    bool have_case = cf_cases_load(b, txn, h.case_id, c) == 0;
+    cf_notices_about(n, have_case ? c : NULL, &h, it->about);
+    n->n_outstanding = 1;
+    memcpy(n->outstanding[0], it->actor, sizeof(cf_id));
+    snprintf(n->code, sizeof n->code, "%s", it->nack_code);
+    struct cf_parties parties;
+    cf_case_parties(have_case ? c : NULL, NULL, &parties);
+    struct cf_route_ctx ctx = {.la_code = h.la_code, .sender = h.sender,
+                               .parties = have_case ? &parties : NULL};
+    rc = cf_notices_issue(b, txn, size, CF_NOTICE_UNDELIVERED, n, &ctx, now);
+    free(n), free(c);
+    return rc;
 }
 
 static int apply_answer(struct broker *b, MDB_txn *txn, uint64_t *size, struct item *it,
@@ -499,7 +534,8 @@ static int apply_answer(struct broker *b, MDB_txn *txn, uint64_t *size, struct i
         snprintf(rec.code, sizeof rec.code, "%s", code);
     it->leaf = *size;
     it->out = OUT_REPORT;
-    return cf_audit_append(b, txn, size, &rec);
+    int rc2 = cf_audit_append(b, txn, size, &rec);
+    return rc2 == 0 && !ack ? notice_nack(b, txn, size, it, now) : rc2;
 }
 
 /* Applies every item in one transaction; on success the caller commits. */
@@ -509,12 +545,19 @@ static int apply_batch(struct loop *L, MDB_txn *txn, uint64_t now, bool refuse_s
     struct broker *b = L->b;
     *size = b->size;
     *written = 0;
+    /* Deadlines and undelivered alerts that fell due go first, in this same
+     * commit, so the notices are as durable as the messages. */
+    int trc = cf_timers_fire(b, txn, size, now, TIMERS_PER_BATCH, &L->timers_fired);
+    if (trc != 0)
+        return trc;
     for (size_t i = 0; i < L->n; i++) {
         struct item *it = &L->items[i];
         int rc = 0;
         it->out = OUT_NONE;
-        if ((it->kind == ITEM_SUBMIT || it->kind == ITEM_REJECT) && refuse_submits)
-            continue; /* answered CF_ENOSPACE after the batch, without a leaf */
+        if ((it->kind == ITEM_SUBMIT || it->kind == ITEM_REJECT) && refuse_submits) {
+            it->out = OUT_REFUSED; /* answered CF_ENOSPACE after the batch, without a leaf */
+            continue;
+        }
         switch (it->kind) {
         case ITEM_SUBMIT:
             rc = apply_submit(b, txn, size, it, now);
@@ -529,7 +572,7 @@ static int apply_batch(struct loop *L, MDB_txn *txn, uint64_t now, bool refuse_s
         }
         if (rc != 0)
             return rc;
-        if (it->out != OUT_IGNORED && it->out != OUT_REPEAT)
+        if (it->out != OUT_IGNORED && it->out != OUT_REPEAT && it->out != OUT_REFUSED)
             (*written)++;
     }
     return 0;
@@ -543,9 +586,21 @@ static bool disk_low(const struct broker *b)
     return (unsigned long long)st.f_bavail * st.f_frsize < b->cfg.min_free_mb << 20;
 }
 
+static void forget_batch(struct loop *L);
+static int commit_once(struct loop *L, uint64_t now);
+
 /* Applies and commits the batch, growing the map and replaying when it fills.
- * Returns 0, or CF_ENOSPACE when nothing could be written. */
+ * Returns 0 once committed (submits refused below the free-space watermark
+ * are OUT_REFUSED), or the error that left nothing written. */
 static int commit_batch(struct loop *L, uint64_t now)
+{
+    int rc = commit_once(L, now);
+    if (rc != 0)
+        forget_batch(L);
+    return rc;
+}
+
+static int commit_once(struct loop *L, uint64_t now)
 {
     struct broker *b = L->b;
     bool refuse = disk_low(b);
@@ -587,7 +642,7 @@ static int commit_batch(struct loop *L, uint64_t now)
         if (rc != 0) {
             free(note);
             cf_log_error("STORE-COMMIT-FAILED", "error=%s", cf_error_name(rc));
-            return rc == CF_ENOSPACE ? CF_ENOSPACE : rc;
+            return rc;
         }
         if (note) {
             free(b->checkpoint);
@@ -599,7 +654,25 @@ static int commit_batch(struct loop *L, uint64_t now)
             b->stats.commits++;
             b->stats.frames += written;
         }
-        return refuse ? CF_ENOSPACE : 0;
+        return 0;
+    }
+}
+
+/* After a batch that did not commit, nothing it decided happened: every item
+ * is answered as not recorded, and what an ack answered is offered again. */
+static void forget_batch(struct loop *L)
+{
+    for (size_t i = 0; i < L->n; i++) {
+        struct item *it = &L->items[i];
+        it->out = OUT_NONE;
+        struct session *s = it->kind == ITEM_ACK || it->kind == ITEM_NACK
+                                ? session_at(L->b, it->actor, it->routing, it->routing_len)
+                                : NULL;
+        if (s && s->next > it->about) {
+            s->next = it->about; /* its entry is still in the mailbox: offer it again */
+            if (s->inflight > 0)
+                s->inflight--;
+        }
     }
 }
 
@@ -638,20 +711,25 @@ static void answer(struct loop *L, int batch_rc)
         txn = NULL;
     for (size_t i = 0; i < L->n; i++) {
         struct item *it = &L->items[i];
-        if (batch_rc != 0 && it->kind == ITEM_REJECT && it->out == OUT_NONE) {
-            send_rejected(b, it); /* its own fault, unrecorded while storage is full */
+        if (it->kind == ITEM_REJECT && (it->out == OUT_REFUSED || batch_rc != 0)) {
+            send_rejected(b, it); /* its own fault, unrecorded while storage is refused */
             continue;
         }
-        if (batch_rc != 0 && it->kind == ITEM_SUBMIT && it->out == OUT_NONE) {
-            it->code = CF_ENOSPACE;
+        if (it->kind == ITEM_SUBMIT && (it->out == OUT_REFUSED || batch_rc != 0)) {
+            bool full = it->out == OUT_REFUSED || batch_rc == CF_ENOSPACE;
+            it->code = full ? CF_ENOSPACE : CF_ESTORE;
             snprintf(it->reason, sizeof it->reason,
-                     "the broker's storage is full; nothing was recorded. Send the same "
-                     "message again later");
-            it->out = OUT_REJECTED;
-            cf_log_warn("MESSAGE-REFUSED", "sender=%s code=CF_ENOSPACE", it->actor);
+                     full ? "the broker's storage is full; nothing was recorded. Send the same "
+                            "message again later"
+                          : "the broker could not record it (a storage error); nothing was "
+                            "recorded. Send the same message again later");
+            cf_log_warn("MESSAGE-REFUSED", "sender=%s code=%s", it->actor,
+                        cf_error_name(it->code));
             send_rejected(b, it);
             continue;
         }
+        if (batch_rc != 0)
+            continue; /* an ack or nack: its entry stays and is offered again */
         log_outcome(it);
         switch (it->out) {
         case OUT_ACCEPTED:
@@ -688,6 +766,15 @@ static void answer(struct loop *L, int batch_rc)
                 s->connected = false;
             break;
         }
+        case OUT_IGNORED: {
+            /* An answer for an entry already gone, say acked on an older
+             * connection: this connection was still sent it, so its credit
+             * comes back, or the window would shrink until the next Hello. */
+            struct session *from = session_at(b, it->actor, it->routing, it->routing_len);
+            if (from && from->inflight > 0 && it->about < from->next)
+                from->inflight--;
+            break;
+        }
         default:
             break;
         }
@@ -703,6 +790,32 @@ struct pump {
     struct session *s;
     MDB_txn *txn;
 };
+
+/* A sealed determination for `agency`: its bytes, and the proposal's
+ * envelope for a final reader; the liaison gets neither the envelope nor any
+ * key to it, only the NRM return the determination carries. */
+static void offer_determination(struct broker *b, MDB_txn *txn, const struct cf_record *rec,
+                                uint64_t index, const char *agency, struct cf_frame *f)
+{
+    MDB_val dv, ev;
+    if (cf_store_envelope(&b->store, txn, index, &dv) != 0)
+        return;
+    f->determination = dv.mv_data;
+    f->determination_len = dv.mv_size;
+    memcpy(f->determination_signature, rec->determination_signature, CF_SIG_LEN);
+    struct cf_header h;
+    struct cf_envelope env;
+    if (cf_store_envelope(&b->store, txn, rec->determination_of, &ev) != 0)
+        return;
+    if (cf_envelope_decode(ev.mv_data, ev.mv_size, &env, &h, NULL) == 0) {
+        for (size_t i = 0; i < h.n_recipients; i++)
+            if (strcmp(h.recipients[i], agency) == 0) {
+                f->envelope = ev.mv_data;
+                f->envelope_len = ev.mv_size;
+            }
+    }
+    cf_envelope_fini(&env);
+}
 
 static int offer(void *ctx, uint64_t index)
 {
@@ -726,6 +839,8 @@ static int offer(void *ctx, uint64_t index)
         f.notice = rec.notice;
         f.notice_len = rec.notice_len;
         memcpy(f.notice_signature, rec.notice_signature, CF_SIG_LEN);
+    } else if (rec.event == CF_EVENT_DETERMINATION) {
+        offer_determination(b, p->txn, &rec, index, cf_broker_agency(b, s)->id, &f);
     } else if (cf_store_envelope(&b->store, p->txn, index, &ev) == 0) {
         f.envelope = ev.mv_data;
         f.envelope_len = ev.mv_size;
@@ -738,11 +853,20 @@ static int offer(void *ctx, uint64_t index)
     rc = cf_audit_inclusion(b, p->txn, index, b->size, &f);
     if (rc == 0)
         rc = add_consistency(b, p->txn, s, &f);
-    if (rc == 0 && (f.envelope || f.notice))
+    bool sendable = f.envelope || f.notice || f.determination;
+    if (rc == 0 && sendable)
         rc = send_to(b, s->routing, s->routing_len, &f);
-    if (rc != 0)
+    if (rc != 0 || !sendable)
         s->seen = seen; /* not sent: the connection still holds the older checkpoint */
     cf_wire_record_fini(&rec);
+    if (rc == 0 && !sendable) {
+        /* Its bytes are gone (retention) or damaged: nothing to offer, and
+         * it must not take a credit the agency never gets back. */
+        cf_log_error("DELIVER-NOTHING", "leaf=%" PRIu64 " agency=%s", index,
+                     cf_broker_agency(b, s)->id);
+        s->next = index + 1;
+        return 0;
+    }
     if (rc == CF_ETIMEOUT) {
         s->blocked = true;
         return 1;
@@ -783,8 +907,10 @@ static int count_entry(void *ctx, uint64_t index)
     return 0;
 }
 
-void cf_loop_hello(struct broker *b, struct session *s, const uint8_t *routing,
-                   size_t routing_len, const struct cf_frame *hello)
+/* A Hello: the agency's deliveries now go to this connection, starting again
+ * from the beginning of its mailbox; answers with a Welcome. */
+static void say_welcome(struct broker *b, struct session *s, const uint8_t *routing,
+                        size_t routing_len, const struct cf_frame *hello)
 {
     const struct cf_agency *a = cf_broker_agency(b, s);
     /* Whatever was in flight on an older connection is offered again here. */
@@ -864,12 +990,18 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
     }
     if ((rc = cf_zap_open(b, err)) != 0 || (rc = open_router(b, err)) != 0)
         goto out;
+    uint64_t next_timer = cf_timers_next(b);
     while (!cf_broker_stop) {
         bool blocked = false;
         for (size_t i = 0; i < b->dir->n_agencies; i++)
             blocked |= b->sessions[i].connected && b->sessions[i].blocked;
         zmq_pollitem_t items[] = {{b->zap, 0, ZMQ_POLLIN, 0}, {b->router, 0, ZMQ_POLLIN, 0}};
-        int n = zmq_poll(items, 2, blocked ? 20 : 1000);
+        /* Wake for the next timer, but at least once a second: the test
+         * clock may jump ahead, and the disk may fill or free meanwhile. */
+        uint64_t wall = cf_clock_now();
+        long wait = next_timer <= wall ? 0 : next_timer - wall < 1000 ? (long)(next_timer - wall)
+                                                                     : 1000;
+        int n = zmq_poll(items, 2, blocked && wait > 20 ? 20 : wait);
         if (n < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -878,10 +1010,12 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
         }
         if (items[0].revents & ZMQ_POLLIN)
             cf_zap_handle(b);
-        uint64_t now = cf_audit_now();
+        uint64_t now = cf_clock_now();
         L.n = 0;
         if (items[1].revents & ZMQ_POLLIN) {
-            while (L.n < b->cfg.batch_max) {
+            for (size_t reads = 0; L.n < b->cfg.batch_max &&
+                                   reads < READS_PER_TURN(b->cfg.batch_max);
+                 reads++) {
                 int got = receive_one(&L, &L.items[L.n], now);
                 if (got < 0)
                     break;
@@ -889,13 +1023,16 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
                     L.n++;
             }
         }
-        if (L.n > 0) {
+        bool timers_due = now >= next_timer;
+        if (L.n > 0 || timers_due) {
             int batch_rc = commit_batch(&L, now);
             answer(&L, batch_rc);
             for (size_t i = 0; i < L.n; i++) {
                 free(L.items[i].envelope);
                 cf_envelope_fini(&L.items[i].env);
             }
+            /* After a failed batch, try its timers again in a second, not at once. */
+            next_timer = batch_rc == 0 ? cf_timers_next(b) : now + 1000;
         }
         pump_all(b);
     }

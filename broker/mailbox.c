@@ -31,6 +31,17 @@ int cf_mailbox_take(const struct cf_store *s, MDB_txn *txn, const char *recipien
     return cf_store_error(mdb_del(txn, s->mailbox, &k, NULL));
 }
 
+int cf_mailbox_has(const struct cf_store *s, MDB_txn *txn, const char *recipient, uint64_t index)
+{
+    uint8_t key[KEY_MAX];
+    size_t n = key_of(key, recipient, index);
+    if (n == 0)
+        return CF_EINVAL;
+    MDB_val k = {n, key}, v;
+    int rc = mdb_get(txn, s->mailbox, &k, &v);
+    return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : cf_store_error(rc);
+}
+
 int cf_mailbox_scan(const struct cf_store *s, MDB_txn *txn, const char *recipient, uint64_t from,
                     int (*fn)(void *ctx, uint64_t index), void *ctx)
 {

@@ -18,6 +18,10 @@ CF_WUR int cf_mailbox_put(const struct cf_store *s, MDB_txn *txn, const char *re
 CF_WUR int cf_mailbox_take(const struct cf_store *s, MDB_txn *txn, const char *recipient,
                            uint64_t index);
 
+/* 1 if the recipient's mailbox holds `index`, 0 if not, or an error. */
+CF_WUR int cf_mailbox_has(const struct cf_store *s, MDB_txn *txn, const char *recipient,
+                          uint64_t index);
+
 /* Calls fn(ctx, index) for the recipient's entries from `from` upwards, in
  * order, until fn returns non-zero (which is returned) or they run out (0). */
 CF_WUR int cf_mailbox_scan(const struct cf_store *s, MDB_txn *txn, const char *recipient,

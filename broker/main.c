@@ -13,6 +13,7 @@
 #include "childfirst/log.h"
 #include "audit.h"
 #include "broker.h"
+#include "cases.h"
 #include "loop.h"
 
 static const char help[] =
@@ -53,7 +54,10 @@ static int load(struct broker *b, const char *config, struct cf_error *err)
     if (cf_keys_b64_decode(b->cfg.authority_key, b->authority_pk) != 0)
         return cf_error_set(err, CF_ECONFIG, "%s: authority_key is not a base64 Ed25519 key",
                             config);
-    return cf_directory_load(b->cfg.directory, b->cfg.policy, b->authority_pk, 0, &b->dir, err);
+    if ((rc = cf_directory_load(b->cfg.directory, b->cfg.policy, b->authority_pk, 0, &b->dir,
+                                err)) != 0)
+        return rc;
+    return cf_cases_open(b, err);
 }
 
 int main(int argc, char **argv)
@@ -89,8 +93,9 @@ int main(int argc, char **argv)
     int rc = load(&b, config, &err);
     if (rc == 0 && check_only) {
         printf("%s: configuration ok: broker key, directory serial %llu with %zu agencies, "
-               "state_dir %s\n",
-               config, (unsigned long long)b.dir->serial, b.dir->n_agencies, b.cfg.state_dir);
+               "%zu calendars, state_dir %s\n",
+               config, (unsigned long long)b.dir->serial, b.dir->n_agencies,
+               b.dir->policy->n_jurisdictions, b.cfg.state_dir);
         goto out;
     }
     if (rc == 0) {
@@ -113,6 +118,7 @@ out:
         fprintf(stderr, "childfirst-broker: %s\n", err.text);
     }
     cf_store_close(&b.store);
+    cf_cases_close(&b);
     cf_directory_destroy(&b.dir);
     cf_keys_destroy(&b.keys);
     free(b.checkpoint);

@@ -67,6 +67,7 @@ key_file = $net/broker.key
 authority_key = $authority_key
 directory = $net/agencies.ini
 policy = $net/policy.ini
+calendars = $top/deploy/calendars
 origin = demo.childfirst/log
 map_size_mb = 64
 min_free_mb = 0

@@ -52,37 +52,38 @@ static int keys_digest(const struct cf_key_entry *keys, size_t n, uint8_t out[CF
 
 void cf_envelope_digests(const struct cf_envelope *env, struct cf_envelope_digests *d)
 {
+    memset(d, 0, sizeof *d);
     b2b(env->header, env->header_len, d->header);
     b2b(env->ciphertext, env->ciphertext_len, d->ciphertext);
-    /* A decoded envelope's key list is bounded, so this cannot fail. */
+    /* A decoded envelope's key lists are bounded, so these cannot fail. */
     if (keys_digest(env->keys, env->n_keys, d->keys) != 0)
         memset(d->keys, 0, sizeof d->keys);
-    memset(d->nrm, 0, sizeof d->nrm);
-    if (env->has_nrm)
+    memcpy(d->commit, env->commit, CF_HASH_LEN);
+    if (env->has_nrm) {
+        d->has_nrm = true;
         b2b(env->nrm_ciphertext, env->nrm_ciphertext_len, d->nrm);
+        if (keys_digest(&env->nrm_key, 1, d->nrm_keys) != 0)
+            memset(d->nrm_keys, 0, sizeof d->nrm_keys);
+        memcpy(d->nrm_commit, env->nrm_commit, CF_HASH_LEN);
+    }
 }
 
 #define SIGNED_MAX (sizeof envelope_tag + 7 * CF_HASH_LEN)
 
 /* The bytes the sender signs; returns their length. */
-static size_t signed_bytes(const struct cf_envelope *env, uint8_t out[SIGNED_MAX])
+static size_t signed_bytes(const struct cf_envelope_digests *d, uint8_t out[SIGNED_MAX])
 {
-    struct cf_envelope_digests d;
-    cf_envelope_digests(env, &d);
     uint8_t *p = out;
     memcpy(p, envelope_tag, sizeof envelope_tag);
     p += sizeof envelope_tag;
-    memcpy(p, d.header, CF_HASH_LEN), p += CF_HASH_LEN;
-    memcpy(p, d.ciphertext, CF_HASH_LEN), p += CF_HASH_LEN;
-    memcpy(p, d.keys, CF_HASH_LEN), p += CF_HASH_LEN;
-    memcpy(p, env->commit, CF_HASH_LEN), p += CF_HASH_LEN;
-    if (env->has_nrm) {
-        uint8_t nrm_keys[CF_HASH_LEN];
-        if (keys_digest(&env->nrm_key, 1, nrm_keys) != 0)
-            memset(nrm_keys, 0, sizeof nrm_keys);
-        memcpy(p, d.nrm, CF_HASH_LEN), p += CF_HASH_LEN;
-        memcpy(p, nrm_keys, CF_HASH_LEN), p += CF_HASH_LEN;
-        memcpy(p, env->nrm_commit, CF_HASH_LEN), p += CF_HASH_LEN;
+    memcpy(p, d->header, CF_HASH_LEN), p += CF_HASH_LEN;
+    memcpy(p, d->ciphertext, CF_HASH_LEN), p += CF_HASH_LEN;
+    memcpy(p, d->keys, CF_HASH_LEN), p += CF_HASH_LEN;
+    memcpy(p, d->commit, CF_HASH_LEN), p += CF_HASH_LEN;
+    if (d->has_nrm) {
+        memcpy(p, d->nrm, CF_HASH_LEN), p += CF_HASH_LEN;
+        memcpy(p, d->nrm_keys, CF_HASH_LEN), p += CF_HASH_LEN;
+        memcpy(p, d->nrm_commit, CF_HASH_LEN), p += CF_HASH_LEN;
     }
     return (size_t)(p - out);
 }
@@ -199,8 +200,10 @@ int cf_envelope_seal_with_return(const struct cf_header *h, const uint8_t *paylo
                             &env.nrm_ciphertext_len, &env.nrm_key, env.nrm_commit, err)) != 0)
             goto out;
     }
+    struct cf_envelope_digests d;
+    cf_envelope_digests(&env, &d);
     uint8_t msg[SIGNED_MAX];
-    crypto_sign_detached(env.signature, NULL, msg, signed_bytes(&env, msg), sender->sign_sk);
+    crypto_sign_detached(env.signature, NULL, msg, signed_bytes(&d, msg), sender->sign_sk);
     if ((rc = cf_wire_envelope_encode(&env, out, out_len)) != 0)
         rc = cf_error_set(err, rc, "envelope: cannot encode");
 out:
@@ -216,22 +219,14 @@ int cf_envelope_seal(const struct cf_header *h, const uint8_t *payload, size_t l
                                         err);
 }
 
-int cf_envelope_decode(const uint8_t *buf, size_t len, struct cf_envelope *env,
-                       struct cf_header *hdr, struct cf_error *err)
+int cf_envelope_decode_structure(const uint8_t *buf, size_t len, struct cf_envelope *env,
+                                 struct cf_header *hdr, struct cf_error *err)
 {
     int rc = cf_wire_envelope_decode(buf, len, env, err);
     if (rc != 0)
         return rc;
     if ((rc = cf_wire_header_decode(env->header, env->header_len, hdr, err)) != 0)
         return rc;
-    if (env->n_keys != hdr->n_recipients)
-        return cf_error_set(err, CF_EKEYLIST, "envelope.keys: %zu entries for %zu recipients",
-                            env->n_keys, hdr->n_recipients);
-    for (size_t i = 0; i < env->n_keys; i++)
-        if (strcmp(env->keys[i].recipient, hdr->recipients[i]) != 0)
-            return cf_error_set(err, CF_EKEYLIST,
-                                "envelope.keys[%zu]: names %s where the header has %s", i,
-                                env->keys[i].recipient, hdr->recipients[i]);
     if (env->has_nrm != (hdr->type == CF_TYPE_DETERMINATION_PROPOSED))
         return cf_error_set(err, CF_EFIELD,
                             env->has_nrm ? "envelope.nrm_return: only a determination_proposed "
@@ -241,11 +236,40 @@ int cf_envelope_decode(const uint8_t *buf, size_t len, struct cf_envelope *env,
     return 0;
 }
 
-int cf_envelope_verify(const struct cf_envelope *env, const uint8_t sender_pk[CF_SIGN_PK])
+int cf_envelope_keys_check(const struct cf_envelope *env, const struct cf_header *hdr,
+                           struct cf_error *err)
+{
+    if (env->n_keys != hdr->n_recipients)
+        return cf_error_set(err, CF_EKEYLIST, "envelope.keys: %zu entries for %zu recipients",
+                            env->n_keys, hdr->n_recipients);
+    for (size_t i = 0; i < env->n_keys; i++)
+        if (strcmp(env->keys[i].recipient, hdr->recipients[i]) != 0)
+            return cf_error_set(err, CF_EKEYLIST,
+                                "envelope.keys[%zu]: names %s where the header has %s", i,
+                                env->keys[i].recipient, hdr->recipients[i]);
+    return 0;
+}
+
+int cf_envelope_decode(const uint8_t *buf, size_t len, struct cf_envelope *env,
+                       struct cf_header *hdr, struct cf_error *err)
+{
+    int rc = cf_envelope_decode_structure(buf, len, env, hdr, err);
+    return rc != 0 ? rc : cf_envelope_keys_check(env, hdr, err);
+}
+
+int cf_envelope_verify_digests(const struct cf_envelope_digests *d, const uint8_t sig[CF_SIG_LEN],
+                               const uint8_t sender_pk[CF_SIGN_PK])
 {
     uint8_t msg[SIGNED_MAX];
-    size_t n = signed_bytes(env, msg);
-    return crypto_sign_verify_detached(env->signature, msg, n, sender_pk) == 0 ? 0 : CF_ESIG;
+    size_t n = signed_bytes(d, msg);
+    return crypto_sign_verify_detached(sig, msg, n, sender_pk) == 0 ? 0 : CF_ESIG;
+}
+
+int cf_envelope_verify(const struct cf_envelope *env, const uint8_t sender_pk[CF_SIGN_PK])
+{
+    struct cf_envelope_digests d;
+    cf_envelope_digests(env, &d);
+    return cf_envelope_verify_digests(&d, env->signature, sender_pk);
 }
 
 /* Opens one part with `self`'s key: seal, commitment, decryption, padding. */

@@ -19,6 +19,7 @@ static const char *const kinds[CF_NOTICE_KIND_COUNT] = {
     [CF_NOTICE_DETERMINATION] = "determination",
     [CF_NOTICE_TRANSFER_IN] = "transfer_in",
     [CF_NOTICE_NON_DELIVERY] = "non_delivery",
+    [CF_NOTICE_DETERMINATION_REJECTED] = "determination_rejected",
 };
 
 const char *cf_notice_kind_name(enum cf_notice_kind kind)

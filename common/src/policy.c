@@ -167,6 +167,7 @@ struct parser {
     struct section_lines route_lines[CF_TYPE_COUNT];
     struct section_lines notice_lines[CF_NOTICE_KIND_COUNT];
     struct section_lines jurisdiction_lines[CF_MAX_JURISDICTIONS];
+    char route_jurisdictions[CF_TYPE_COUNT][WORD_MAX + 1]; /* resolved in finish() */
 };
 
 static int parse_uint(struct parser *ps, const struct key_def *k, void *field, const char *value,
@@ -282,40 +283,64 @@ static int parse_roles(struct parser *ps, const struct key_def *k, void *field, 
     return cf_policy_roles_parse(k->name, value, k->flags & KEY_EMPTY_OK, field, err);
 }
 
-/* What may stand in a route's recipients list. A selector that takes a role
- * is written PREFIX + ROLE; one that does not is its prefix alone. */
+/* What may stand in a selector list. A selector that takes a role is written
+ * PREFIX + ROLE; one that does not is its prefix alone. Either may end in '?'
+ * when it is allowed to reach nobody; only the role selectors can, since the
+ * case selectors are empty whenever the case has nobody in that part. */
 static const struct {
     const char *prefix;
     enum cf_selector_kind kind;
     bool takes_role;
 } selector_defs[] = {
     {"area:", CF_SEL_AREA_ROLE, true},
+    {"jurisdiction:", CF_SEL_JURISDICTION_ROLE, true},
     {"escrow", CF_SEL_ESCROW, false},
+    {"case:referrer", CF_SEL_REFERRER, false},
+    {"case:owner", CF_SEL_OWNER, false},
+    {"case:guardians", CF_SEL_GUARDIANS, false},
+    {"case:members", CF_SEL_MEMBERS, false},
+    {"case:voters", CF_SEL_VOTERS, false},
+    {"sender", CF_SEL_SENDER, false},
 };
+
+#define SELECTOR_LIST                                                                              \
+    "area:ROLE, jurisdiction:ROLE, escrow, case:referrer, case:owner, case:guardians, "          \
+    "case:members, case:voters or sender"
 
 static int parse_selector(const char *key, const char *word, struct cf_selector *out,
                           struct cf_error *err)
 {
+    char base[WORD_MAX + 1];
+    size_t len = strlen(word);
+    bool optional = len > 1 && word[len - 1] == '?';
+    memcpy(base, word, len + 1);
+    if (optional)
+        base[len - 1] = 0;
     for (size_t i = 0; i < sizeof selector_defs / sizeof selector_defs[0]; i++) {
         const char *prefix = selector_defs[i].prefix;
         size_t plen = strlen(prefix);
+        int role = -1;
         if (!selector_defs[i].takes_role) {
-            if (strcmp(word, prefix) != 0)
+            if (strcmp(base, prefix) != 0)
                 continue;
-            *out = (struct cf_selector){.kind = selector_defs[i].kind, .role = -1};
-            return 0;
+        } else {
+            if (strncmp(base, prefix, plen) != 0)
+                continue;
+            char roles[ROLE_LIST_MAX];
+            if ((role = cf_policy_role_parse(base + plen)) < 0)
+                return cf_error_set(err, CF_EVALUE, "%s: '%s' is not a role; the roles are %s",
+                                    key, base + plen, role_list(roles));
         }
-        if (strncmp(word, prefix, plen) != 0)
-            continue;
-        int role = cf_policy_role_parse(word + plen);
-        char roles[ROLE_LIST_MAX];
-        if (role < 0)
-            return cf_error_set(err, CF_EVALUE, "%s: '%s' is not a role; the roles are %s", key,
-                                word + plen, role_list(roles));
-        *out = (struct cf_selector){.kind = selector_defs[i].kind, .role = role};
+        if (optional && !selector_defs[i].takes_role)
+            return cf_error_set(err, CF_EVALUE,
+                                "%s: '%s' cannot be optional; only area: and jurisdiction: "
+                                "selectors may reach nobody",
+                                key, word);
+        *out = (struct cf_selector){.kind = selector_defs[i].kind, .role = role,
+                                    .optional = optional};
         return 0;
     }
-    return cf_error_set(err, CF_EVALUE, "%s: '%s' is not a selector; use area:ROLE or escrow", key,
+    return cf_error_set(err, CF_EVALUE, "%s: '%s' is not a selector; use " SELECTOR_LIST, key,
                         word);
 }
 
@@ -323,7 +348,7 @@ static int parse_selectors(struct parser *ps, const struct key_def *k, void *fie
                            const char *value, struct cf_error *err)
 {
     (void)ps;
-    struct cf_route *r = field;
+    struct cf_selection *sel = field;
     const char *p = value;
     char word[WORD_MAX + 1];
     size_t n = 0;
@@ -331,20 +356,25 @@ static int parse_selectors(struct parser *ps, const struct key_def *k, void *fie
         if (n == CF_MAX_SELECTORS)
             return cf_error_set(err, CF_ETOOBIG, "%s: more than %d selectors", k->name,
                                 CF_MAX_SELECTORS);
-        struct cf_selector sel;
-        int rc = parse_selector(k->name, word, &sel, err);
+        struct cf_selector one;
+        int rc = parse_selector(k->name, word, &one, err);
         if (rc != 0)
             return rc;
         for (size_t i = 0; i < n; i++)
-            if (r->selectors[i].kind == sel.kind && r->selectors[i].role == sel.role)
+            if (sel->s[i].kind == one.kind && sel->s[i].role == one.role)
                 return cf_error_set(err, CF_EVALUE, "%s names %s twice", k->name, word);
-        r->selectors[n++] = sel;
+        sel->s[n++] = one;
     }
     if (n == 0)
         return cf_error_set(err, CF_EVALUE, "%s: name at least one selector", k->name);
-    r->n_selectors = n;
+    sel->n = n;
     return 0;
 }
+
+/* A route's jurisdictions are named before some of them may be declared, so
+ * the words are kept and resolved once the whole file is read. */
+static int parse_route_jurisdictions(struct parser *ps, const struct key_def *k, void *field,
+                                     const char *value, struct cf_error *err);
 
 #define FIELD_SIZE(type, member) sizeof(((type *)0)->member)
 
@@ -401,6 +431,21 @@ static int parse_id(struct parser *ps, const struct key_def *k, void *field, con
     return 0;
 }
 
+static int parse_route_jurisdictions(struct parser *ps, const struct key_def *k, void *field,
+                                     const char *value, struct cf_error *err)
+{
+    (void)field;
+    size_t t = (size_t)((const struct cf_route *)(const void *)ps->base - ps->p->routes);
+    if (strlen(value) >= sizeof ps->route_jurisdictions[t])
+        return cf_error_set(err, CF_ETOOBIG, "%s: too long", k->name);
+    const char *p = value;
+    char word[WORD_MAX + 1];
+    if (!next_word(&p, word))
+        return cf_error_set(err, CF_EVALUE, "%s: name at least one jurisdiction", k->name);
+    strcpy(ps->route_jurisdictions[t], value);
+    return 0;
+}
+
 /* "all" is stored as 0; a number is checked against voting_roles once the
  * whole section has been read, since the keys may come in any order. */
 static int parse_quorum(struct parser *ps, const struct key_def *k, void *field, const char *value,
@@ -439,16 +484,31 @@ static const struct key_def policy_keys[] = {
      KEY_REQUIRED},
     {"non_delivery_report", parse_duration, POLICY_FIELD(non_delivery_report), 0, DURATION_MAX,
      KEY_REQUIRED},
+    /* Roles that are told outcomes but never take part in a decision. */
+    {"liaison_roles", parse_roles, POLICY_FIELD(liaison_roles), 0, 0, KEY_EMPTY_OK},
+    /* Optional; DEFAULT_NEAR_PERCENT when absent. */
+    {"deadline_near_percent", parse_uint, POLICY_FIELD(deadline_near_percent), 1, 99, 0},
 };
 
+/* deadline_near fires once three quarters of a deadline's time has gone. */
+#define DEFAULT_NEAR_PERCENT 75
+
+#define ROUTE_FIELD(member) offsetof(struct cf_route, member)
+
 static const struct key_def route_keys[] = {
-    {"senders", parse_roles, offsetof(struct cf_route, senders), 0, 0, KEY_REQUIRED},
-    {"recipients", parse_selectors, 0, 0, 0, KEY_REQUIRED},
+    {"senders", parse_roles, ROUTE_FIELD(senders), 0, 0, KEY_REQUIRED},
+    {"recipients", parse_selectors, ROUTE_FIELD(recipients), 0, 0, KEY_REQUIRED},
+    {"from", parse_selectors, ROUTE_FIELD(from), 0, 0, 0},
+    {"owner", parse_selectors, ROUTE_FIELD(owner), 0, 0, 0},
+    {"guardians", parse_selectors, ROUTE_FIELD(guardians), 0, 0, 0},
+    {"nrm_return", parse_selectors, ROUTE_FIELD(nrm_return), 0, 0, 0},
+    {"liaison", parse_bool, ROUTE_FIELD(liaison), 0, 0, 0},
+    {"jurisdictions", parse_route_jurisdictions, ROUTE_FIELD(jurisdictions), 0, 0, 0},
 };
 
 /* The broker sends notices itself: a notice route names recipients only. */
 static const struct key_def notice_keys[] = {
-    {"recipients", parse_selectors, 0, 0, 0, KEY_REQUIRED},
+    {"recipients", parse_selectors, ROUTE_FIELD(recipients), 0, 0, KEY_REQUIRED},
 };
 
 #define JUR_FIELD(member) offsetof(struct cf_jurisdiction, member)
@@ -635,6 +695,12 @@ static int check_jurisdiction(const struct parser *ps, size_t i, struct cf_error
                             "%s:%u: [%s] must_include names %s, which is not among voting_roles",
                             ps->name, line_of(lines, jurisdiction_keys, n, "must_include"), j->name,
                             first_role(outside));
+    uint32_t liaison = (j->voting_roles | j->required_roles) & ps->p->liaison_roles;
+    if (liaison)
+        return cf_error_set(err, CF_EVALUE,
+                            "%s:%u: [%s] names %s among its voting or required roles, but it is "
+                            "a liaison role: the liaison is informed and does not decide",
+                            ps->name, lines->header, j->name, first_role(liaison));
     int voters = popcount(j->voting_roles);
     if (j->quorum > (unsigned)voters)
         return cf_error_set(
@@ -643,7 +709,57 @@ static int check_jurisdiction(const struct parser *ps, size_t i, struct cf_error
     return 0;
 }
 
-static int finish(const struct parser *ps, struct cf_error *err)
+/* The types in which a decision is made; a liaison role may send none of them. */
+static bool decides(enum cf_type t)
+{
+    return t == CF_TYPE_DETERMINATION_PROPOSED || t == CF_TYPE_VOTE ||
+           t == CF_TYPE_DETERMINATION;
+}
+
+/* A route's rules that span its keys and the jurisdictions. */
+static int check_route(struct parser *ps, enum cf_type t, struct cf_error *err)
+{
+    struct cf_policy *p = ps->p;
+    struct cf_route *r = &p->routes[t];
+    const struct section_lines *lines = &ps->route_lines[t];
+    const size_t n = COUNT(route_keys);
+    const char *type = cf_header_type_name(t);
+    uint32_t liaison_senders = r->senders & p->liaison_roles;
+    if (decides(t) && liaison_senders)
+        return cf_error_set(err, CF_EVALUE,
+                            "%s:%u: [%s%s] senders names %s, a liaison role: the liaison is told "
+                            "the outcome and never takes part in the decision",
+                            ps->name, line_of(lines, route_keys, n, "senders"), message_prefix,
+                            type, first_role(liaison_senders));
+    bool proposal = t == CF_TYPE_DETERMINATION_PROPOSED;
+    if (proposal != (r->nrm_return.n > 0))
+        return cf_error_set(err, CF_EVALUE,
+                            proposal ? "%s:%u: [%s%s] has no nrm_return: its NRM return needs "
+                                       "its one reader"
+                                     : "%s:%u: [%s%s] has an nrm_return, which only a "
+                                       "determination_proposed carries",
+                            ps->name,
+                            proposal ? lines->header : line_of(lines, route_keys, n, "nrm_return"),
+                            message_prefix, type);
+    const char *list = ps->route_jurisdictions[t];
+    char word[WORD_MAX + 1];
+    while (next_word(&list, word)) {
+        const struct cf_jurisdiction *j = cf_policy_jurisdiction(p, word);
+        unsigned line = line_of(lines, route_keys, n, "jurisdictions");
+        if (!j)
+            return cf_error_set(err, CF_EVALUE, "%s:%u: [%s%s] jurisdictions: '%s' is not a "
+                                "jurisdiction section of this file",
+                                ps->name, line, message_prefix, type, word);
+        uint32_t bit = 1u << (j - p->jurisdictions);
+        if (r->jurisdictions & bit)
+            return cf_error_set(err, CF_EVALUE, "%s:%u: [%s%s] jurisdictions names %s twice",
+                                ps->name, line, message_prefix, type, word);
+        r->jurisdictions |= bit;
+    }
+    return 0;
+}
+
+static int finish(struct parser *ps, struct cf_error *err)
 {
     const struct cf_policy *p = ps->p;
     unsigned end = last_line(ps->buf, ps->len);
@@ -682,6 +798,9 @@ static int finish(const struct parser *ps, struct cf_error *err)
         if (rc != 0)
             return rc;
     }
+    for (int t = 1; t < CF_TYPE_COUNT; t++)
+        if (p->routes[t].set && (rc = check_route(ps, (enum cf_type)t, err)) != 0)
+            return rc;
     return 0;
 }
 
@@ -699,6 +818,7 @@ int cf_policy_parse(const char *name, const char *buf, size_t len, struct cf_pol
     ps->buf = buf;
     ps->len = len;
     ps->p = p;
+    p->deadline_near_percent = DEFAULT_NEAR_PERCENT;
     rc = cf_ini_parse(name, buf, len, on_key, ps, err);
     if (rc == 0)
         rc = finish(ps, err);
@@ -756,61 +876,167 @@ bool cf_policy_may_send(const struct cf_policy *p, uint32_t roles, enum cf_type 
     return r && (roles & r->senders) != 0;
 }
 
-/* The agencies a route's selectors pick for an LA code, sorted by id. `what`
- * names the route's section in messages. */
-static int route_recipients(const struct cf_policy *p, const struct cf_directory *dir,
-                            const struct cf_route *r, const char *what, const char *la_code,
-                            cf_id out[CF_MAX_RECIPIENTS], size_t *n, struct cf_error *err)
+/* A set of directory agencies, one bit per index. The directory keeps its
+ * agencies sorted by id, so walking the bits in order gives the ascending
+ * order a header must carry, and an agency picked twice is listed once. */
+struct pick {
+    uint64_t bits[(CF_MAX_AGENCIES + 63) / 64];
+};
+
+static void pick_index(struct pick *pk, size_t i)
 {
-    *n = 0;
+    pk->bits[i / 64] |= 1ull << (i % 64);
+}
+
+static bool picked(const struct pick *pk, size_t i)
+{
+    return (pk->bits[i / 64] >> (i % 64)) & 1u;
+}
+
+/* Case facts name agencies by id; one no longer in the directory receives
+ * nothing, so it is left out. */
+static void pick_id(const struct cf_directory *dir, struct pick *pk, const char *id)
+{
+    const struct cf_agency *a = id && id[0] ? cf_directory_find(dir, id) : NULL;
+    if (a)
+        pick_index(pk, (size_t)(a - dir->agencies));
+}
+
+/* "area:police", "case:owner", ... for messages. */
+static const char *selector_text(const struct cf_selector *sel, char out[48])
+{
+    for (size_t i = 0; i < sizeof selector_defs / sizeof selector_defs[0]; i++)
+        if (selector_defs[i].kind == sel->kind) {
+            snprintf(out, 48, "%s%s%s", selector_defs[i].prefix,
+                     selector_defs[i].takes_role ? role_names[sel->role] : "",
+                     sel->optional ? "?" : "");
+            return out;
+        }
+    return "?";
+}
+
+/* Adds what the selectors of `sel` pick for ctx to *pk. `what` names the
+ * section and key in messages. */
+static int select_into(const struct cf_policy *p, const struct cf_directory *dir,
+                       const struct cf_selection *sel, const struct cf_route_ctx *ctx,
+                       const char *what, struct pick *pk, struct cf_error *err)
+{
     const struct cf_jurisdiction *j;
-    if (cf_policy_jurisdiction_of(p, la_code, &j) != 0)
+    const char *la = ctx->la_code ? ctx->la_code : "";
+    if (cf_policy_jurisdiction_of(p, la, &j) != 0)
         return cf_error_set(err, CF_EJURISDICTION,
-                            "'%s' is not an LA code of any jurisdiction in the policy",
-                            la_code ? la_code : "");
+                            "'%s' is not an LA code of any jurisdiction in the policy", la);
     if (dir->n_agencies > CF_MAX_AGENCIES)
         return cf_error_set(err, CF_ETOOBIG, "the directory holds more than %d agencies",
                             CF_MAX_AGENCIES);
-    /* One mark per agency: an agency picked by two selectors is listed once. */
-    uint64_t chosen[(CF_MAX_AGENCIES + 63) / 64] = {0};
-    for (size_t s = 0; s < r->n_selectors; s++) {
-        const struct cf_selector *sel = &r->selectors[s];
-        if (sel->kind == CF_SEL_AREA_ROLE) {
-            bool found = false;
+    static const struct cf_parties nobody;
+    const struct cf_parties *c = ctx->parties ? ctx->parties : &nobody;
+    for (size_t s = 0; s < sel->n; s++) {
+        const struct cf_selector *one = &sel->s[s];
+        bool found = false;
+        switch (one->kind) {
+        case CF_SEL_AREA_ROLE:
+        case CF_SEL_JURISDICTION_ROLE:
             for (size_t i = 0; i < dir->n_agencies; i++) {
                 const struct cf_agency *a = &dir->agencies[i];
-                if ((a->roles & (1u << sel->role)) && cf_directory_serves(a, la_code)) {
-                    chosen[i / 64] |= 1ull << (i % 64);
+                bool in = one->kind == CF_SEL_AREA_ROLE ? cf_directory_serves(a, la)
+                                                        : strcmp(a->jurisdiction, j->name) == 0;
+                if ((a->roles & (1u << one->role)) && in) {
+                    pick_index(pk, i);
                     found = true;
                 }
             }
-            if (!found)
+            if (!found && !one->optional) {
+                char text[48];
                 return cf_error_set(err, CF_ENOROUTE,
-                                    "no agency with the role %s serves %s, so the selector "
-                                    "area:%s of [%s] reaches nobody",
-                                    role_names[sel->role], la_code, role_names[sel->role], what);
-        } else if (sel->kind == CF_SEL_ESCROW && j->escrow[0]) {
-            const struct cf_agency *a = cf_directory_find(dir, j->escrow);
-            if (!a)
-                return cf_error_set(err, CF_EUNKNOWNAGENCY,
-                                    "the escrow %s of [%s] is not in the directory", j->escrow,
-                                    j->name);
-            size_t i = (size_t)(a - dir->agencies);
-            chosen[i / 64] |= 1ull << (i % 64);
+                                    "no agency with the role %s %s %s, so the selector %s of [%s] "
+                                    "reaches nobody",
+                                    role_names[one->role],
+                                    one->kind == CF_SEL_AREA_ROLE ? "serves" : "is in",
+                                    one->kind == CF_SEL_AREA_ROLE ? la : j->name,
+                                    selector_text(one, text), what);
+            }
+            break;
+        case CF_SEL_ESCROW:
+            if (j->escrow[0]) {
+                const struct cf_agency *a = cf_directory_find(dir, j->escrow);
+                if (!a)
+                    return cf_error_set(err, CF_EUNKNOWNAGENCY,
+                                        "the escrow %s of [%s] is not in the directory",
+                                        j->escrow, j->name);
+                pick_index(pk, (size_t)(a - dir->agencies));
+            }
+            break;
+        case CF_SEL_REFERRER:
+            pick_id(dir, pk, c->referrer);
+            break;
+        case CF_SEL_OWNER:
+            pick_id(dir, pk, c->owner);
+            break;
+        case CF_SEL_GUARDIANS:
+            for (size_t i = 0; i < c->n_guardians; i++)
+                pick_id(dir, pk, c->guardians[i]);
+            break;
+        case CF_SEL_MEMBERS:
+            for (size_t i = 0; i < c->n_members; i++)
+                pick_id(dir, pk, c->members[i].agency);
+            break;
+        case CF_SEL_VOTERS:
+            for (size_t i = 0; i < c->n_voters; i++)
+                pick_id(dir, pk, c->voters[i]);
+            break;
+        case CF_SEL_SENDER:
+            pick_id(dir, pk, ctx->sender);
+            break;
         }
     }
-    /* The directory keeps its agencies sorted by id, so walking the marks in
-     * index order gives the ascending order the header must carry. */
+    return 0;
+}
+
+/* The picked agencies as a sorted id list. */
+static int pick_list(const struct cf_directory *dir, const struct pick *pk, const char *what,
+                     cf_id out[CF_MAX_RECIPIENTS], size_t *n, struct cf_error *err)
+{
     size_t count = 0;
     for (size_t i = 0; i < dir->n_agencies; i++) {
-        if (!(chosen[i / 64] & (1ull << (i % 64))))
+        if (!picked(pk, i))
             continue;
         if (count == CF_MAX_RECIPIENTS)
-            return cf_error_set(err, CF_ETOOBIG, "[%s] in %s routes to more than %d recipients",
-                                what, la_code, CF_MAX_RECIPIENTS);
+            return cf_error_set(err, CF_ETOOBIG, "[%s] picks more than %d agencies", what,
+                                CF_MAX_RECIPIENTS);
         memcpy(out[count++], dir->agencies[i].id, sizeof(cf_id));
     }
     *n = count;
+    return 0;
+}
+
+static void route_name(char what[64], const char *prefix, const char *name, const char *key)
+{
+    snprintf(what, 64, "%s%s%s%s", prefix, name ? name : "?", key ? "] " : "", key ? key : "");
+}
+
+/* The route's recipients for ctx as a pick, before it is listed. */
+static int recipients_pick(const struct cf_policy *p, const struct cf_directory *dir,
+                           const struct cf_route_ctx *ctx, struct pick *pk, struct cf_error *err)
+{
+    const struct cf_route *r = route_of(p, ctx->type);
+    char what[64];
+    route_name(what, message_prefix, cf_header_type_name(ctx->type), NULL);
+    if (!r)
+        return cf_error_set(err, CF_ENOROUTE, "the policy has no [%s] route", what);
+    memset(pk, 0, sizeof *pk);
+    int rc = select_into(p, dir, &r->recipients, ctx, what, pk, err);
+    if (rc != 0)
+        return rc;
+    bool any = false;
+    for (size_t i = 0; i < dir->n_agencies; i++) {
+        if (!r->liaison && picked(pk, i) && (dir->agencies[i].roles & p->liaison_roles))
+            pk->bits[i / 64] &= ~(1ull << (i % 64));
+        any |= picked(pk, i);
+    }
+    if (!any)
+        return cf_error_set(err, CF_ENOROUTE, "[%s] routes this %s in %s to nobody", what,
+                            cf_header_type_name(ctx->type), ctx->la_code ? ctx->la_code : "");
     return 0;
 }
 
@@ -819,17 +1045,70 @@ int cf_policy_recipients(const struct cf_policy *p, const struct cf_directory *d
                          struct cf_error *err)
 {
     *n = 0;
-    const char *type_name = cf_header_type_name(ctx->type);
+    struct pick *pk = malloc(sizeof *pk);
+    if (!pk)
+        return cf_error_set(err, CF_ENOMEM, "out of memory");
     char what[64];
-    snprintf(what, sizeof what, "%s%s", message_prefix, type_name ? type_name : "?");
-    const struct cf_route *r = route_of(p, ctx->type);
-    if (!r)
-        return cf_error_set(err, CF_ENOROUTE, "the policy has no [%s] route", what);
-    return route_recipients(p, dir, r, what, ctx->la_code, out, n, err);
+    route_name(what, message_prefix, cf_header_type_name(ctx->type), NULL);
+    int rc = recipients_pick(p, dir, ctx, pk, err);
+    if (rc == 0)
+        rc = pick_list(dir, pk, what, out, n, err);
+    free(pk);
+    return rc;
+}
+
+static void list_ids(char *out, size_t cap, const cf_id *ids, size_t n)
+{
+    size_t used = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < n && used < cap; i++) {
+        int w = snprintf(out + used, cap - used, "%s%s", i ? " " : "", ids[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+int cf_policy_recipients_match(const struct cf_policy *p, const struct cf_directory *dir,
+                               const struct cf_route_ctx *ctx, const cf_id *got, size_t n,
+                               struct cf_error *err)
+{
+    cf_id *want = malloc(CF_MAX_RECIPIENTS * sizeof *want);
+    if (!want)
+        return cf_error_set(err, CF_ENOMEM, "out of memory");
+    size_t n_want;
+    int rc = cf_policy_recipients(p, dir, ctx, want, &n_want, err);
+    bool same = rc == 0 && n_want == n;
+    for (size_t i = 0; same && i < n; i++)
+        same = strcmp(want[i], got[i]) == 0;
+    const char *type = cf_header_type_name(ctx->type);
+    if (rc == 0 && !same) {
+        const struct cf_route *r = route_of(p, ctx->type);
+        for (size_t i = 0; i < n && !r->liaison; i++) {
+            const struct cf_agency *a = cf_directory_find(dir, got[i]);
+            if (a && (a->roles & p->liaison_roles)) {
+                rc = cf_error_set(err, CF_ERECIPIENTS,
+                                  "%s holds the role %s, a liaison role, which may not receive a "
+                                  "%s: the liaison gets conference_convened, notices and its "
+                                  "nrm_return only",
+                                  got[i], first_role(a->roles & p->liaison_roles), type);
+                goto out;
+            }
+        }
+        char wanted[1024], named[1024];
+        list_ids(wanted, sizeof wanted, want, n_want);
+        list_ids(named, sizeof named, got, n);
+        rc = cf_error_set(err, CF_ERECIPIENTS,
+                          "a %s in %s must go to exactly [%s], in that order; it names [%s]", type,
+                          ctx->la_code, wanted, named);
+    }
+out:
+    free(want);
+    return rc;
 }
 
 int cf_policy_notice_recipients(const struct cf_policy *p, const struct cf_directory *dir,
-                                enum cf_notice_kind kind, const char *la_code,
+                                enum cf_notice_kind kind, const struct cf_route_ctx *ctx,
                                 cf_id out[CF_MAX_RECIPIENTS], size_t *n, struct cf_error *err)
 {
     *n = 0;
@@ -837,6 +1116,216 @@ int cf_policy_notice_recipients(const struct cf_policy *p, const struct cf_direc
     if (!name || kind == CF_NOTICE_NONE || !p->notices[kind].set)
         return 0;
     char what[64];
-    snprintf(what, sizeof what, "%s%s", notice_prefix, name);
-    return route_recipients(p, dir, &p->notices[kind], what, la_code, out, n, err);
+    route_name(what, notice_prefix, name, NULL);
+    struct pick *pk = calloc(1, sizeof *pk);
+    if (!pk)
+        return cf_error_set(err, CF_ENOMEM, "out of memory");
+    int rc = select_into(p, dir, &p->notices[kind].recipients, ctx, what, pk, err);
+    if (rc == 0)
+        rc = pick_list(dir, pk, what, out, n, err);
+    free(pk);
+    return rc;
+}
+
+/* Picks with one of the route's selections and returns the list. */
+static int route_select(const struct cf_policy *p, const struct cf_directory *dir,
+                        const struct cf_route_ctx *ctx, size_t offset, const char *key,
+                        cf_id out[CF_MAX_RECIPIENTS], size_t *n, struct cf_error *err)
+{
+    *n = 0;
+    const struct cf_route *r = route_of(p, ctx->type);
+    char what[64];
+    route_name(what, message_prefix, cf_header_type_name(ctx->type), key);
+    if (!r)
+        return cf_error_set(err, CF_ENOROUTE, "the policy has no [%s route", what);
+    const struct cf_selection *sel = (const void *)((const char *)r + offset);
+    struct pick *pk = calloc(1, sizeof *pk);
+    if (!pk)
+        return cf_error_set(err, CF_ENOMEM, "out of memory");
+    int rc = select_into(p, dir, sel, ctx, what, pk, err);
+    if (rc == 0)
+        rc = pick_list(dir, pk, what, out, n, err);
+    free(pk);
+    return rc;
+}
+
+/* The one agency a selection must pick. */
+static int route_select_one(const struct cf_policy *p, const struct cf_directory *dir,
+                            const struct cf_route_ctx *ctx, size_t offset, const char *key,
+                            const char *role_of_it, cf_id out, struct cf_error *err)
+{
+    cf_id *ids = malloc(CF_MAX_RECIPIENTS * sizeof *ids);
+    if (!ids)
+        return cf_error_set(err, CF_ENOMEM, "out of memory");
+    size_t n;
+    int rc = route_select(p, dir, ctx, offset, key, ids, &n, err);
+    if (rc == 0 && n != 1) {
+        char what[64];
+        route_name(what, message_prefix, cf_header_type_name(ctx->type), key);
+        rc = cf_error_set(err, CF_ENOROUTE,
+                          n == 0 ? "[%s picks nobody in %s to be %s"
+                                 : "[%s picks more than one agency in %s to be %s; the policy "
+                                   "must make it one",
+                          what, ctx->la_code ? ctx->la_code : "", role_of_it);
+    }
+    if (rc == 0)
+        memcpy(out, ids[0], sizeof(cf_id));
+    free(ids);
+    return rc;
+}
+
+int cf_policy_sender_allowed(const struct cf_policy *p, const struct cf_directory *dir,
+                             const struct cf_route_ctx *ctx, struct cf_error *err)
+{
+    const struct cf_route *r = route_of(p, ctx->type);
+    if (!r || r->from.n == 0)
+        return 0;
+    cf_id *ids = malloc(CF_MAX_RECIPIENTS * sizeof *ids);
+    if (!ids)
+        return cf_error_set(err, CF_ENOMEM, "out of memory");
+    size_t n;
+    int rc = route_select(p, dir, ctx, ROUTE_FIELD(from), "from", ids, &n, err);
+    bool in = false;
+    for (size_t i = 0; rc == 0 && i < n && !in; i++)
+        in = ctx->sender && strcmp(ids[i], ctx->sender) == 0;
+    if (rc == 0 && !in) {
+        char selectors[256] = "", text[48], who[1024];
+        size_t used = 0;
+        for (size_t i = 0; i < r->from.n && used < sizeof selectors; i++)
+            used += (size_t)snprintf(selectors + used, sizeof selectors - used, "%s%s",
+                                     i ? " or " : "", selector_text(&r->from.s[i], text));
+        list_ids(who, sizeof who, ids, n);
+        rc = cf_error_set(err, CF_ENOTPARTY,
+                          "a %s may come only from %s (%s); %s is not one",
+                          cf_header_type_name(ctx->type), selectors, n ? who : "nobody yet",
+                          ctx->sender ? ctx->sender : "the sender");
+    }
+    free(ids);
+    return rc;
+}
+
+int cf_policy_type_allowed(const struct cf_policy *p, enum cf_type type,
+                           const struct cf_jurisdiction *j, struct cf_error *err)
+{
+    const struct cf_route *r = route_of(p, type);
+    if (!r)
+        return cf_error_set(err, CF_ENOROUTE, "the policy has no [%s%s] route", message_prefix,
+                            cf_header_type_name(type) ? cf_header_type_name(type) : "?");
+    uint32_t bit = 1u << (j - p->jurisdictions);
+    if (r->jurisdictions == 0 || (r->jurisdictions & bit))
+        return 0;
+    char names[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < p->n_jurisdictions && used < sizeof names; i++)
+        if (r->jurisdictions & (1u << i))
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "",
+                                     p->jurisdictions[i].name);
+    return cf_error_set(err, CF_ETYPE, "a %s belongs to %s, not to %s",
+                        cf_header_type_name(type), names, j->name);
+}
+
+int cf_policy_owner(const struct cf_policy *p, const struct cf_directory *dir,
+                    const struct cf_route_ctx *ctx, cf_id out, struct cf_error *err)
+{
+    return route_select_one(p, dir, ctx, ROUTE_FIELD(owner), "owner", "the case's owner", out,
+                            err);
+}
+
+int cf_policy_guardians(const struct cf_policy *p, const struct cf_directory *dir,
+                        const struct cf_route_ctx *ctx, cf_id out[CF_MAX_RECIPIENTS], size_t *n,
+                        struct cf_error *err)
+{
+    return route_select(p, dir, ctx, ROUTE_FIELD(guardians), "guardians", out, n, err);
+}
+
+int cf_policy_nrm_reader(const struct cf_policy *p, const struct cf_directory *dir,
+                         const struct cf_route_ctx *ctx, cf_id out, struct cf_error *err)
+{
+    return route_select_one(p, dir, ctx, ROUTE_FIELD(nrm_return), "nrm_return",
+                            "the NRM return's reader", out, err);
+}
+
+bool cf_policy_is_liaison(const struct cf_policy *p, uint32_t roles)
+{
+    return (roles & p->liaison_roles) != 0;
+}
+
+int cf_policy_member_check(const struct cf_policy *p, const struct cf_jurisdiction *j,
+                           const struct cf_directory *dir, const struct cf_member *m,
+                           struct cf_error *err)
+{
+    const struct cf_agency *a = cf_directory_find(dir, m->agency);
+    if (!a)
+        return cf_error_set(err, CF_EUNKNOWNAGENCY, "members: %s is not in the directory",
+                            m->agency);
+    if (m->standing == CF_STANDING_VOTING && !(a->roles & j->voting_roles))
+        return cf_error_set(err, CF_EFIELD,
+                            "members: %s cannot be a voting member; in %s only agencies with a "
+                            "voting role (%s first) vote",
+                            m->agency, j->name, first_role(j->voting_roles));
+    if (m->standing != CF_STANDING_ADVISORY && (a->roles & p->liaison_roles))
+        return cf_error_set(err, CF_EFIELD,
+                            "members: %s holds the liaison role %s, so it may attend only as "
+                            "advisory",
+                            m->agency, first_role(a->roles & p->liaison_roles));
+    return 0;
+}
+
+/* The member entry of `id`, or NULL. */
+static const struct cf_member *member_of(const struct cf_member *members, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(members[i].agency, id) == 0)
+            return &members[i];
+    return NULL;
+}
+
+int cf_policy_quorate(const struct cf_jurisdiction *j, const struct cf_directory *dir,
+                      const struct cf_member *members, size_t n_members, const cf_id *attendees,
+                      size_t n_attendees, struct cf_error *err)
+{
+    uint32_t voting = 0, present = 0;
+    for (size_t i = 0; i < n_attendees; i++) {
+        const struct cf_agency *a = cf_directory_find(dir, attendees[i]);
+        const struct cf_member *m = member_of(members, n_members, attendees[i]);
+        if (!a || !m)
+            continue;
+        present |= a->roles;
+        if (m->standing == CF_STANDING_VOTING)
+            voting |= a->roles;
+    }
+    uint32_t missing_vote = j->voting_roles & ~voting, missing = j->required_roles & ~present;
+    if (missing_vote)
+        return cf_error_set(err, CF_EINQUORATE,
+                            "no voting member with the role %s attended, and %s requires every "
+                            "voting role; reconvene with one present",
+                            first_role(missing_vote), j->name);
+    if (missing)
+        return cf_error_set(err, CF_EINQUORATE,
+                            "no attendee holds the role %s, which %s requires at the meeting; "
+                            "reconvene with one present",
+                            first_role(missing), j->name);
+    return 0;
+}
+
+bool cf_policy_quorum_met(const struct cf_jurisdiction *j, const struct cf_directory *dir,
+                          const cf_id *voters, size_t n_voters,
+                          const struct cf_vote_record *votes, size_t n_votes)
+{
+    size_t approvals = 0;
+    uint32_t roles = 0;
+    for (size_t i = 0; i < n_votes; i++) {
+        if (!votes[i].approve)
+            return false;
+        bool voter = false;
+        for (size_t k = 0; k < n_voters && !voter; k++)
+            voter = strcmp(voters[k], votes[i].voter) == 0;
+        const struct cf_agency *a = cf_directory_find(dir, votes[i].voter);
+        if (!voter || !a)
+            continue;
+        approvals++;
+        roles |= a->roles;
+    }
+    size_t needed = j->quorum == 0 ? n_voters : j->quorum;
+    return n_voters > 0 && approvals >= needed && (roles & j->must_include) == j->must_include;
 }

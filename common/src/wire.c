@@ -183,6 +183,11 @@ static ProtobufCBinaryData str(const char *s)
 
 /* ---- Header ---- */
 
+static bool fixed_ok(const char *s, bool (*valid)(const char *, size_t))
+{
+    return valid(s, strlen(s));
+}
+
 int cf_wire_header_encode(const struct cf_header *h, uint8_t **out, size_t *len)
 {
     if (h->n_recipients > CF_MAX_RECIPIENTS || h->n_members > CF_MAX_MEMBERS ||
@@ -698,6 +703,9 @@ int cf_wire_frame_encode(const struct cf_frame *f, uint8_t **out, size_t *len)
     Cf__Pong pong = CF__PONG__INIT;
     Cf__StatusRequest sreq = CF__STATUS_REQUEST__INIT;
     Cf__Status status = CF__STATUS__INIT;
+    Cf__CaseRequest creq = CF__CASE_REQUEST__INIT;
+    Cf__CaseInfo cinfo = CF__CASE_INFO__INIT;
+    Cf__DeadlineInfo dl[CF_DEADLINE_COUNT], *dl_ptrs[CF_DEADLINE_COUNT];
     switch (f->kind) {
     case CF_FRAME_HELLO:
         hello.version = f->version;
@@ -743,10 +751,16 @@ int cf_wire_frame_encode(const struct cf_frame *f, uint8_t **out, size_t *len)
         if (f->envelope) {
             deliver.has_envelope = 1;
             deliver.envelope = bin(f->envelope, f->envelope_len);
-        } else {
+        }
+        if (f->notice) {
             deliver.has_notice = deliver.has_notice_signature = 1;
             deliver.notice = bin(f->notice, f->notice_len);
             deliver.notice_signature = bin(f->notice_signature, CF_SIG_LEN);
+        }
+        if (f->determination) {
+            deliver.has_determination = deliver.has_determination_signature = 1;
+            deliver.determination = bin(f->determination, f->determination_len);
+            deliver.determination_signature = bin(f->determination_signature, CF_SIG_LEN);
         }
         deliver.leaf_index = f->leaf_index;
         deliver.checkpoint = bin(f->checkpoint, f->checkpoint_len);
@@ -814,6 +828,32 @@ int cf_wire_frame_encode(const struct cf_frame *f, uint8_t **out, size_t *len)
         status.sessions = f->status.sessions;
         m.body_case = CF__FRAME__BODY_STATUS, m.status = &status;
         break;
+    case CF_FRAME_CASE_REQUEST:
+        creq.case_id = str(f->case_id);
+        m.body_case = CF__FRAME__BODY_CASE_REQUEST, m.case_request = &creq;
+        break;
+    case CF_FRAME_CASE_INFO: {
+        const struct cf_case_info *ci = &f->case_info;
+        if (ci->n_deadlines > CF_DEADLINE_COUNT)
+            return CF_ETOOBIG;
+        cinfo.case_id = str(f->case_id);
+        cinfo.state = str(ci->state);
+        cinfo.jurisdiction = str(ci->jurisdiction);
+        cinfo.la_code = str(ci->la_code);
+        if (ci->owner[0])
+            cinfo.has_owner = 1, cinfo.owner = str(ci->owner);
+        for (size_t i = 0; i < ci->n_deadlines; i++) {
+            cf__deadline_info__init(&dl[i]);
+            dl[i].name = str(ci->deadlines[i].name);
+            dl[i].due = ci->deadlines[i].due;
+            dl_ptrs[i] = &dl[i];
+        }
+        cinfo.n_deadlines = ci->n_deadlines;
+        cinfo.deadlines = dl_ptrs;
+        cinfo.updated_leaf = ci->updated_leaf;
+        m.body_case = CF__FRAME__BODY_CASE_INFO, m.case_info = &cinfo;
+        break;
+    }
     default:
         return CF_EINVAL;
     }
@@ -902,12 +942,17 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
         const Cf__Deliver *d = m->deliver;
         f->kind = CF_FRAME_DELIVER;
         f->leaf_index = d->leaf_index;
-        if (d->has_envelope == d->has_notice)
-            return cf_error_set(err, CF_EDECODE, "deliver: needs an envelope or a notice");
+        /* An envelope, a notice, or a determination (which may bring the
+         * proposal's envelope with it). */
+        if (d->has_notice + d->has_determination + (d->has_envelope && !d->has_determination) !=
+            1)
+            return cf_error_set(err, CF_EDECODE,
+                                "deliver: needs an envelope, a notice or a determination");
         if (d->has_envelope) {
             f->envelope = d->envelope.data;
             f->envelope_len = d->envelope.len;
-        } else {
+        }
+        if (d->has_notice) {
             f->notice = d->notice.data;
             f->notice_len = d->notice.len;
             if (!d->has_notice_signature)
@@ -915,6 +960,22 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
             if ((rc = bytes_exact(f->notice_signature, CF_SIG_LEN, d->notice_signature,
                                   "deliver.notice_signature", err)) != 0)
                 return rc;
+        } else if (d->has_notice_signature) {
+            return cf_error_set(err, CF_EDECODE, "deliver: a notice signature without a notice");
+        }
+        if (d->has_determination) {
+            f->determination = d->determination.data;
+            f->determination_len = d->determination.len;
+            if (!d->has_determination_signature)
+                return cf_error_set(err, CF_EDECODE,
+                                    "deliver: a determination without its countersignature");
+            if ((rc = bytes_exact(f->determination_signature, CF_SIG_LEN,
+                                  d->determination_signature, "deliver.determination_signature",
+                                  err)) != 0)
+                return rc;
+        } else if (d->has_determination_signature) {
+            return cf_error_set(err, CF_EDECODE,
+                                "deliver: a countersignature without a determination");
         }
         if ((rc = checkpoint_in(d->checkpoint, f, err)) != 0)
             return rc;
@@ -990,6 +1051,42 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
                                        s->rejected,  s->delivered, s->sessions};
         return 0;
     }
+    case CF__FRAME__BODY_CASE_REQUEST:
+        f->kind = CF_FRAME_CASE_REQUEST;
+        if ((rc = text_to_fixed(f->case_id, sizeof f->case_id, m->case_request->case_id,
+                                "case_request.case_id", err)) != 0)
+            return rc;
+        return fixed_ok(f->case_id, cf_header_case_id_valid)
+                   ? 0
+                   : cf_error_set(err, CF_EFIELD, "case_request.case_id: not a case id");
+    case CF__FRAME__BODY_CASE_INFO: {
+        const Cf__CaseInfo *ci = m->case_info;
+        struct cf_case_info *out = &f->case_info;
+        f->kind = CF_FRAME_CASE_INFO;
+        out->updated_leaf = ci->updated_leaf;
+        if (ci->n_deadlines > CF_DEADLINE_COUNT)
+            return cf_error_set(err, CF_ETOOBIG, "case_info.deadlines: %zu", ci->n_deadlines);
+        if ((rc = text_to_fixed(f->case_id, sizeof f->case_id, ci->case_id, "case_info.case_id",
+                                err)) != 0 ||
+            (rc = text_to_fixed(out->state, sizeof out->state, ci->state, "case_info.state",
+                                err)) != 0 ||
+            (rc = text_to_fixed(out->jurisdiction, sizeof out->jurisdiction, ci->jurisdiction,
+                                "case_info.jurisdiction", err)) != 0 ||
+            (rc = text_to_fixed(out->la_code, sizeof out->la_code, ci->la_code,
+                                "case_info.la_code", err)) != 0 ||
+            (ci->has_owner && (rc = text_to_fixed(out->owner, sizeof out->owner, ci->owner,
+                                                  "case_info.owner", err)) != 0))
+            return rc;
+        out->n_deadlines = ci->n_deadlines;
+        for (size_t i = 0; i < ci->n_deadlines; i++) {
+            out->deadlines[i].due = ci->deadlines[i]->due;
+            if ((rc = text_to_fixed(out->deadlines[i].name, sizeof out->deadlines[i].name,
+                                    ci->deadlines[i]->name, "case_info.deadlines[].name", err)) !=
+                0)
+                return rc;
+        }
+        return 0;
+    }
     default:
         return cf_error_set(err, CF_EDECODE, "frame: no known body");
     }
@@ -1050,12 +1147,22 @@ int cf_wire_notice_encode(const struct cf_notice *n, uint8_t **out, size_t *len)
         m.has_about_leaf = 1;
         m.about_leaf = n->about_leaf;
     }
+    if (n->n_outstanding > CF_MAX_RECIPIENTS)
+        return CF_ETOOBIG;
+    ProtobufCBinaryData outstanding[CF_MAX_RECIPIENTS];
+    if (n->deadline[0])
+        m.has_deadline = 1, m.deadline = str(n->deadline);
+    if (n->has_due)
+        m.has_due = 1, m.due = n->due;
+    for (size_t i = 0; i < n->n_outstanding; i++)
+        outstanding[i] = str(n->outstanding[i]);
+    m.n_outstanding = n->n_outstanding;
+    m.outstanding = outstanding;
+    if (n->code[0])
+        m.has_code = 1, m.code = str(n->code);
+    if (n->state[0])
+        m.has_state = 1, m.state = str(n->state);
     return encode(&m.base, out, len);
-}
-
-static bool fixed_ok(const char *s, bool (*valid)(const char *, size_t))
-{
-    return valid(s, strlen(s));
 }
 
 int cf_wire_notice_decode(const uint8_t *buf, size_t len, struct cf_notice *n,
@@ -1096,6 +1203,29 @@ int cf_wire_notice_decode(const uint8_t *buf, size_t len, struct cf_notice *n,
         goto out;
     n->has_about_leaf = m->has_about_leaf;
     n->about_leaf = m->about_leaf;
+    n->has_due = m->has_due;
+    n->due = m->due;
+    if (m->n_outstanding > CF_MAX_RECIPIENTS) {
+        rc = cf_error_set(err, CF_ETOOBIG, "notice.outstanding: %zu", m->n_outstanding);
+        goto out;
+    }
+    n->n_outstanding = m->n_outstanding;
+    for (size_t i = 0; i < m->n_outstanding; i++)
+        if ((rc = text_to_fixed(n->outstanding[i], sizeof n->outstanding[i], m->outstanding[i],
+                                "notice.outstanding[]", err)) != 0)
+            goto out;
+    if ((m->has_deadline && (rc = text_to_fixed(n->deadline, sizeof n->deadline, m->deadline,
+                                                "notice.deadline", err)) != 0) ||
+        (m->has_code &&
+         (rc = text_to_fixed(n->code, sizeof n->code, m->code, "notice.code", err)) != 0) ||
+        (m->has_state &&
+         (rc = text_to_fixed(n->state, sizeof n->state, m->state, "notice.state", err)) != 0))
+        goto out;
+    for (size_t i = 0; i < n->n_outstanding; i++)
+        if (!fixed_ok(n->outstanding[i], cf_header_id_valid)) {
+            rc = cf_error_set(err, CF_EID, "notice.outstanding[%zu]: not an agency id", i);
+            goto out;
+        }
     if (n->version != CF_PROTOCOL_VERSION)
         rc = cf_error_set(err, CF_EVERSION, "notice.version: %u", n->version);
     else if (cf_notice_kind_parse(n->kind) == CF_NOTICE_NONE)
@@ -1155,6 +1285,18 @@ int cf_wire_record_encode(const struct cf_record *r, uint8_t **out, size_t *len)
         m.policy = bin(r->policy, r->policy_len);
         m.sig = bin(r->sig, r->sig_len);
     }
+    if (r->has_nrm) {
+        m.has_nrm_ciphertext_hash = m.has_nrm_keys_hash = m.has_nrm_commit = 1;
+        m.nrm_ciphertext_hash = bin(r->nrm_ciphertext_hash, 32);
+        m.nrm_keys_hash = bin(r->nrm_keys_hash, 32);
+        m.nrm_commit = bin(r->nrm_commit, 32);
+    }
+    if (r->has_determination) {
+        m.has_determination_hash = m.has_determination_signature = 1;
+        m.determination_hash = bin(r->determination_hash, 32);
+        m.determination_signature = bin(r->determination_signature, 64);
+        m.has_determination_of = 1, m.determination_of = r->determination_of;
+    }
     return encode(&m.base, out, len);
 }
 
@@ -1211,6 +1353,26 @@ static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct 
         r->policy = m->policy.data, r->policy_len = m->policy.len;
         r->sig = m->sig.data, r->sig_len = m->sig.len;
     }
+    if (m->has_nrm_ciphertext_hash || m->has_nrm_keys_hash || m->has_nrm_commit) {
+        r->has_nrm = true;
+        if ((rc = bytes_exact(r->nrm_ciphertext_hash, 32, m->nrm_ciphertext_hash,
+                              "record.nrm_ciphertext_hash", err)) != 0 ||
+            (rc = bytes_exact(r->nrm_keys_hash, 32, m->nrm_keys_hash, "record.nrm_keys_hash",
+                              err)) != 0 ||
+            (rc = bytes_exact(r->nrm_commit, 32, m->nrm_commit, "record.nrm_commit", err)) != 0)
+            return rc;
+    }
+    if (m->has_determination_hash || m->has_determination_signature || m->has_determination_of) {
+        r->has_determination = true;
+        r->determination_of = m->determination_of;
+        if (!m->has_determination_of)
+            return cf_error_set(err, CF_EFIELD, "record: a determination names its proposal");
+        if ((rc = bytes_exact(r->determination_hash, 32, m->determination_hash,
+                              "record.determination_hash", err)) != 0 ||
+            (rc = bytes_exact(r->determination_signature, 64, m->determination_signature,
+                              "record.determination_signature", err)) != 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -1237,8 +1399,56 @@ void cf_wire_record_fini(struct cf_record *r)
 
 /* ---- Case records ---- */
 
+static void votes_out(const struct cf_vote_record *v, size_t n, Cf__VoteRecord *msgs,
+                      Cf__VoteRecord **ptrs)
+{
+    for (size_t i = 0; i < n; i++) {
+        cf__vote_record__init(&msgs[i]);
+        msgs[i].voter = str(v[i].voter);
+        msgs[i].approve = v[i].approve;
+        msgs[i].signature = bin(v[i].signature, 64);
+        msgs[i].leaf = v[i].leaf;
+        ptrs[i] = &msgs[i];
+    }
+}
+
+static int votes_in(Cf__VoteRecord *const *msgs, size_t n, struct cf_vote_record *v,
+                    size_t *n_out, const char *field, struct cf_error *err)
+{
+    if (n > CF_MAX_MEMBERS)
+        return cf_error_set(err, CF_ETOOBIG, "%s: %zu votes", field, n);
+    for (size_t i = 0; i < n; i++) {
+        int rc;
+        v[i].approve = msgs[i]->approve;
+        v[i].leaf = msgs[i]->leaf;
+        if ((rc = text_to_fixed(v[i].voter, sizeof v[i].voter, msgs[i]->voter, field, err)) !=
+                0 ||
+            (rc = bytes_exact(v[i].signature, 64, msgs[i]->signature, field, err)) != 0)
+            return rc;
+        if (!fixed_ok(v[i].voter, cf_header_id_valid))
+            return cf_error_set(err, CF_EID, "%s[%zu].voter: not an agency id", field, i);
+    }
+    *n_out = n;
+    return 0;
+}
+
+static void opt_str(const char *s, protobuf_c_boolean *has, ProtobufCBinaryData *field)
+{
+    if (s[0])
+        *has = 1, *field = str(s);
+}
+
 int cf_wire_case_encode(const struct cf_case *c, uint8_t **out, size_t *len)
 {
+    if (c->n_members > CF_MAX_MEMBERS || c->n_voters > CF_MAX_MEMBERS ||
+        c->n_votes > CF_MAX_MEMBERS || c->n_guardians > CF_MAX_GUARDIANS ||
+        c->n_deadlines > CF_DEADLINE_COUNT)
+        return CF_ETOOBIG;
+    Cf__Member members[CF_MAX_MEMBERS], *member_ptrs[CF_MAX_MEMBERS];
+    Cf__VoteRecord votes[CF_MAX_MEMBERS], *vote_ptrs[CF_MAX_MEMBERS];
+    Cf__CaseDeadline deadlines[CF_DEADLINE_COUNT], *deadline_ptrs[CF_DEADLINE_COUNT];
+    ProtobufCBinaryData voters[CF_MAX_MEMBERS], guardians[CF_MAX_GUARDIANS];
+    uint64_t first_at[CF_TYPE_COUNT], last_at[CF_TYPE_COUNT];
     Cf__CaseRecord m = CF__CASE_RECORD__INIT;
     m.case_id = str(c->case_id);
     m.state = (uint32_t)c->state;
@@ -1249,32 +1459,270 @@ int cf_wire_case_encode(const struct cf_case *c, uint8_t **out, size_t *len)
     m.updated_leaf = c->updated_leaf;
     m.urgency = (Cf__Urgency)c->urgency;
     m.immediate_risk = c->immediate_risk;
+    opt_str(c->owner, &m.has_owner, &m.owner);
+    opt_str(c->lead_staff_ref, &m.has_lead_staff_ref, &m.lead_staff_ref);
+    opt_str(c->chair_staff_ref, &m.has_chair_staff_ref, &m.chair_staff_ref);
+    for (size_t i = 0; i < c->n_members; i++) {
+        cf__member__init(&members[i]);
+        members[i].agency = str(c->members[i].agency);
+        members[i].standing = (Cf__Standing)c->members[i].standing;
+        member_ptrs[i] = &members[i];
+    }
+    m.n_members = c->n_members;
+    m.members = member_ptrs;
+    if (c->proposal_decision != CF_DECISION_NONE) {
+        m.has_proposal_leaf = m.has_proposal_id = m.has_proposal_decision = 1;
+        m.has_before_proposal = 1;
+        m.proposal_leaf = c->proposal_leaf;
+        m.proposal_id = bin(c->proposal_id, CF_MESSAGE_ID_LEN);
+        m.proposal_decision = (Cf__Decision)c->proposal_decision;
+        m.before_proposal = (uint32_t)c->before_proposal;
+    }
+    for (size_t i = 0; i < c->n_voters; i++)
+        voters[i] = str(c->voters[i]);
+    m.n_voters = c->n_voters;
+    m.voters = voters;
+    votes_out(c->votes, c->n_votes, votes, vote_ptrs);
+    m.n_votes = c->n_votes;
+    m.votes = vote_ptrs;
+    memcpy(first_at, c->first_at, sizeof first_at);
+    memcpy(last_at, c->last_at, sizeof last_at);
+    m.n_first_at = m.n_last_at = CF_TYPE_COUNT;
+    m.first_at = first_at;
+    m.last_at = last_at;
+    m.has_inquorate_at = c->inquorate_at != 0, m.inquorate_at = c->inquorate_at;
+    m.has_transfer_at = c->transfer_at != 0, m.transfer_at = c->transfer_at;
+    m.has_rg_at = c->rg_at != 0, m.rg_at = c->rg_at;
+    m.has_cg_at = c->cg_at != 0, m.cg_at = c->cg_at;
+    for (size_t i = 0; i < c->n_deadlines; i++) {
+        const struct cf_case_deadline *d = &c->deadlines[i];
+        cf__case_deadline__init(&deadlines[i]);
+        deadlines[i].kind = (uint32_t)d->kind;
+        deadlines[i].due = d->due;
+        deadlines[i].near = d->near;
+        deadlines[i].near_sent = d->near_sent;
+        deadlines[i].breach_sent = d->breach_sent;
+        deadline_ptrs[i] = &deadlines[i];
+    }
+    m.n_deadlines = c->n_deadlines;
+    m.deadlines = deadline_ptrs;
+    for (size_t i = 0; i < c->n_guardians; i++)
+        guardians[i] = str(c->guardians[i]);
+    m.n_guardians = c->n_guardians;
+    m.guardians = guardians;
     return encode(&m.base, out, len);
 }
 
-int cf_wire_case_decode(const uint8_t *buf, size_t len, struct cf_case *c, struct cf_error *err)
+static int case_from_pb(const Cf__CaseRecord *m, struct cf_case *c, struct cf_error *err)
 {
-    memset(c, 0, sizeof *c);
-    ProtobufCMessage *pm = NULL;
-    int rc = decode(&cf__case_record__descriptor, buf, len, false, &pm, err);
-    if (rc != 0)
-        return rc;
-    const Cf__CaseRecord *m = (const Cf__CaseRecord *)pm;
+    int rc;
     c->state = (enum cf_case_state)m->state;
     c->opened_leaf = m->opened_leaf;
     c->updated_leaf = m->updated_leaf;
     c->urgency = (enum cf_urgency)m->urgency;
     c->immediate_risk = m->immediate_risk;
-    if ((rc = text_to_fixed(c->case_id, sizeof c->case_id, m->case_id, "case.case_id", err)) ==
-            0 &&
-        (rc = text_to_fixed(c->la_code, sizeof c->la_code, m->la_code, "case.la_code", err)) == 0 &&
+    if ((rc = text_to_fixed(c->case_id, sizeof c->case_id, m->case_id, "case.case_id", err)) !=
+            0 ||
+        (rc = text_to_fixed(c->la_code, sizeof c->la_code, m->la_code, "case.la_code", err)) !=
+            0 ||
         (rc = text_to_fixed(c->jurisdiction, sizeof c->jurisdiction, m->jurisdiction,
-                            "case.jurisdiction", err)) == 0)
-        rc = text_to_fixed(c->referrer, sizeof c->referrer, m->referrer, "case.referrer", err);
-    if (rc == 0 && !cf_case_state_name(c->state))
-        rc = cf_error_set(err, CF_EFIELD, "case.state: unknown");
+                            "case.jurisdiction", err)) != 0 ||
+        (rc = text_to_fixed(c->referrer, sizeof c->referrer, m->referrer, "case.referrer", err)) !=
+            0 ||
+        (m->has_owner &&
+         (rc = text_to_fixed(c->owner, sizeof c->owner, m->owner, "case.owner", err)) != 0) ||
+        (m->has_lead_staff_ref &&
+         (rc = text_to_fixed(c->lead_staff_ref, sizeof c->lead_staff_ref, m->lead_staff_ref,
+                             "case.lead_staff_ref", err)) != 0) ||
+        (m->has_chair_staff_ref &&
+         (rc = text_to_fixed(c->chair_staff_ref, sizeof c->chair_staff_ref, m->chair_staff_ref,
+                             "case.chair_staff_ref", err)) != 0))
+        return rc;
+    if (!cf_case_state_name(c->state) || c->state == CF_CASE_NONE)
+        return cf_error_set(err, CF_EFIELD, "case.state: unknown");
+    if (m->n_members > CF_MAX_MEMBERS || m->n_voters > CF_MAX_MEMBERS ||
+        m->n_guardians > CF_MAX_GUARDIANS || m->n_deadlines > CF_DEADLINE_COUNT ||
+        m->n_first_at > CF_TYPE_COUNT || m->n_last_at > CF_TYPE_COUNT)
+        return cf_error_set(err, CF_ETOOBIG, "case: a list is over its limit");
+    c->n_members = m->n_members;
+    for (size_t i = 0; i < m->n_members; i++) {
+        if ((rc = text_to_fixed(c->members[i].agency, sizeof c->members[i].agency,
+                                m->members[i]->agency, "case.members[].agency", err)) != 0)
+            return rc;
+        c->members[i].standing = (enum cf_standing)m->members[i]->standing;
+    }
+    if (m->has_proposal_id) {
+        c->proposal_leaf = m->proposal_leaf;
+        c->proposal_decision = (enum cf_decision)m->proposal_decision;
+        c->before_proposal = (enum cf_case_state)m->before_proposal;
+        if ((rc = bytes_exact(c->proposal_id, CF_MESSAGE_ID_LEN, m->proposal_id,
+                              "case.proposal_id", err)) != 0)
+            return rc;
+    }
+    c->n_voters = m->n_voters;
+    for (size_t i = 0; i < m->n_voters; i++)
+        if ((rc = text_to_fixed(c->voters[i], sizeof c->voters[i], m->voters[i], "case.voters[]",
+                                err)) != 0)
+            return rc;
+    if ((rc = votes_in(m->votes, m->n_votes, c->votes, &c->n_votes, "case.votes", err)) != 0)
+        return rc;
+    memcpy(c->first_at, m->first_at, m->n_first_at * sizeof(uint64_t));
+    memcpy(c->last_at, m->last_at, m->n_last_at * sizeof(uint64_t));
+    c->inquorate_at = m->inquorate_at;
+    c->transfer_at = m->transfer_at;
+    c->rg_at = m->rg_at;
+    c->cg_at = m->cg_at;
+    c->n_deadlines = m->n_deadlines;
+    for (size_t i = 0; i < m->n_deadlines; i++) {
+        const Cf__CaseDeadline *d = m->deadlines[i];
+        if (d->kind >= CF_DEADLINE_COUNT)
+            return cf_error_set(err, CF_EFIELD, "case.deadlines[%zu].kind: unknown", i);
+        c->deadlines[i] = (struct cf_case_deadline){(enum cf_deadline)d->kind, d->due, d->near,
+                                                    d->near_sent, d->breach_sent};
+    }
+    c->n_guardians = m->n_guardians;
+    for (size_t i = 0; i < m->n_guardians; i++)
+        if ((rc = text_to_fixed(c->guardians[i], sizeof c->guardians[i], m->guardians[i],
+                                "case.guardians[]", err)) != 0)
+            return rc;
+    return 0;
+}
+
+int cf_wire_case_decode(const uint8_t *buf, size_t len, struct cf_case *c, struct cf_error *err)
+{
+    memset(c, 0, sizeof *c);
+    if (len > CF_MAX_HEADER * 4)
+        return cf_error_set(err, CF_ETOOBIG, "case: %zu bytes", len);
+    ProtobufCMessage *pm = NULL;
+    int rc = decode(&cf__case_record__descriptor, buf, len, false, &pm, err);
+    if (rc != 0)
+        return rc;
+    rc = case_from_pb((const Cf__CaseRecord *)pm, c, err);
     protobuf_c_message_free_unpacked(pm, &freeing);
     return rc;
+}
+
+/* ---- Determinations ---- */
+
+int cf_wire_determination_encode(const struct cf_determination *d, uint8_t **out, size_t *len)
+{
+    if (d->n_votes > CF_MAX_MEMBERS || d->n_recipients > CF_MAX_RECIPIENTS)
+        return CF_ETOOBIG;
+    Cf__VoteRecord votes[CF_MAX_MEMBERS], *vote_ptrs[CF_MAX_MEMBERS];
+    ProtobufCBinaryData recipients[CF_MAX_RECIPIENTS];
+    Cf__NrmReturn nrm = CF__NRM_RETURN__INIT;
+    Cf__KeyEntry nrm_key = CF__KEY_ENTRY__INIT;
+    Cf__Determination m = CF__DETERMINATION__INIT;
+    m.version = d->version;
+    m.determination_id = bin(d->id, CF_MESSAGE_ID_LEN);
+    m.case_id = str(d->case_id);
+    m.proposal_id = bin(d->proposal_id, CF_MESSAGE_ID_LEN);
+    m.proposal_leaf = d->proposal_leaf;
+    m.proposal_hash = bin(d->proposal_hash, CF_HASH_LEN);
+    m.decision = (Cf__Decision)d->decision;
+    votes_out(d->votes, d->n_votes, votes, vote_ptrs);
+    m.n_votes = d->n_votes;
+    m.votes = vote_ptrs;
+    m.directory_digest = bin(d->directory_digest, CF_HASH_LEN);
+    m.created_at = d->created_at;
+    for (size_t i = 0; i < d->n_recipients; i++)
+        recipients[i] = str(d->recipients[i]);
+    m.n_recipients = d->n_recipients;
+    m.recipients = recipients;
+    m.proposal_record = bin(d->proposal_record, d->proposal_record_len);
+    if (d->has_nrm) {
+        nrm.ciphertext = bin(d->nrm_ciphertext, d->nrm_ciphertext_len);
+        nrm_key.recipient = str(d->nrm_key.recipient);
+        nrm_key.sealed_key = bin(d->nrm_key.sealed, sizeof d->nrm_key.sealed);
+        nrm.key = &nrm_key;
+        nrm.commit = bin(d->nrm_commit, CF_HASH_LEN);
+        m.nrm_return = &nrm;
+    }
+    return encode(&m.base, out, len);
+}
+
+static int determination_from_pb(const Cf__Determination *m, struct cf_determination *d,
+                                 struct cf_error *err)
+{
+    int rc;
+    d->version = m->version;
+    d->proposal_leaf = m->proposal_leaf;
+    d->decision = (enum cf_decision)m->decision;
+    d->created_at = m->created_at;
+    if ((rc = bytes_exact(d->id, CF_MESSAGE_ID_LEN, m->determination_id,
+                          "determination.determination_id", err)) != 0 ||
+        (rc = text_to_fixed(d->case_id, sizeof d->case_id, m->case_id, "determination.case_id",
+                            err)) != 0 ||
+        (rc = bytes_exact(d->proposal_id, CF_MESSAGE_ID_LEN, m->proposal_id,
+                          "determination.proposal_id", err)) != 0 ||
+        (rc = bytes_exact(d->proposal_hash, CF_HASH_LEN, m->proposal_hash,
+                          "determination.proposal_hash", err)) != 0 ||
+        (rc = bytes_exact(d->directory_digest, CF_HASH_LEN, m->directory_digest,
+                          "determination.directory_digest", err)) != 0 ||
+        (rc = votes_in(m->votes, m->n_votes, d->votes, &d->n_votes, "determination.votes",
+                       err)) != 0)
+        return rc;
+    if (d->version != CF_PROTOCOL_VERSION)
+        return cf_error_set(err, CF_EVERSION, "determination.version: %u", d->version);
+    if (!fixed_ok(d->case_id, cf_header_case_id_valid))
+        return cf_error_set(err, CF_EFIELD, "determination.case_id: not a case id");
+    if (!cf_header_decision_name(d->decision) || d->decision == CF_DECISION_NONE)
+        return cf_error_set(err, CF_EFIELD, "determination.decision: not rg or cg");
+    if (m->n_recipients > CF_MAX_RECIPIENTS)
+        return cf_error_set(err, CF_ETOOBIG, "determination.recipients: %zu", m->n_recipients);
+    d->n_recipients = m->n_recipients;
+    for (size_t i = 0; i < m->n_recipients; i++) {
+        if ((rc = text_to_fixed(d->recipients[i], sizeof d->recipients[i], m->recipients[i],
+                                "determination.recipients[]", err)) != 0)
+            return rc;
+        if (!fixed_ok(d->recipients[i], cf_header_id_valid))
+            return cf_error_set(err, CF_EID, "determination.recipients[%zu]: not an agency id",
+                                i);
+    }
+    d->proposal_record = m->proposal_record.data;
+    d->proposal_record_len = m->proposal_record.len;
+    if (m->nrm_return) {
+        d->has_nrm = true;
+        const Cf__NrmReturn *n = m->nrm_return;
+        if (!ciphertext_shape_ok(n->ciphertext.len))
+            return cf_error_set(err, CF_EFIELD,
+                                "determination.nrm_return.ciphertext: %zu bytes is not a nonce, a "
+                                "padding bucket and a tag",
+                                n->ciphertext.len);
+        d->nrm_ciphertext = n->ciphertext.data;
+        d->nrm_ciphertext_len = n->ciphertext.len;
+        if ((rc = text_to_fixed(d->nrm_key.recipient, sizeof d->nrm_key.recipient,
+                                n->key->recipient, "determination.nrm_return.key.recipient",
+                                err)) != 0 ||
+            (rc = bytes_exact(d->nrm_key.sealed, sizeof d->nrm_key.sealed, n->key->sealed_key,
+                              "determination.nrm_return.key.sealed_key", err)) != 0 ||
+            (rc = bytes_exact(d->nrm_commit, CF_HASH_LEN, n->commit,
+                              "determination.nrm_return.commit", err)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int cf_wire_determination_decode(const uint8_t *buf, size_t len, struct cf_determination *d,
+                                 struct cf_error *err)
+{
+    memset(d, 0, sizeof *d);
+    if (len > CF_MAX_ENVELOPE)
+        return cf_error_set(err, CF_ETOOBIG, "determination: %zu bytes, at most %u", len,
+                            CF_MAX_ENVELOPE);
+    ProtobufCMessage *pm = NULL;
+    int rc = decode(&cf__determination__descriptor, buf, len, true, &pm, err);
+    if (rc != 0)
+        return rc;
+    d->owner = pm;
+    return determination_from_pb((const Cf__Determination *)pm, d, err);
+}
+
+void cf_wire_determination_fini(struct cf_determination *d)
+{
+    if (d->owner)
+        protobuf_c_message_free_unpacked(d->owner, &freeing);
+    memset(d, 0, sizeof *d);
 }
 
 /* ---- Agent outbox entries ---- */

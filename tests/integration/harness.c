@@ -150,8 +150,8 @@ void net_create(struct net *n, const char *extra_ini)
     int used_ini = snprintf(ini, sizeof ini,
                             "[broker]\nendpoint = tcp://127.0.0.1:*\nstate_dir = %s\n"
                             "key_file = %s\nauthority_key = %s\ndirectory = %s\npolicy = %s\n"
-                            "origin = test.childfirst/log\n",
-                            n->state_dir, n->broker_key, authority, path, policy);
+                            "origin = test.childfirst/log\ncalendars = %s/deploy/calendars\n",
+                            n->state_dir, n->broker_key, authority, path, policy, CF_SOURCE_DIR);
     static const char *const defaults[][2] = {
         {"map_size_mb", "16"}, {"min_free_mb", "0"}, {"log_level", "debug"}};
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)

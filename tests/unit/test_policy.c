@@ -95,10 +95,10 @@ static void test_base_policy_parses(void **state)
     const struct cf_route *r = &p->routes[CF_TYPE_REFERRAL];
     assert_true(r->set);
     assert_int_equal(r->senders, BIT(CF_ROLE_FIRST_RESPONDER));
-    assert_int_equal(r->n_selectors, 4);
-    assert_int_equal(r->selectors[0].kind, CF_SEL_AREA_ROLE);
-    assert_int_equal(r->selectors[0].role, CF_ROLE_CHILDREN_SERVICES);
-    assert_int_equal(r->selectors[3].kind, CF_SEL_ESCROW);
+    assert_int_equal(r->recipients.n, 4);
+    assert_int_equal(r->recipients.s[0].kind, CF_SEL_AREA_ROLE);
+    assert_int_equal(r->recipients.s[0].role, CF_ROLE_CHILDREN_SERVICES);
+    assert_int_equal(r->recipients.s[3].kind, CF_SEL_ESCROW);
     assert_false(p->routes[CF_TYPE_ACKNOWLEDGEMENT].set);
 
     assert_int_equal(p->n_jurisdictions, 2);

@@ -52,13 +52,20 @@ struct cf_envelope {
     uint8_t nrm_commit[CF_HASH_LEN];
 };
 
-/* The BLAKE2b-256 digests the signature and the audit record cover; `nrm`
- * is all zeros for an envelope without a return. */
+/* What the sender's signature covers, as digests: the BLAKE2b-256 of the
+ * header, ciphertext and key list, the key commitment, and for a proposal
+ * the same three of its NRM return. An audit record keeps exactly these, so
+ * the signature can be checked after the envelope is gone. `nrm` is all
+ * zeros for an envelope without a return. */
 struct cf_envelope_digests {
     uint8_t header[CF_HASH_LEN];
     uint8_t ciphertext[CF_HASH_LEN];
     uint8_t keys[CF_HASH_LEN];
+    uint8_t commit[CF_HASH_LEN];
+    bool has_nrm;
     uint8_t nrm[CF_HASH_LEN];
+    uint8_t nrm_keys[CF_HASH_LEN];
+    uint8_t nrm_commit[CF_HASH_LEN];
 };
 
 /* A return to seal beside the payload, for one recipient alone. */
@@ -101,8 +108,20 @@ CF_WUR int cf_envelope_open_return(const struct cf_envelope *env, const struct c
 CF_WUR int cf_envelope_decode(const uint8_t *buf, size_t len, struct cf_envelope *env,
                               struct cf_header *hdr, struct cf_error *err);
 
+/* cf_envelope_decode in its two steps, for the broker, whose checks put the
+ * key list with the recipients (check 9) after the signature (check 4). */
+CF_WUR int cf_envelope_decode_structure(const uint8_t *buf, size_t len, struct cf_envelope *env,
+                                        struct cf_header *hdr, struct cf_error *err);
+CF_WUR int cf_envelope_keys_check(const struct cf_envelope *env, const struct cf_header *hdr,
+                                  struct cf_error *err);
+
 /* Checks the sender's signature (CF_ESIG). */
 CF_WUR int cf_envelope_verify(const struct cf_envelope *env, const uint8_t sender_pk[CF_SIGN_PK]);
+
+/* The same check from digests alone (an audit record's). 0, or CF_ESIG. */
+CF_WUR int cf_envelope_verify_digests(const struct cf_envelope_digests *d,
+                                      const uint8_t sig[CF_SIG_LEN],
+                                      const uint8_t sender_pk[CF_SIGN_PK]);
 
 /* Opens a decoded and verified envelope as recipient `self`. In order:
  * CF_ENOTRECIPIENT, CF_ESEAL, CF_ECOMMIT, CF_EDECRYPT, CF_EPAD. Caller owns

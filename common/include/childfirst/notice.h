@@ -26,6 +26,7 @@ enum cf_notice_kind {
     CF_NOTICE_DETERMINATION,
     CF_NOTICE_TRANSFER_IN,
     CF_NOTICE_NON_DELIVERY,
+    CF_NOTICE_DETERMINATION_REJECTED,
     CF_NOTICE_KIND_COUNT
 };
 
@@ -42,6 +43,13 @@ struct cf_notice {
     cf_id referring_agency;          /* "" when absent */
     bool has_about_leaf;
     uint64_t about_leaf;
+    char deadline[CF_NOTICE_KIND_MAX + 1]; /* deadline notices: "acknowledgement", ...; "" */
+    bool has_due;
+    uint64_t due;                          /* ms */
+    size_t n_outstanding;                  /* undelivered, non_delivery */
+    cf_id outstanding[CF_MAX_RECIPIENTS];
+    char code[48];                         /* undelivered after a nack: its CF_E* name; "" */
+    char state[CF_NOTICE_KIND_MAX + 1];    /* the case's state after the event; "" */
 };
 
 /* A kind's name ("new_referral", ...) or NULL; and the kind for a name, or

@@ -25,6 +25,7 @@ enum cf_event {
     CF_EVENT_EXPIRED,
     CF_EVENT_CONFIG,
     CF_EVENT_PURGED,
+    CF_EVENT_DETERMINATION,
     CF_EVENT_COUNT
 };
 
@@ -50,6 +51,11 @@ struct cf_record {
     uint8_t notice_signature[64];
     const uint8_t *agencies, *policy, *sig; /* borrowed; config */
     size_t agencies_len, policy_len, sig_len;
+    bool has_nrm; /* accepted determination_proposed: its NRM return's signed digests */
+    uint8_t nrm_ciphertext_hash[32], nrm_keys_hash[32], nrm_commit[32];
+    bool has_determination; /* determination: B(Determination bytes), the countersignature, */
+    uint8_t determination_hash[32], determination_signature[64];
+    uint64_t determination_of; /* and the proposal's leaf */
     void *owner; /* the decoded message behind the borrowed fields */
 };
 
@@ -63,6 +69,13 @@ void cf_record_leaf_hash(const uint8_t *bytes, size_t len, uint8_t out[32]);
  * bytes, digests, commit and signature, which together fix every byte of a
  * canonical envelope. */
 bool cf_record_matches(const struct cf_record *r, const struct cf_envelope *env);
+
+/* An accepted record for `env`, its digests copied in; the header is
+ * borrowed from env. */
+void cf_record_of_envelope(struct cf_record *r, const struct cf_envelope *env);
+
+/* The envelope digests an accepted record holds (what its sender signed). */
+void cf_record_digests(const struct cf_record *r, struct cf_envelope_digests *d);
 
 /* Checks a receipt: the note is a checkpoint signed by `broker_pk`, and
  * `record` is leaf `index` of its tree by the inclusion proof. Fills *cp.

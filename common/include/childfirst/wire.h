@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "childfirst/case.h"
+#include "childfirst/determination.h"
 #include "childfirst/envelope.h"
 #include "childfirst/error.h"
 #include "childfirst/header.h"
@@ -38,11 +39,27 @@ enum cf_frame_kind {
     CF_FRAME_PONG,
     CF_FRAME_STATUS_REQUEST,
     CF_FRAME_STATUS,
+    CF_FRAME_CASE_REQUEST,
+    CF_FRAME_CASE_INFO,
     CF_FRAME_KIND_COUNT
 };
 
 struct cf_status {
     uint64_t tree_size, commits, frames, accepted, rejected, delivered, sessions;
+};
+
+/* What a party may learn of a case from the broker (CaseInfo). */
+struct cf_case_info {
+    char state[24];
+    char jurisdiction[CF_JURISDICTION_MAX + 1];
+    char la_code[CF_LA_CODE_LEN + 1];
+    cf_id owner; /* "" when none */
+    size_t n_deadlines;
+    struct {
+        char name[24];
+        uint64_t due;
+    } deadlines[CF_DEADLINE_COUNT]; /* soonest first */
+    uint64_t updated_leaf;
 };
 
 /* One frame, flat: each kind uses the fields its comment names. Pointer fields
@@ -62,6 +79,12 @@ struct cf_frame {
     const uint8_t *notice;           /* deliver (instead of an envelope) */
     size_t notice_len;
     uint8_t notice_signature[CF_SIG_LEN];
+    const uint8_t *determination;    /* deliver: a sealed determination (with the proposal's
+                                        envelope for its final readers, without for the liaison) */
+    size_t determination_len;
+    uint8_t determination_signature[CF_SIG_LEN];
+    char case_id[CF_CASE_ID_LEN + 1]; /* case request, case info */
+    struct cf_case_info case_info;    /* case info */
     const char *checkpoint;          /* welcome, accepted, deliver */
     size_t checkpoint_len;
     const uint8_t *record;           /* accepted, deliver: the leaf's AuditRecord bytes */
@@ -145,6 +168,14 @@ struct cf_outbox_entry {
 CF_WUR int cf_wire_outbox_encode(const struct cf_outbox_entry *e, uint8_t **out, size_t *len);
 CF_WUR int cf_wire_outbox_decode(const uint8_t *buf, size_t len, struct cf_outbox_entry *e,
                                  uint8_t **envelope_copy, struct cf_error *err);
+
+/* Sealed determinations. Decode borrows into memory the struct owns until
+ * cf_wire_determination_fini (also after a failure). */
+CF_WUR int cf_wire_determination_encode(const struct cf_determination *d, uint8_t **out,
+                                        size_t *len);
+CF_WUR int cf_wire_determination_decode(const uint8_t *buf, size_t len,
+                                        struct cf_determination *d, struct cf_error *err);
+void cf_wire_determination_fini(struct cf_determination *d);
 
 /* Case records (derived state). */
 CF_WUR int cf_wire_case_encode(const struct cf_case *c, uint8_t **out, size_t *len);
