@@ -37,8 +37,8 @@ struct broker {
     struct cf_directory *dir;
     struct cf_calendar **calendars; /* by jurisdiction index in dir->policy */
     struct cf_store store;
-    uint64_t size;          /* committed tree size */
-    char *checkpoint;       /* the newest signed note, for that size */
+    uint64_t size;    /* committed tree size */
+    char *checkpoint; /* the newest signed note, for that size */
     size_t checkpoint_len;
     void *zmq, *router, *zap;
     struct session *sessions;

@@ -32,8 +32,10 @@ int cf_cases_open(struct broker *b, struct cf_error *err)
             return cf_error_set(err, rc, "%s (the calendar of [%s]; set calendars in broker.ini)",
                                 err->text, p->jurisdictions[i].name);
         if (!cf_calendar_covers(b->calendars[i], cf_calendar_day_of(cf_clock_now())))
-            cf_log_warn("CALENDAR-OUT-OF-DATE", "calendar=%s: it lists no bank holidays for "
-                        "this year; add them", p->jurisdictions[i].calendar);
+            cf_log_warn("CALENDAR-OUT-OF-DATE",
+                        "calendar=%s: it lists no bank holidays for "
+                        "this year; add them",
+                        p->jurisdictions[i].calendar);
     }
     return 0;
 }
@@ -94,8 +96,8 @@ static int case_notice(struct broker *b, MDB_txn *txn, uint64_t *size, enum cf_n
     cf_notices_about(n, c, about, about_leaf);
     struct cf_parties parties;
     cf_case_parties(c, NULL, &parties);
-    struct cf_route_ctx ctx = {.la_code = c->la_code, .sender = about ? about->sender : NULL,
-                               .parties = &parties};
+    struct cf_route_ctx ctx = {
+        .la_code = c->la_code, .sender = about ? about->sender : NULL, .parties = &parties};
     int rc = cf_notices_issue(b, txn, size, kind, n, &ctx, now);
     free(n);
     return rc;
@@ -166,8 +168,10 @@ static int seal(struct broker *b, MDB_txn *txn, uint64_t *size, const struct cf_
     d->nrm_ciphertext_len = env.nrm_ciphertext_len;
     d->nrm_key = env.nrm_key;
     memcpy(d->nrm_commit, env.nrm_commit, sizeof d->nrm_commit);
-    struct cf_record rec = {.time = now, .event = CF_EVENT_DETERMINATION,
-                            .has_determination = true, .determination_of = c->proposal_leaf};
+    struct cf_record rec = {.time = now,
+                            .event = CF_EVENT_DETERMINATION,
+                            .has_determination = true,
+                            .determination_of = c->proposal_leaf};
     if ((rc = cf_wire_determination_encode(d, &bytes, &len)) != 0 ||
         (rc = cf_determination_sign(d, b->keys, rec.determination_signature)) != 0)
         goto out;
@@ -222,8 +226,8 @@ int cf_cases_accepted(struct broker *b, MDB_txn *txn, uint64_t *size, const stru
     if (rc == 0 && fx.transferred)
         rc = case_notice(b, txn, size, CF_NOTICE_TRANSFER_IN, c, h, leaf, now);
     if (rc == 0 && fx.proposal_rejected)
-        rc = case_notice(b, txn, size, CF_NOTICE_DETERMINATION_REJECTED, existed ? old : c, h,
-                         leaf, now);
+        rc = case_notice(b, txn, size, CF_NOTICE_DETERMINATION_REJECTED, existed ? old : c, h, leaf,
+                         now);
     if (rc == 0 && fx.quorum_met) {
         uint64_t sealed = 0;
         if ((rc = seal(b, txn, size, c, now, &sealed)) == 0 &&

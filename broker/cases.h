@@ -21,7 +21,8 @@ void cf_cases_close(struct broker *b);
 struct cf_case_rules cf_cases_rules(const struct broker *b);
 
 /* 0, CF_ENOTFOUND, or CF_ECORRUPT for a record that does not decode. */
-CF_WUR int cf_cases_load(const struct broker *b, MDB_txn *txn, const char *case_id, struct cf_case *c);
+CF_WUR int cf_cases_load(const struct broker *b, MDB_txn *txn, const char *case_id,
+                         struct cf_case *c);
 
 /* Stores c, and moves its deadline timers from old's (NULL for a new case). */
 CF_WUR int cf_cases_store(struct broker *b, MDB_txn *txn, const struct cf_case *old,

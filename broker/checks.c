@@ -9,8 +9,8 @@
 #include "cases.h"
 #include "checks.h"
 
-int cf_checks_stateless(const struct broker *b, const char *actor, const uint8_t *buf,
-                        size_t len, uint64_t now, struct cf_envelope *env, struct cf_header *hdr,
+int cf_checks_stateless(const struct broker *b, const char *actor, const uint8_t *buf, size_t len,
+                        uint64_t now, struct cf_envelope *env, struct cf_header *hdr,
                         struct cf_error *err)
 {
     memset(env, 0, sizeof *env);
@@ -89,8 +89,7 @@ static int vote_signed(const struct broker *b, MDB_txn *txn, const struct cf_cas
     struct cf_record rec;
     int rc = cf_store_record(&b->store, txn, c->proposal_leaf, &v);
     if (rc != 0)
-        return cf_error_set(err, rc, "cannot read the proposal's leaf %" PRIu64,
-                            c->proposal_leaf);
+        return cf_error_set(err, rc, "cannot read the proposal's leaf %" PRIu64, c->proposal_leaf);
     if (cf_wire_record_decode(v.mv_data, v.mv_size, &rec, NULL) != 0 || !rec.has_digests) {
         cf_wire_record_fini(&rec);
         return cf_error_set(err, CF_ECORRUPT, "the proposal's leaf %" PRIu64 " is damaged",

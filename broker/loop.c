@@ -482,8 +482,8 @@ static int notice_nack(struct broker *b, MDB_txn *txn, uint64_t *size, const str
     snprintf(n->code, sizeof n->code, "%s", it->nack_code);
     struct cf_parties parties;
     cf_case_parties(have_case ? c : NULL, NULL, &parties);
-    struct cf_route_ctx ctx = {.la_code = h.la_code, .sender = h.sender,
-                               .parties = have_case ? &parties : NULL};
+    struct cf_route_ctx ctx = {
+        .la_code = h.la_code, .sender = h.sender, .parties = have_case ? &parties : NULL};
     rc = cf_notices_issue(b, txn, size, CF_NOTICE_UNDELIVERED, n, &ctx, now);
     free(n), free(c);
     return rc;
@@ -524,8 +524,10 @@ static int apply_answer(struct broker *b, MDB_txn *txn, uint64_t *size, struct i
         /* An unknown code is still recorded: the signature covers it. */
         cf_log_warn("NACK-CODE-UNKNOWN", "from=%s leaf=%" PRIu64, it->actor, it->about);
     }
-    struct cf_record rec = {.time = now, .event = ack ? CF_EVENT_DELIVERED : CF_EVENT_NACKED,
-                            .has_about = true, .about = it->about};
+    struct cf_record rec = {.time = now,
+                            .event = ack ? CF_EVENT_DELIVERED : CF_EVENT_NACKED,
+                            .has_about = true,
+                            .about = it->about};
     snprintf(rec.actor, sizeof rec.actor, "%s", it->actor);
     memcpy(rec.envelope_hash, hash, 32);
     memcpy(rec.ack_message_id, message_id, sizeof rec.ack_message_id);
@@ -627,8 +629,8 @@ static int commit_once(struct loop *L, uint64_t now)
             free(note);
             size_t grown = b->store.map_size * 2, max = (size_t)b->cfg.map_max_mb << 20;
             if (b->store.map_size >= max) {
-                cf_log_error("STORE-FULL", "map_mb=%zu map_max_mb=%llu",
-                             b->store.map_size >> 20, b->cfg.map_max_mb);
+                cf_log_error("STORE-FULL", "map_mb=%zu map_max_mb=%llu", b->store.map_size >> 20,
+                             b->cfg.map_max_mb);
                 return CF_ENOSPACE;
             }
             struct cf_error err = {0};
@@ -695,8 +697,8 @@ static void log_outcome(const struct item *it)
         break;
     case OUT_REPORT:
         cf_log_info(it->kind == ITEM_ACK ? "MESSAGE-DELIVERED" : "MESSAGE-NACKED",
-                    "about=%" PRIu64 " recipient=%s leaf=%" PRIu64 " code=%s", it->about,
-                    it->actor, it->leaf, it->kind == ITEM_ACK ? CF_ACK_OK : it->nack_code);
+                    "about=%" PRIu64 " recipient=%s leaf=%" PRIu64 " code=%s", it->about, it->actor,
+                    it->leaf, it->kind == ITEM_ACK ? CF_ACK_OK : it->nack_code);
         break;
     default:
         break;
@@ -723,8 +725,7 @@ static void answer(struct loop *L, int batch_rc)
                             "message again later"
                           : "the broker could not record it (a storage error); nothing was "
                             "recorded. Send the same message again later");
-            cf_log_warn("MESSAGE-REFUSED", "sender=%s code=%s", it->actor,
-                        cf_error_name(it->code));
+            cf_log_warn("MESSAGE-REFUSED", "sender=%s code=%s", it->actor, cf_error_name(it->code));
             send_rejected(b, it);
             continue;
         }
@@ -754,8 +755,10 @@ static void answer(struct loop *L, int batch_rc)
             struct session *s = it->report_to[0] ? cf_broker_session(b, it->report_to) : NULL;
             if (!s || !s->connected)
                 break; /* the delivered leaf is the durable record; the report is a courtesy */
-            struct cf_frame f = {.kind = CF_FRAME_REPORT, .has_message_id = true,
-                                 .leaf_index = it->about, .report_leaf = it->leaf};
+            struct cf_frame f = {.kind = CF_FRAME_REPORT,
+                                 .has_message_id = true,
+                                 .leaf_index = it->about,
+                                 .report_leaf = it->leaf};
             memcpy(f.message_id, it->message_id, sizeof f.message_id);
             snprintf(f.recipient, sizeof f.recipient, "%s", it->actor);
             snprintf(f.outcome, sizeof f.outcome, "%s",
@@ -927,7 +930,8 @@ static void say_welcome(struct broker *b, struct session *s, const uint8_t *rout
     MDB_txn *txn;
     if (mdb_txn_begin(b->store.env, NULL, MDB_RDONLY, &txn) == 0) {
         if (hello->last_checkpoint_size > b->size)
-            cf_log_warn("HELLO-AHEAD", "agency=%s seen=%" PRIu64 " size=%" PRIu64
+            cf_log_warn("HELLO-AHEAD",
+                        "agency=%s seen=%" PRIu64 " size=%" PRIu64
                         " (this log is smaller than one the agency has seen)",
                         a->id, hello->last_checkpoint_size, b->size);
         else if (cf_audit_consistency(b, txn, hello->last_checkpoint_size, b->size, &w) != 0)
@@ -999,8 +1003,9 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
         /* Wake for the next timer, but at least once a second: the test
          * clock may jump ahead, and the disk may fill or free meanwhile. */
         uint64_t wall = cf_clock_now();
-        long wait = next_timer <= wall ? 0 : next_timer - wall < 1000 ? (long)(next_timer - wall)
-                                                                     : 1000;
+        long wait = next_timer <= wall         ? 0
+                    : next_timer - wall < 1000 ? (long)(next_timer - wall)
+                                               : 1000;
         int n = zmq_poll(items, 2, blocked && wait > 20 ? 20 : wait);
         if (n < 0) {
             if (zmq_errno() == EINTR)
@@ -1013,9 +1018,8 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
         uint64_t now = cf_clock_now();
         L.n = 0;
         if (items[1].revents & ZMQ_POLLIN) {
-            for (size_t reads = 0; L.n < b->cfg.batch_max &&
-                                   reads < READS_PER_TURN(b->cfg.batch_max);
-                 reads++) {
+            for (size_t reads = 0;
+                 L.n < b->cfg.batch_max && reads < READS_PER_TURN(b->cfg.batch_max); reads++) {
                 int got = receive_one(&L, &L.items[L.n], now);
                 if (got < 0)
                     break;

@@ -100,8 +100,7 @@ int main(int argc, char **argv)
     }
     if (rc == 0) {
         mkdir(b.cfg.state_dir, 0700);
-        rc = cf_store_open(&b.store, b.cfg.state_dir, (size_t)b.cfg.map_size_mb << 20, false,
-                           &err);
+        rc = cf_store_open(&b.store, b.cfg.state_dir, (size_t)b.cfg.map_size_mb << 20, false, &err);
     }
     if (rc == 0)
         rc = cf_audit_start(&b, &err);

@@ -58,8 +58,8 @@ int cf_notices_issue(struct broker *b, MDB_txn *txn, uint64_t *size, enum cf_not
     size_t len;
     if ((rc = cf_wire_notice_encode(n, &bytes, &len)) != 0)
         return rc;
-    struct cf_record rec = {.time = now, .event = CF_EVENT_NOTICE, .notice = bytes,
-                            .notice_len = len};
+    struct cf_record rec = {
+        .time = now, .event = CF_EVENT_NOTICE, .notice = bytes, .notice_len = len};
     cf_notice_sign(bytes, len, b->keys, rec.notice_signature);
     uint64_t leaf = *size;
     rc = cf_audit_append(b, txn, size, &rec);

@@ -116,8 +116,8 @@ static int fire_deadline(struct broker *b, MDB_txn *txn, uint64_t *size, uint64_
     for (size_t i = 0; rc == 0 && i < old->n_deadlines; i++)
         if (old->deadlines[i].kind == kind)
             d = &old->deadlines[i];
-    if (rc == CF_ENOTFOUND || !d || (breach ? d->due != at || d->breach_sent
-                                           : d->near != at || d->near_sent)) {
+    if (rc == CF_ENOTFOUND || !d ||
+        (breach ? d->due != at || d->breach_sent : d->near != at || d->near_sent)) {
         free(old);
         return 0; /* met or moved since the key was set */
     }
@@ -131,17 +131,17 @@ static int fire_deadline(struct broker *b, MDB_txn *txn, uint64_t *size, uint64_
         cf_case_parties(old, NULL, &parties);
         struct cf_route_ctx ctx = {.la_code = old->la_code, .parties = &parties};
         uint64_t leaf = *size;
-        rc = cf_notices_issue(b, txn, size, breach ? CF_NOTICE_DEADLINE_BREACHED
-                                                   : CF_NOTICE_DEADLINE_NEAR,
-                              &n, &ctx, now);
+        rc = cf_notices_issue(b, txn, size,
+                              breach ? CF_NOTICE_DEADLINE_BREACHED : CF_NOTICE_DEADLINE_NEAR, &n,
+                              &ctx, now);
         if (rc == 0) {
             *c = *old;
             cf_case_deadline_fired(c, kind, breach, leaf);
             rc = cf_cases_store(b, txn, old, c);
             *issued = true;
             cf_log_info(breach ? "DEADLINE-BREACHED" : "DEADLINE-NEAR",
-                        "case=%s deadline=%s due=%" PRIu64, case_id,
-                        cf_policy_deadline_name(kind), n.due);
+                        "case=%s deadline=%s due=%" PRIu64, case_id, cf_policy_deadline_name(kind),
+                        n.due);
         }
     }
     free(old);
@@ -169,8 +169,7 @@ static int sent_of(struct broker *b, MDB_txn *txn, uint64_t leaf, struct sent *s
         return CF_ECORRUPT;
     }
     if (rec.event == CF_EVENT_ACCEPTED) {
-        rc = cf_wire_header_decode(rec.header, rec.header_len, &s->h, NULL) == 0 ? 0
-                                                                                 : CF_ECORRUPT;
+        rc = cf_wire_header_decode(rec.header, rec.header_len, &s->h, NULL) == 0 ? 0 : CF_ECORRUPT;
         s->n = s->h.n_recipients;
         memcpy(s->to, s->h.recipients, s->n * sizeof(cf_id));
     } else if (rec.event == CF_EVENT_DETERMINATION) {
@@ -231,9 +230,8 @@ static int fire_message(struct broker *b, MDB_txn *txn, uint64_t *size, const ui
         struct cf_route_ctx ctx = {.la_code = s->h.la_code,
                                    .sender = s->h.sender[0] ? s->h.sender : NULL,
                                    .parties = have_case ? &parties : NULL};
-        rc = cf_notices_issue(b, txn, size,
-                              report ? CF_NOTICE_NON_DELIVERY : CF_NOTICE_UNDELIVERED, n, &ctx,
-                              now);
+        rc = cf_notices_issue(b, txn, size, report ? CF_NOTICE_NON_DELIVERY : CF_NOTICE_UNDELIVERED,
+                              n, &ctx, now);
         *issued = rc == 0;
         if (rc == 0)
             cf_log_warn(report ? "MESSAGE-NOT-DELIVERED" : "MESSAGE-UNDELIVERED",

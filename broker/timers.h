@@ -32,8 +32,8 @@ CF_WUR int cf_timers_message(struct broker *b, MDB_txn *txn, const char *jurisdi
 
 /* Issues the notices of every timer due by `now`, at most `max` of them, as
  * leaves of the batch in `txn`; counts them into *fired. */
-CF_WUR int cf_timers_fire(struct broker *b, MDB_txn *txn, uint64_t *size, uint64_t now,
-                          size_t max, size_t *fired);
+CF_WUR int cf_timers_fire(struct broker *b, MDB_txn *txn, uint64_t *size, uint64_t now, size_t max,
+                          size_t *fired);
 
 /* The earliest moment a timer is due, or UINT64_MAX when none is set. */
 uint64_t cf_timers_next(struct broker *b);

@@ -19,15 +19,17 @@ int cf_determination_sign(const struct cf_determination *d, const struct cf_keys
 static int verify_votes(const struct cf_determination *d, const struct cf_envelope_digests *dg,
                         const struct cf_directory *dir, struct cf_error *err)
 {
-    struct cf_vote_subject subject = {.case_id = d->case_id, .proposal = *dg,
-                                      .decision = d->decision};
+    struct cf_vote_subject subject = {
+        .case_id = d->case_id, .proposal = *dg, .decision = d->decision};
     memcpy(subject.proposal_id, d->proposal_id, sizeof subject.proposal_id);
     for (size_t i = 0; i < d->n_votes; i++) {
         const struct cf_vote_record *v = &d->votes[i];
         const struct cf_agency *a = cf_directory_find(dir, v->voter);
         if (!a)
-            return cf_error_set(err, CF_EUNKNOWNAGENCY, "determination: voter %s is not in the "
-                                "directory", v->voter);
+            return cf_error_set(err, CF_EUNKNOWNAGENCY,
+                                "determination: voter %s is not in the "
+                                "directory",
+                                v->voter);
         if (cf_envelope_vote_verify(&subject, v->approve, v->voter, v->signature, a->sign_pk) != 0)
             return cf_error_set(err, CF_ESIG,
                                 "determination: %s's vote is not signed over this proposal",
@@ -50,7 +52,8 @@ int cf_determination_verify(const struct cf_determination *d, const uint8_t sig[
     if (rc != 0)
         return rc;
     if (proposal->event != CF_EVENT_ACCEPTED || !proposal->has_digests || !proposal->header)
-        return cf_error_set(err, CF_EMISMATCH, "determination: its proposal record is not an "
+        return cf_error_set(err, CF_EMISMATCH,
+                            "determination: its proposal record is not an "
                             "accepted message");
     if ((rc = cf_wire_header_decode(proposal->header, proposal->header_len, header, err)) != 0)
         return rc;
@@ -63,8 +66,10 @@ int cf_determination_verify(const struct cf_determination *d, const uint8_t sig[
     struct cf_envelope_digests dg;
     cf_record_digests(proposal, &dg);
     if (!sender)
-        return cf_error_set(err, CF_EUNKNOWNAGENCY, "determination: proposer %s is not in the "
-                            "directory", header->sender);
+        return cf_error_set(err, CF_EUNKNOWNAGENCY,
+                            "determination: proposer %s is not in the "
+                            "directory",
+                            header->sender);
     if (cf_envelope_verify_digests(&dg, proposal->signature, sender->sign_pk) != 0)
         return cf_error_set(err, CF_ESIG, "determination: the proposal is not signed by %s",
                             header->sender);
@@ -80,9 +85,8 @@ int cf_determination_verify(const struct cf_determination *d, const uint8_t sig[
     return verify_votes(d, &dg, dir, err);
 }
 
-int cf_determination_open_return(const struct cf_determination *d,
-                                 const struct cf_record *proposal, const struct cf_keys *self,
-                                 uint8_t **payload, size_t *len)
+int cf_determination_open_return(const struct cf_determination *d, const struct cf_record *proposal,
+                                 const struct cf_keys *self, uint8_t **payload, size_t *len)
 {
     if (!d->has_nrm)
         return CF_ENOTRECIPIENT;

@@ -311,8 +311,8 @@ static int header_from_pb(const Cf__Header *m, struct cf_header *h, struct cf_er
     if (m->vote) {
         h->has_vote = true;
         h->vote.approve = m->vote->approve;
-        if ((rc = bytes_exact(h->vote.proposal_id, sizeof h->vote.proposal_id,
-                              m->vote->proposal_id, "header.vote.proposal_id", err)) != 0 ||
+        if ((rc = bytes_exact(h->vote.proposal_id, sizeof h->vote.proposal_id, m->vote->proposal_id,
+                              "header.vote.proposal_id", err)) != 0 ||
             (rc = bytes_exact(h->vote.signature, sizeof h->vote.signature, m->vote->signature,
                               "header.vote.signature", err)) != 0)
             return rc;
@@ -320,8 +320,7 @@ static int header_from_pb(const Cf__Header *m, struct cf_header *h, struct cf_er
     return 0;
 }
 
-int cf_wire_header_decode(const uint8_t *buf, size_t len, struct cf_header *h,
-                          struct cf_error *err)
+int cf_wire_header_decode(const uint8_t *buf, size_t len, struct cf_header *h, struct cf_error *err)
 {
     if (len > CF_MAX_HEADER)
         return cf_error_set(err, CF_ETOOBIG, "header: %zu bytes, at most %d allowed", len,
@@ -368,7 +367,6 @@ int cf_wire_envelope_encode(const struct cf_envelope *env, uint8_t **out, size_t
     return encode(&m.base, out, len);
 }
 
-
 /* A ciphertext is a nonce, a padded payload of one bucket size (a power of two
  * from CF_MIN_BUCKET to CF_MAX_PLAINTEXT) and a tag: nothing else is sealed. */
 static bool ciphertext_shape_ok(size_t len)
@@ -386,8 +384,10 @@ static int nrm_in(const Cf__NrmReturn *m, uint8_t **ct, size_t *ct_len, struct c
 {
     int rc;
     if (!ciphertext_shape_ok(m->ciphertext.len))
-        return cf_error_set(err, CF_EFIELD, "nrm_return.ciphertext: %zu bytes is not a nonce, a "
-                            "padding bucket and a tag", m->ciphertext.len);
+        return cf_error_set(err, CF_EFIELD,
+                            "nrm_return.ciphertext: %zu bytes is not a nonce, a "
+                            "padding bucket and a tag",
+                            m->ciphertext.len);
     if ((rc = text_to_fixed(key->recipient, sizeof key->recipient, m->key->recipient,
                             "nrm_return.key.recipient", err)) != 0 ||
         (rc = bytes_exact(key->sealed, sizeof key->sealed, m->key->sealed_key,
@@ -422,14 +422,15 @@ int cf_wire_envelope_decode(const uint8_t *buf, size_t len, struct cf_envelope *
         goto out;
     }
     if (!ciphertext_shape_ok(m->ciphertext.len)) {
-        rc = cf_error_set(err, CF_EFIELD,
-                          "envelope.ciphertext: %zu bytes is not a nonce, a padding bucket and a tag",
-                          m->ciphertext.len);
+        rc = cf_error_set(
+            err, CF_EFIELD,
+            "envelope.ciphertext: %zu bytes is not a nonce, a padding bucket and a tag",
+            m->ciphertext.len);
         goto out;
     }
     if (m->n_keys == 0 || m->n_keys > CF_MAX_RECIPIENTS) {
-        rc = cf_error_set(err, CF_ETOOBIG, "envelope.keys: %zu entries, 1 to %d allowed",
-                          m->n_keys, CF_MAX_RECIPIENTS);
+        rc = cf_error_set(err, CF_ETOOBIG, "envelope.keys: %zu entries, 1 to %d allowed", m->n_keys,
+                          CF_MAX_RECIPIENTS);
         goto out;
     }
     for (size_t i = 0; i < m->n_keys; i++) {
@@ -442,8 +443,8 @@ int cf_wire_envelope_decode(const uint8_t *buf, size_t len, struct cf_envelope *
     env->n_keys = m->n_keys;
     if ((rc = bytes_exact(env->commit, sizeof env->commit, m->commit, "envelope.commit", err)) !=
             0 ||
-        (rc = bytes_exact(env->signature, sizeof env->signature, m->signature,
-                          "envelope.signature", err)) != 0)
+        (rc = bytes_exact(env->signature, sizeof env->signature, m->signature, "envelope.signature",
+                          err)) != 0)
         goto out;
     env->header = malloc(m->header.len);
     env->ciphertext = malloc(m->ciphertext.len);
@@ -617,14 +618,12 @@ static int referral_from_pb(const Cf__Referral *m, struct cf_referral *r, struct
         (rc = text_in(c->has_location, c->location, "child.location", &ch->location, err)) != 0 ||
         (rc = text_in(c->has_accommodation, c->accommodation, "child.accommodation",
                       &ch->accommodation, err)) != 0 ||
-        (rc = list_in(m->exploitation, "exploitation", &r->exploitation,
-                      err)) != 0 ||
+        (rc = list_in(m->exploitation, "exploitation", &r->exploitation, err)) != 0 ||
         (rc = list_in(m->indicators, "indicators", &r->indicators, err)) != 0 ||
         (rc = text_in(m->has_narrative, m->narrative, "narrative", &r->narrative, err)) != 0 ||
         (rc = text_in(m->has_first_concern_date, m->first_concern_date, "first_concern_date",
                       &r->first_concern_date, err)) != 0 ||
-        (rc = list_in(m->other_agencies, "other_agencies", &r->other_agencies,
-                      err)) != 0)
+        (rc = list_in(m->other_agencies, "other_agencies", &r->other_agencies, err)) != 0)
         return rc;
     ch->has_estimated_age = c->has_estimated_age;
     ch->estimated_age = c->estimated_age;
@@ -944,8 +943,7 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
         f->leaf_index = d->leaf_index;
         /* An envelope, a notice, or a determination (which may bring the
          * proposal's envelope with it). */
-        if (d->has_notice + d->has_determination + (d->has_envelope && !d->has_determination) !=
-            1)
+        if (d->has_notice + d->has_determination + (d->has_envelope && !d->has_determination) != 1)
             return cf_error_set(err, CF_EDECODE,
                                 "deliver: needs an envelope, a notice or a determination");
         if (d->has_envelope) {
@@ -969,9 +967,9 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
             if (!d->has_determination_signature)
                 return cf_error_set(err, CF_EDECODE,
                                     "deliver: a determination without its countersignature");
-            if ((rc = bytes_exact(f->determination_signature, CF_SIG_LEN,
-                                  d->determination_signature, "deliver.determination_signature",
-                                  err)) != 0)
+            if ((rc =
+                     bytes_exact(f->determination_signature, CF_SIG_LEN, d->determination_signature,
+                                 "deliver.determination_signature", err)) != 0)
                 return rc;
         } else if (d->has_determination_signature) {
             return cf_error_set(err, CF_EDECODE,
@@ -1010,10 +1008,10 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
         f->has_message_id = true;
         f->leaf_index = r->leaf_index;
         f->report_leaf = r->report_leaf;
-        if ((rc = bytes_exact(f->message_id, CF_MESSAGE_ID_LEN, r->message_id,
-                              "report.message_id", err)) != 0 ||
-            (rc = text_to_fixed(f->recipient, sizeof f->recipient, r->recipient,
-                                "report.recipient", err)) != 0 ||
+        if ((rc = bytes_exact(f->message_id, CF_MESSAGE_ID_LEN, r->message_id, "report.message_id",
+                              err)) != 0 ||
+            (rc = text_to_fixed(f->recipient, sizeof f->recipient, r->recipient, "report.recipient",
+                                err)) != 0 ||
             (rc = text_to_fixed(f->outcome, sizeof f->outcome, r->outcome, "report.outcome",
                                 err)) != 0)
             return rc;
@@ -1047,7 +1045,7 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
     case CF__FRAME__BODY_STATUS: {
         const Cf__Status *s = m->status;
         f->kind = CF_FRAME_STATUS;
-        f->status = (struct cf_status){s->tree_size, s->commits,  s->frames,  s->accepted,
+        f->status = (struct cf_status){s->tree_size, s->commits,   s->frames,  s->accepted,
                                        s->rejected,  s->delivered, s->sessions};
         return 0;
     }
@@ -1072,8 +1070,8 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
                                 err)) != 0 ||
             (rc = text_to_fixed(out->jurisdiction, sizeof out->jurisdiction, ci->jurisdiction,
                                 "case_info.jurisdiction", err)) != 0 ||
-            (rc = text_to_fixed(out->la_code, sizeof out->la_code, ci->la_code,
-                                "case_info.la_code", err)) != 0 ||
+            (rc = text_to_fixed(out->la_code, sizeof out->la_code, ci->la_code, "case_info.la_code",
+                                err)) != 0 ||
             (ci->has_owner && (rc = text_to_fixed(out->owner, sizeof out->owner, ci->owner,
                                                   "case_info.owner", err)) != 0))
             return rc;
@@ -1092,8 +1090,7 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
     }
 }
 
-int cf_wire_frame_decode(const uint8_t *buf, size_t len, struct cf_frame *f,
-                         struct cf_error *err)
+int cf_wire_frame_decode(const uint8_t *buf, size_t len, struct cf_frame *f, struct cf_error *err)
 {
     memset(f, 0, sizeof *f);
     if (len > CF_MAX_FRAME)
@@ -1165,8 +1162,7 @@ int cf_wire_notice_encode(const struct cf_notice *n, uint8_t **out, size_t *len)
     return encode(&m.base, out, len);
 }
 
-int cf_wire_notice_decode(const uint8_t *buf, size_t len, struct cf_notice *n,
-                          struct cf_error *err)
+int cf_wire_notice_decode(const uint8_t *buf, size_t len, struct cf_notice *n, struct cf_error *err)
 {
     memset(n, 0, sizeof *n);
     if (len > CF_MAX_HEADER)
@@ -1181,8 +1177,7 @@ int cf_wire_notice_decode(const uint8_t *buf, size_t len, struct cf_notice *n,
     if ((rc = bytes_exact(n->notice_id, CF_MESSAGE_ID_LEN, m->notice_id, "notice.notice_id",
                           err)) != 0 ||
         (rc = text_to_fixed(n->kind, sizeof n->kind, m->kind, "notice.kind", err)) != 0 ||
-        (rc = text_to_fixed(n->case_id, sizeof n->case_id, m->case_id, "notice.case_id", err)) !=
-            0)
+        (rc = text_to_fixed(n->case_id, sizeof n->case_id, m->case_id, "notice.case_id", err)) != 0)
         goto out;
     if (m->n_recipients > CF_MAX_RECIPIENTS) {
         rc = cf_error_set(err, CF_ETOOBIG, "notice.recipients: %zu", m->n_recipients);
@@ -1308,8 +1303,8 @@ static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct 
     r->event = (enum cf_event)m->event;
     if (!cf_record_event_name(r->event) || r->event == CF_EVENT_NONE)
         return cf_error_set(err, CF_EFIELD, "record.event: unknown");
-    if (m->has_actor && (rc = text_to_fixed(r->actor, sizeof r->actor, m->actor, "record.actor",
-                                            err)) != 0)
+    if (m->has_actor &&
+        (rc = text_to_fixed(r->actor, sizeof r->actor, m->actor, "record.actor", err)) != 0)
         return rc;
     if (m->has_header)
         r->header = m->header.data, r->header_len = m->header.len;
@@ -1376,8 +1371,7 @@ static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct 
     return 0;
 }
 
-int cf_wire_record_decode(const uint8_t *buf, size_t len, struct cf_record *r,
-                          struct cf_error *err)
+int cf_wire_record_decode(const uint8_t *buf, size_t len, struct cf_record *r, struct cf_error *err)
 {
     memset(r, 0, sizeof *r);
     if (len > CF_MAX_TRANSPORT)
@@ -1412,8 +1406,8 @@ static void votes_out(const struct cf_vote_record *v, size_t n, Cf__VoteRecord *
     }
 }
 
-static int votes_in(Cf__VoteRecord *const *msgs, size_t n, struct cf_vote_record *v,
-                    size_t *n_out, const char *field, struct cf_error *err)
+static int votes_in(Cf__VoteRecord *const *msgs, size_t n, struct cf_vote_record *v, size_t *n_out,
+                    const char *field, struct cf_error *err)
 {
     if (n > CF_MAX_MEMBERS)
         return cf_error_set(err, CF_ETOOBIG, "%s: %zu votes", field, n);
@@ -1421,8 +1415,7 @@ static int votes_in(Cf__VoteRecord *const *msgs, size_t n, struct cf_vote_record
         int rc;
         v[i].approve = msgs[i]->approve;
         v[i].leaf = msgs[i]->leaf;
-        if ((rc = text_to_fixed(v[i].voter, sizeof v[i].voter, msgs[i]->voter, field, err)) !=
-                0 ||
+        if ((rc = text_to_fixed(v[i].voter, sizeof v[i].voter, msgs[i]->voter, field, err)) != 0 ||
             (rc = bytes_exact(v[i].signature, 64, msgs[i]->signature, field, err)) != 0)
             return rc;
         if (!fixed_ok(v[i].voter, cf_header_id_valid))
@@ -1521,10 +1514,8 @@ static int case_from_pb(const Cf__CaseRecord *m, struct cf_case *c, struct cf_er
     c->updated_leaf = m->updated_leaf;
     c->urgency = (enum cf_urgency)m->urgency;
     c->immediate_risk = m->immediate_risk;
-    if ((rc = text_to_fixed(c->case_id, sizeof c->case_id, m->case_id, "case.case_id", err)) !=
-            0 ||
-        (rc = text_to_fixed(c->la_code, sizeof c->la_code, m->la_code, "case.la_code", err)) !=
-            0 ||
+    if ((rc = text_to_fixed(c->case_id, sizeof c->case_id, m->case_id, "case.case_id", err)) != 0 ||
+        (rc = text_to_fixed(c->la_code, sizeof c->la_code, m->la_code, "case.la_code", err)) != 0 ||
         (rc = text_to_fixed(c->jurisdiction, sizeof c->jurisdiction, m->jurisdiction,
                             "case.jurisdiction", err)) != 0 ||
         (rc = text_to_fixed(c->referrer, sizeof c->referrer, m->referrer, "case.referrer", err)) !=
@@ -1555,8 +1546,8 @@ static int case_from_pb(const Cf__CaseRecord *m, struct cf_case *c, struct cf_er
         c->proposal_leaf = m->proposal_leaf;
         c->proposal_decision = (enum cf_decision)m->proposal_decision;
         c->before_proposal = (enum cf_case_state)m->before_proposal;
-        if ((rc = bytes_exact(c->proposal_id, CF_MESSAGE_ID_LEN, m->proposal_id,
-                              "case.proposal_id", err)) != 0)
+        if ((rc = bytes_exact(c->proposal_id, CF_MESSAGE_ID_LEN, m->proposal_id, "case.proposal_id",
+                              err)) != 0)
             return rc;
     }
     c->n_voters = m->n_voters;
@@ -1659,8 +1650,8 @@ static int determination_from_pb(const Cf__Determination *m, struct cf_determina
                           "determination.proposal_hash", err)) != 0 ||
         (rc = bytes_exact(d->directory_digest, CF_HASH_LEN, m->directory_digest,
                           "determination.directory_digest", err)) != 0 ||
-        (rc = votes_in(m->votes, m->n_votes, d->votes, &d->n_votes, "determination.votes",
-                       err)) != 0)
+        (rc = votes_in(m->votes, m->n_votes, d->votes, &d->n_votes, "determination.votes", err)) !=
+            0)
         return rc;
     if (d->version != CF_PROTOCOL_VERSION)
         return cf_error_set(err, CF_EVERSION, "determination.version: %u", d->version);
@@ -1676,8 +1667,7 @@ static int determination_from_pb(const Cf__Determination *m, struct cf_determina
                                 "determination.recipients[]", err)) != 0)
             return rc;
         if (!fixed_ok(d->recipients[i], cf_header_id_valid))
-            return cf_error_set(err, CF_EID, "determination.recipients[%zu]: not an agency id",
-                                i);
+            return cf_error_set(err, CF_EID, "determination.recipients[%zu]: not an agency id", i);
     }
     d->proposal_record = m->proposal_record.data;
     d->proposal_record_len = m->proposal_record.len;
@@ -1691,9 +1681,9 @@ static int determination_from_pb(const Cf__Determination *m, struct cf_determina
                                 n->ciphertext.len);
         d->nrm_ciphertext = n->ciphertext.data;
         d->nrm_ciphertext_len = n->ciphertext.len;
-        if ((rc = text_to_fixed(d->nrm_key.recipient, sizeof d->nrm_key.recipient,
-                                n->key->recipient, "determination.nrm_return.key.recipient",
-                                err)) != 0 ||
+        if ((rc =
+                 text_to_fixed(d->nrm_key.recipient, sizeof d->nrm_key.recipient, n->key->recipient,
+                               "determination.nrm_return.key.recipient", err)) != 0 ||
             (rc = bytes_exact(d->nrm_key.sealed, sizeof d->nrm_key.sealed, n->key->sealed_key,
                               "determination.nrm_return.key.sealed_key", err)) != 0 ||
             (rc = bytes_exact(d->nrm_commit, CF_HASH_LEN, n->commit,

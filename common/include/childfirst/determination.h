@@ -58,8 +58,7 @@ CF_WUR int cf_determination_sign(const struct cf_determination *d, const struct 
  * `dir` over this proposal. Fills *proposal (release with
  * cf_wire_record_fini, also on failure) and *header, the proposal's.
  * @return 0; CF_ESIG (which signature), CF_EMISMATCH, CF_EDECODE, ... */
-CF_WUR int cf_determination_verify(const struct cf_determination *d,
-                                   const uint8_t sig[CF_SIG_LEN],
+CF_WUR int cf_determination_verify(const struct cf_determination *d, const uint8_t sig[CF_SIG_LEN],
                                    const uint8_t broker_pk[CF_SIGN_PK],
                                    const struct cf_directory *dir, struct cf_record *proposal,
                                    struct cf_header *header, struct cf_error *err);
@@ -69,7 +68,6 @@ CF_WUR int cf_determination_verify(const struct cf_determination *d,
  * cf_envelope_open_return. */
 CF_WUR int cf_determination_open_return(const struct cf_determination *d,
                                         const struct cf_record *proposal,
-                                        const struct cf_keys *self, uint8_t **payload,
-                                        size_t *len);
+                                        const struct cf_keys *self, uint8_t **payload, size_t *len);
 
 #endif

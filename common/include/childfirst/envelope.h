@@ -36,9 +36,9 @@ struct cf_key_entry {
 /* A decoded envelope. Owns its header and ciphertext copies; release with
  * cf_envelope_fini. */
 struct cf_envelope {
-    uint8_t *header;          /* the exact header bytes that were signed */
+    uint8_t *header; /* the exact header bytes that were signed */
     size_t header_len;
-    uint8_t *ciphertext;      /* nonce || AEAD output */
+    uint8_t *ciphertext; /* nonce || AEAD output */
     size_t ciphertext_len;
     size_t n_keys;
     struct cf_key_entry keys[CF_MAX_RECIPIENTS];
@@ -72,8 +72,8 @@ struct cf_envelope_digests {
 struct cf_envelope_return {
     const uint8_t *payload;
     size_t len;
-    const char *recipient;              /* the liaison's agency id */
-    const uint8_t *box_pk;              /* its X25519 key */
+    const char *recipient; /* the liaison's agency id */
+    const uint8_t *box_pk; /* its X25519 key */
 };
 
 /* Seals `payload` (at most CF_MAX_PLAINTEXT - 1 bytes) for h's recipients.

@@ -35,15 +35,15 @@ struct cf_record {
     uint64_t index;
     uint64_t time; /* broker time, ms */
     enum cf_event event;
-    cf_id actor;   /* "" when absent */
+    cf_id actor;           /* "" when absent */
     const uint8_t *header; /* borrowed; accepted */
     size_t header_len;
     bool has_digests; /* accepted */
     uint8_t ciphertext_hash[32], keys_hash[32], commit[32], signature[64];
     bool has_frame_hash; /* rejected */
     uint8_t frame_hash[32];
-    char code[48];       /* rejected, nacked */
-    bool has_about;      /* delivered, nacked */
+    char code[48];  /* rejected, nacked */
+    bool has_about; /* delivered, nacked */
     uint64_t about;
     uint8_t envelope_hash[32], ack_message_id[16], ack_signature[64];
     const uint8_t *notice; /* borrowed; notice */
@@ -56,7 +56,7 @@ struct cf_record {
     bool has_determination; /* determination: B(Determination bytes), the countersignature, */
     uint8_t determination_hash[32], determination_signature[64];
     uint64_t determination_of; /* and the proposal's leaf */
-    void *owner; /* the decoded message behind the borrowed fields */
+    void *owner;               /* the decoded message behind the borrowed fields */
 };
 
 /* "accepted", "rejected", ...; NULL when out of range. */
