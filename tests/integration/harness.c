@@ -22,6 +22,7 @@
 #include <zmq.h>
 
 #include "childfirst/directory.h"
+#include "childfirst/clock.h"
 #include "childfirst/file.h"
 #include "childfirst/store.h"
 #include "harness.h"
@@ -86,8 +87,10 @@ void net_sign_directory(struct net *n, uint64_t serial)
         assert_int_equal(cf_keys_public_text(a->keys, pub, sizeof pub), 0);
         used += (size_t)snprintf(agencies + used, sizeof agencies - used,
                                  "%sname = Test agency %s\nroles = %s\njurisdiction = "
-                                 "england-wales\n%s%s%s\n",
-                                 pub, a->id, a->roles, a->areas[0] ? "areas = " : "", a->areas,
+                                 "%s\n%s%s%s\n",
+                                 pub, a->id, a->roles,
+                                 a->jurisdiction ? a->jurisdiction : "england-wales",
+                                 a->areas[0] ? "areas = " : "", a->areas,
                                  a->areas[0] ? "\n" : "");
     }
     char path[600], policy[600], cmd[2048];
@@ -112,6 +115,48 @@ void net_rekey(struct net *n, const char *id)
     save_key(a->keys, a->key_path);
 }
 
+static struct net_agency *new_agency(struct net *n, const char *id, const char *roles,
+                                     const char *areas, const char *jurisdiction)
+{
+    if (n->n == NET_MAX_AGENCIES)
+        fail_msg("more than %d agencies", NET_MAX_AGENCIES);
+    struct net_agency *a = &n->agencies[n->n++];
+    struct cf_error err = {0};
+    a->id = id, a->roles = roles, a->areas = areas, a->jurisdiction = jurisdiction;
+    if (cf_keys_generate(CF_KEYS_AGENCY, a->id, &a->keys, &err) != 0)
+        fail_msg("keygen %s: %s", a->id, err.text);
+    char key_path[sizeof a->key_path];
+    snprintf(key_path, sizeof key_path, "%s/%s.key", n->dir, id);
+    memcpy(a->key_path, key_path, sizeof key_path);
+    save_key(a->keys, a->key_path);
+    return a;
+}
+
+void net_add_agency(struct net *n, const char *id, const char *roles, const char *areas,
+                    const char *jurisdiction)
+{
+    new_agency(n, id, roles, areas, jurisdiction);
+}
+
+static void write_clock(const char *path, long long offset)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%lld\n", offset);
+    write_file(path, text); /* write, then rename: a new inode every time */
+}
+
+void net_clock_advance(struct net *n, int64_t ms)
+{
+    char text[32] = "0";
+    read_text(n->clock_file, text, sizeof text);
+    write_clock(n->clock_file, atoll(text) + ms);
+}
+
+uint64_t net_now(void)
+{
+    return cf_clock_now();
+}
+
 void net_create(struct net *n, const char *extra_ini)
 {
     memset(n, 0, sizeof *n);
@@ -124,16 +169,12 @@ void net_create(struct net *n, const char *extra_ini)
         cf_keys_generate(CF_KEYS_AGENCY, "stranger", &n->stranger, &err) != 0)
         fail_msg("keygen: %s", err.text);
 
-    for (size_t i = 0; i < sizeof cast / sizeof cast[0]; i++) {
-        struct net_agency *a = &n->agencies[n->n++];
-        a->id = cast[i].id, a->roles = cast[i].roles, a->areas = cast[i].areas;
-        if (cf_keys_generate(CF_KEYS_AGENCY, a->id, &a->keys, &err) != 0)
-            fail_msg("keygen %s: %s", a->id, err.text);
-        char key_path[sizeof a->key_path];
-        snprintf(key_path, sizeof key_path, "%s/%s.key", n->dir, cast[i].id);
-        memcpy(a->key_path, key_path, sizeof key_path);
-        save_key(a->keys, a->key_path);
-    }
+    for (size_t i = 0; i < sizeof cast / sizeof cast[0]; i++)
+        new_agency(n, cast[i].id, cast[i].roles, cast[i].areas, NULL);
+    /* One clock for the whole network: this process and every child it starts. */
+    snprintf(n->clock_file, sizeof n->clock_file, "%s/clock", n->dir);
+    write_clock(n->clock_file, 0);
+    setenv("CF_TEST_CLOCK", n->clock_file, 1);
     net_sign_directory(n, 1);
     char path[600], policy[600];
     snprintf(path, sizeof path, "%s/agencies.ini", n->dir);
@@ -469,11 +510,11 @@ void net_status(void *sock, struct cf_status *status)
     cf_wire_frame_fini(&f);
 }
 
+/* Headers are stamped by the network's clock, so a test that moved it ahead
+ * still sends messages the broker finds fresh. */
 static uint64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return cf_clock_now();
 }
 
 void net_seal_as(struct net *n, const struct cf_header *h, const uint8_t *payload, size_t plen,

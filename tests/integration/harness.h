@@ -18,6 +18,7 @@
 
 struct net_agency {
     const char *id, *roles, *areas;
+    const char *jurisdiction; /* NULL: england-wales */
     struct cf_keys *keys;
     char key_path[512];
 };
@@ -41,6 +42,7 @@ struct net {
     size_t n_sockets;
     void *sockets[64]; /* closed by net_destroy, so a failed test cannot hang */
     struct net_agent agents[NET_MAX_AGENCIES]; /* same order as `agencies` */
+    char clock_file[600]; /* CF_TEST_CLOCK of every process the network starts */
 };
 
 /* The default cast, all serving E09000033 unless noted: police-a
@@ -51,6 +53,17 @@ struct net {
  * min_free_mb = 0, log_level = debug). */
 void net_create(struct net *n, const char *extra_ini);
 void net_destroy(struct net *n);
+
+/* Adds an agency to the cast (keys and key file); sign the directory again
+ * before the broker starts to publish it. The strings must outlive n. */
+void net_add_agency(struct net *n, const char *id, const char *roles, const char *areas,
+                    const char *jurisdiction);
+
+/* The network's shared test clock (clock.h): moves the broker, its agents
+ * and this process `ms` ahead of the real clock, in addition to earlier moves. */
+void net_clock_advance(struct net *n, int64_t ms);
+/* The network's current time, ms (the real clock plus the moves). */
+uint64_t net_now(void);
 
 /* Writes agencies.ini from the cast's current keys, copies deploy/policy.ini,
  * and signs both with the network's authority as `serial`. */
