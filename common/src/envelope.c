@@ -117,8 +117,8 @@ static size_t bucket_for(size_t len)
 static int seal_part(const char *tag, size_t tag_size, const uint8_t *header, size_t header_len,
                      const uint8_t *payload, size_t len, const cf_id *ids,
                      const uint8_t (*box_pks)[CF_BOX_PK], size_t n, uint8_t **ciphertext,
-                     size_t *ciphertext_len, struct cf_key_entry *keys,
-                     uint8_t commit[CF_HASH_LEN], struct cf_error *err)
+                     size_t *ciphertext_len, struct cf_key_entry *keys, uint8_t commit[CF_HASH_LEN],
+                     struct cf_error *err)
 {
     size_t bucket = bucket_for(len);
     if (bucket == 0)
@@ -166,9 +166,8 @@ out:
 
 int cf_envelope_seal_with_return(const struct cf_header *h, const uint8_t *payload, size_t len,
                                  const uint8_t (*box_pks)[CF_BOX_PK],
-                                 const struct cf_envelope_return *ret,
-                                 const struct cf_keys *sender, uint8_t **out, size_t *out_len,
-                                 struct cf_error *err)
+                                 const struct cf_envelope_return *ret, const struct cf_keys *sender,
+                                 uint8_t **out, size_t *out_len, struct cf_error *err)
 {
     int rc = cf_header_check(h, err);
     if (rc != 0)
@@ -193,10 +192,10 @@ int cf_envelope_seal_with_return(const struct cf_header *h, const uint8_t *paylo
         cf_id liaison;
         snprintf(liaison, sizeof liaison, "%s", ret->recipient);
         env.has_nrm = true;
-        if ((rc = seal_part(return_tag, sizeof return_tag, env.header, env.header_len,
-                            ret->payload, ret->len, &liaison,
-                            (const uint8_t(*)[CF_BOX_PK])ret->box_pk, 1, &env.nrm_ciphertext,
-                            &env.nrm_ciphertext_len, &env.nrm_key, env.nrm_commit, err)) != 0)
+        if ((rc = seal_part(return_tag, sizeof return_tag, env.header, env.header_len, ret->payload,
+                            ret->len, &liaison, (const uint8_t(*)[CF_BOX_PK])ret->box_pk, 1,
+                            &env.nrm_ciphertext, &env.nrm_ciphertext_len, &env.nrm_key,
+                            env.nrm_commit, err)) != 0)
             goto out;
     }
     uint8_t msg[SIGNED_MAX];
@@ -212,8 +211,7 @@ int cf_envelope_seal(const struct cf_header *h, const uint8_t *payload, size_t l
                      const uint8_t (*box_pks)[CF_BOX_PK], const struct cf_keys *sender,
                      uint8_t **out, size_t *out_len, struct cf_error *err)
 {
-    return cf_envelope_seal_with_return(h, payload, len, box_pks, NULL, sender, out, out_len,
-                                        err);
+    return cf_envelope_seal_with_return(h, payload, len, box_pks, NULL, sender, out, out_len, err);
 }
 
 int cf_envelope_decode(const uint8_t *buf, size_t len, struct cf_envelope *env,
@@ -278,10 +276,9 @@ static int open_part(const char *tag, size_t tag_size, const struct cf_envelope 
     }
     associated_data(tag, tag_size, env->header, env->header_len, ad);
     unsigned long long plain_len;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plain_len, NULL,
-                                                   ciphertext + CF_NONCE_LEN, ct_len - CF_NONCE_LEN,
-                                                   ad, tag_size + CF_HASH_LEN, ciphertext,
-                                                   key) != 0) {
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            plain, &plain_len, NULL, ciphertext + CF_NONCE_LEN, ct_len - CF_NONCE_LEN, ad,
+            tag_size + CF_HASH_LEN, ciphertext, key) != 0) {
         rc = CF_EDECRYPT;
         goto out;
     }

@@ -143,8 +143,8 @@ static void test_padding_buckets(void **state)
     struct fixture *f = *state;
     static const struct {
         size_t payload, bucket;
-    } cases[] = {{0, 1024}, {1, 1024}, {1023, 1024}, {1024, 2048}, {5000, 8192},
-                 {CF_MAX_PLAINTEXT - 1, CF_MAX_PLAINTEXT}};
+    } cases[] = {{0, 1024},    {1, 1024},    {1023, 1024},
+                 {1024, 2048}, {5000, 8192}, {CF_MAX_PLAINTEXT - 1, CF_MAX_PLAINTEXT}};
     uint8_t *payload = calloc(1, CF_MAX_PLAINTEXT);
     assert_non_null(payload);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -338,25 +338,23 @@ static void test_seal_refusals(void **state)
     size_t len;
     struct cf_error err = {0};
     const uint8_t(*pks)[CF_BOX_PK] = (const uint8_t(*)[CF_BOX_PK])f->box_pks;
-    assert_int_equal(cf_envelope_seal(&f->h, (const uint8_t *)"x", 1, pks, f->csc, &buf, &len,
-                                      &err),
-                     CF_ESENDER);
+    assert_int_equal(
+        cf_envelope_seal(&f->h, (const uint8_t *)"x", 1, pks, f->csc, &buf, &len, &err),
+        CF_ESENDER);
     struct cf_header h = f->h;
     h.version = 2;
-    assert_int_equal(cf_envelope_seal(&h, (const uint8_t *)"x", 1, pks, f->police, &buf, &len,
-                                      &err),
-                     CF_EVERSION);
+    assert_int_equal(
+        cf_envelope_seal(&h, (const uint8_t *)"x", 1, pks, f->police, &buf, &len, &err),
+        CF_EVERSION);
     h = f->h;
     strcpy(h.recipients[1], h.recipients[0]);
-    assert_int_equal(cf_envelope_seal(&h, (const uint8_t *)"x", 1, pks, f->police, &buf, &len,
-                                      &err),
-                     CF_EFIELD);
+    assert_int_equal(
+        cf_envelope_seal(&h, (const uint8_t *)"x", 1, pks, f->police, &buf, &len, &err), CF_EFIELD);
     assert_non_null(strstr(err.text, "header.recipients[1]"));
     h = f->h;
     strcpy(h.sender, "Police");
-    assert_int_equal(cf_envelope_seal(&h, (const uint8_t *)"x", 1, pks, f->police, &buf, &len,
-                                      &err),
-                     CF_EID);
+    assert_int_equal(
+        cf_envelope_seal(&h, (const uint8_t *)"x", 1, pks, f->police, &buf, &len, &err), CF_EID);
     assert_null(buf);
 }
 
