@@ -331,6 +331,39 @@ static void test_non_canonical_header_rejected(void **state)
     free(hdr);
 }
 
+/* Mistakes of the caller, not of the sender: they must not read as a verdict
+ * on the envelope (which an agent would answer with a nack). */
+static void test_open_misuse_is_einval(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t *buf, *out = NULL;
+    size_t len, out_len;
+    seal(f, &buf, &len);
+    struct cf_envelope env;
+    struct cf_header h;
+    assert_int_equal(cf_envelope_decode(buf, len, &env, &h, NULL), 0);
+
+    /* A broker key set has no box key, even under a recipient's name. */
+    struct cf_keys *broker;
+    assert_int_equal(cf_keys_generate(CF_KEYS_BROKER, NULL, &broker, NULL), 0);
+    assert_false(broker->has_box);
+    assert_int_equal(cf_envelope_open(&env, broker, &out, &out_len), CF_EINVAL);
+    memcpy(broker->id, f->csc->id, sizeof broker->id);
+    assert_int_equal(cf_envelope_open(&env, broker, &out, &out_len), CF_EINVAL);
+    cf_keys_destroy(&broker);
+
+    /* A ciphertext shorter than any bucket cannot come from cf_envelope_decode. */
+    size_t full = env.ciphertext_len;
+    env.ciphertext_len = CF_NONCE_LEN + CF_AEAD_TAG_LEN + CF_MIN_BUCKET - 1;
+    assert_int_equal(cf_envelope_open(&env, f->csc, &out, &out_len), CF_EINVAL);
+    env.ciphertext_len = full;
+    assert_null(out);
+    assert_int_equal(cf_envelope_open(&env, f->csc, &out, &out_len), 0);
+    free(out);
+    cf_envelope_fini(&env);
+    free(buf);
+}
+
 static void test_seal_refusals(void **state)
 {
     struct fixture *f = *state;
@@ -385,6 +418,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_different_key_caught_by_commitment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reordered_keys_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_non_canonical_header_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_misuse_is_einval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seal_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversize_input_refused, setup, teardown),
     };
