@@ -331,6 +331,120 @@ static void test_non_canonical_header_rejected(void **state)
     free(hdr);
 }
 
+/* A sender who seals for one header and then signs another, equally valid,
+ * passes every check a broker can make; only the associated data, B(header)
+ * inside the AEAD, tells the recipient the payload was not sealed for it. */
+static void test_swapped_header_fails_decryption(void **state)
+{
+    struct fixture *f = *state;
+    struct cf_header other = f->h;
+    randombytes_buf(other.message_id, sizeof other.message_id);
+    other.created_at += 1000;
+    other.urgency = CF_URGENCY_ROUTINE;
+    other.immediate_risk = false;
+    uint8_t *hdr, *buf, *out = NULL;
+    size_t hlen, len, out_len;
+    assert_int_equal(cf_wire_header_encode(&other, &hdr, &hlen), 0);
+
+    seal(f, &buf, &len);
+    struct cf_envelope env;
+    assert_int_equal(cf_wire_envelope_decode(buf, len, &env, NULL), 0);
+    free(buf);
+    free(env.header);
+    env.header = hdr;
+    env.header_len = hlen;
+    resign(&env, f->police);
+    assert_int_equal(cf_wire_envelope_encode(&env, &buf, &len), 0);
+    cf_envelope_fini(&env);
+
+    struct cf_header h;
+    assert_int_equal(cf_envelope_decode(buf, len, &env, &h, NULL), 0);
+    assert_int_equal(h.urgency, CF_URGENCY_ROUTINE);
+    assert_int_equal(cf_envelope_verify(&env, f->police->sign_pk), 0);
+    assert_int_equal(cf_envelope_open(&env, f->csc, &out, &out_len), CF_EDECRYPT);
+    assert_int_equal(cf_envelope_open(&env, f->duty, &out, &out_len), CF_EDECRYPT);
+    assert_null(out);
+    cf_envelope_fini(&env);
+    free(buf);
+}
+
+/* Replaces env's payload with `plain` (one bucket, already padded or not)
+ * encrypted by hand exactly as DESIGN.md section 4 says: a fresh content key,
+ * AD = "childfirst/v1/payload\0" || B(header), the key sealed to each recipient
+ * and committed to; then re-signs. Only the padding is left for open to judge. */
+static void encrypt_by_hand(struct fixture *f, struct cf_envelope *env, const uint8_t *plain,
+                            size_t bucket)
+{
+    uint8_t key[CF_CONTENT_KEY_LEN], ad[22 + 32];
+    crypto_aead_xchacha20poly1305_ietf_keygen(key);
+    memcpy(ad, "childfirst/v1/payload\0", 22);
+    crypto_generichash(ad + 22, 32, env->header, env->header_len, NULL, 0);
+    free(env->ciphertext);
+    env->ciphertext_len = CF_NONCE_LEN + bucket + CF_AEAD_TAG_LEN;
+    env->ciphertext = malloc(env->ciphertext_len);
+    assert_non_null(env->ciphertext);
+    randombytes_buf(env->ciphertext, CF_NONCE_LEN);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(env->ciphertext + CF_NONCE_LEN, NULL, plain, bucket,
+                                               ad, sizeof ad, NULL, env->ciphertext, key);
+    assert_int_equal(env->n_keys, 2);
+    for (size_t i = 0; i < env->n_keys; i++)
+        assert_int_equal(crypto_box_seal(env->keys[i].sealed, key, sizeof key, f->box_pks[i]), 0);
+    static const char msg[] = "childfirst/v1/commit";
+    crypto_generichash(env->commit, CF_HASH_LEN, (const uint8_t *)msg, sizeof msg - 1, key,
+                       sizeof key);
+    sodium_memzero(key, sizeof key);
+    resign(env, f->police);
+}
+
+static void test_malformed_padding(void **state)
+{
+    struct fixture *f = *state;
+    enum { BUCKET = CF_MIN_BUCKET, TEXT = 5 };
+    /* ISO/IEC 7816-4 padding: the payload, 0x80, then zeros to the bucket. */
+    static const struct {
+        const char *what;
+        size_t at; /* where `byte` is written over the well-padded bucket */
+        uint8_t byte;
+        int code;
+    } cases[] = {
+        {"well padded (the control)", 0, 'h', 0},
+        {"no 0x80 marker", TEXT, 0x00, CF_EPAD},
+        {"0x81 for the marker", TEXT, 0x81, CF_EPAD},
+        {"a byte after the marker", BUCKET - 1, 0x01, CF_EPAD},
+        {"a second marker at the end", BUCKET - 1, 0x80, 0}, /* a payload ending in 0x80 */
+        {"0xff for the last byte", BUCKET - 1, 0xff, CF_EPAD},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t plain[BUCKET] = {0}, *buf, *out = NULL;
+        size_t len, out_len;
+        memcpy(plain, "hello", TEXT);
+        plain[TEXT] = 0x80;
+        plain[cases[i].at] = cases[i].byte;
+
+        seal(f, &buf, &len);
+        struct cf_envelope env;
+        assert_int_equal(cf_wire_envelope_decode(buf, len, &env, NULL), 0);
+        free(buf);
+        encrypt_by_hand(f, &env, plain, sizeof plain);
+        assert_int_equal(cf_wire_envelope_encode(&env, &buf, &len), 0);
+        cf_envelope_fini(&env);
+
+        int rc = receive(buf, len, f->police, f->csc, &out, &out_len);
+        if (rc != cases[i].code)
+            fail_msg("%s: got %s, want %s", cases[i].what, cf_error_name(rc),
+                     cf_error_name(cases[i].code));
+        if (rc == 0) {
+            size_t want = cases[i].at == BUCKET - 1 ? BUCKET - 1 : TEXT;
+            assert_int_equal(out_len, want);
+            assert_memory_equal(out, plain, want);
+            free(out);
+        } else {
+            assert_null(out);
+        }
+        free(buf);
+    }
+}
+
 /* Mistakes of the caller, not of the sender: they must not read as a verdict
  * on the envelope (which an agent would answer with a nack). */
 static void test_open_misuse_is_einval(void **state)
@@ -418,6 +532,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_different_key_caught_by_commitment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reordered_keys_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_non_canonical_header_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swapped_header_fails_decryption, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_padding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_misuse_is_einval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seal_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversize_input_refused, setup, teardown),
