@@ -192,13 +192,93 @@ static void test_non_recipient(void **state)
     free(buf);
 }
 
+/* The parts of an encoded Envelope, found by walking its top-level protobuf
+ * fields (1 header, 2 ciphertext, 3 keys, 4 commit, 5 signature; all
+ * length-delimited) independently of wire.c. Tags and lengths are framing. */
+enum part { P_FRAMING, P_HEADER, P_CIPHERTEXT, P_KEYS, P_COMMIT, P_SIGNATURE, P_COUNT };
+static const char *const part_names[P_COUNT] = {"framing", "header", "ciphertext",
+                                                "keys",    "commit", "signature"};
+
+static size_t varint(const uint8_t *buf, size_t len, size_t *pos)
+{
+    size_t v = 0;
+    for (unsigned shift = 0; *pos < len && shift < 35; shift += 7) {
+        uint8_t b = buf[(*pos)++];
+        v |= (size_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return v;
+    }
+    fail_msg("a varint runs past byte %zu", *pos);
+    return 0;
+}
+
+/* part[i] is the part byte i of buf belongs to; checked against the decode. */
+static void map_parts(const uint8_t *buf, size_t len, uint8_t *part)
+{
+    struct cf_envelope env;
+    assert_int_equal(cf_wire_envelope_decode(buf, len, &env, NULL), 0);
+    size_t pos = 0, keys = 0;
+    int last = 0;
+    while (pos < len) {
+        size_t tag_at = pos, tag = varint(buf, len, &pos);
+        int field = (int)(tag >> 3);
+        assert_int_equal(tag & 7, 2);
+        assert_true(field >= last && field >= 1 && field <= 5); /* in field order */
+        last = field;
+        size_t n = varint(buf, len, &pos);
+        assert_true(n <= len - pos);
+        memset(part + tag_at, P_FRAMING, pos - tag_at);
+        memset(part + pos, field, n); /* enum part follows the field numbers */
+        const uint8_t *v = buf + pos;
+        switch (field) {
+        case 1:
+            assert_int_equal(n, env.header_len);
+            assert_memory_equal(v, env.header, n);
+            break;
+        case 2:
+            assert_int_equal(n, env.ciphertext_len);
+            assert_memory_equal(v, env.ciphertext, n);
+            break;
+        case 3:
+            /* recipient (field 1), then the sealed key (field 2) last */
+            assert_true(keys < env.n_keys && n > CF_SEALED_KEY_LEN);
+            assert_memory_equal(v + n - CF_SEALED_KEY_LEN, env.keys[keys].sealed,
+                                CF_SEALED_KEY_LEN);
+            keys++;
+            break;
+        case 4:
+            assert_int_equal(n, CF_HASH_LEN);
+            assert_memory_equal(v, env.commit, n);
+            break;
+        case 5:
+            assert_int_equal(n, CF_SIG_LEN);
+            assert_memory_equal(v, env.signature, n);
+            break;
+        }
+        pos += n;
+    }
+    assert_int_equal(keys, env.n_keys);
+    assert_int_equal(last, 5);
+    cf_envelope_fini(&env);
+}
+
+#define CODE_SLOTS 64 /* more than -(the lowest code in error.h) */
+
+static bool structural(const size_t *codes)
+{
+    return codes[-CF_EDECODE] + codes[-CF_EUNKNOWNFIELD] + codes[-CF_ECANON] > 0;
+}
+
 static void test_every_bit_flip_detected(void **state)
 {
     struct fixture *f = *state;
     uint8_t *buf;
     size_t len;
     seal(f, &buf, &len);
-    size_t caught[64] = {0};
+    uint8_t *part = malloc(len);
+    assert_non_null(part);
+    map_parts(buf, len, part);
+    size_t caught[P_COUNT][CODE_SLOTS] = {{0}}, flips[P_COUNT] = {0};
     for (size_t bit = 0; bit < len * 8; bit++) {
         uint8_t *out = NULL;
         size_t out_len;
@@ -206,17 +286,41 @@ static void test_every_bit_flip_detected(void **state)
         int rc = receive(buf, len, f->police, f->csc, &out, &out_len);
         buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         if (rc == 0)
-            fail_msg("flipping bit %zu of %zu went undetected", bit, len * 8);
+            fail_msg("flipping bit %zu of %zu (%s) went undetected", bit, len * 8,
+                     part_names[part[bit / 8]]);
+        if (rc > 0 || -rc >= CODE_SLOTS)
+            fail_msg("flipping bit %zu gave %d, not a CF_E* code", bit, rc);
         free(out);
-        caught[-rc]++;
+        flips[part[bit / 8]]++;
+        caught[part[bit / 8]][-rc]++;
     }
-    /* Flips land in every part: framing, header, ciphertext, keys, commit, signature. */
-    assert_true(caught[-CF_EDECODE] + caught[-CF_EUNKNOWNFIELD] + caught[-CF_ECANON] > 0);
-    assert_true(caught[-CF_ESIG] > 0);
+    for (int p = 0; p < P_COUNT; p++) {
+        print_message("%-10s %5zu flips:", part_names[p], flips[p]);
+        for (int c = 1; c < CODE_SLOTS; c++)
+            if (caught[p][c])
+                print_message(" %s %zu", cf_error_name(-c), caught[p][c]);
+        print_message("\n");
+        if (flips[p] == 0)
+            fail_msg("no flip landed in the %s", part_names[p]);
+    }
+    /* Every bit of a digest-covered value reaches the signature check and fails it. */
+    assert_int_equal(caught[P_CIPHERTEXT][-CF_ESIG], flips[P_CIPHERTEXT]);
+    assert_int_equal(caught[P_COMMIT][-CF_ESIG], flips[P_COMMIT]);
+    assert_int_equal(caught[P_SIGNATURE][-CF_ESIG], flips[P_SIGNATURE]);
+    /* The header's random message id is caught by the signature, its tags by decoding. */
+    assert_true(caught[P_HEADER][-CF_ESIG] > 0);
+    assert_true(structural(caught[P_HEADER]));
+    /* A sealed key is caught by the signature, a renamed recipient by the key list. */
+    assert_true(caught[P_KEYS][-CF_ESIG] > 0);
+    assert_true(caught[P_KEYS][-CF_EKEYLIST] > 0);
+    /* A broken tag or length never gets as far as the signature. */
+    assert_true(structural(caught[P_FRAMING]));
+    assert_int_equal(caught[P_FRAMING][-CF_ESIG], 0);
     uint8_t *out;
     size_t out_len;
     assert_int_equal(receive(buf, len, f->police, f->csc, &out, &out_len), 0);
     free(out);
+    free(part);
     free(buf);
 }
 
