@@ -324,8 +324,8 @@ static int append_notice(struct broker *b, MDB_txn *txn, uint64_t *size, enum cf
 {
     struct cf_notice n = {.version = CF_PROTOCOL_VERSION, .created_at = now};
     struct cf_error err = {0};
-    int rc = cf_policy_notice_recipients(b->dir->policy, b->dir, kind, about->la_code,
-                                         n.recipients, &n.n_recipients, &err);
+    int rc = cf_policy_notice_recipients(b->dir->policy, b->dir, kind, about->la_code, n.recipients,
+                                         &n.n_recipients, &err);
     if (rc != 0 || n.n_recipients == 0) {
         if (rc != 0)
             cf_log_warn("NOTICE-UNROUTED", "kind=%s case=%s code=%s", cf_notice_kind_name(kind),
@@ -345,8 +345,8 @@ static int append_notice(struct broker *b, MDB_txn *txn, uint64_t *size, enum cf
     size_t len;
     if ((rc = cf_wire_notice_encode(&n, &bytes, &len)) != 0)
         return rc;
-    struct cf_record rec = {.time = now, .event = CF_EVENT_NOTICE, .notice = bytes,
-                            .notice_len = len};
+    struct cf_record rec = {
+        .time = now, .event = CF_EVENT_NOTICE, .notice = bytes, .notice_len = len};
     cf_notice_sign(bytes, len, b->keys, rec.notice_signature);
     uint64_t leaf = *size;
     rc = cf_audit_append(b, txn, size, &rec);
@@ -489,8 +489,10 @@ static int apply_answer(struct broker *b, MDB_txn *txn, uint64_t *size, struct i
         /* An unknown code is still recorded: the signature covers it. */
         cf_log_warn("NACK-CODE-UNKNOWN", "from=%s leaf=%" PRIu64, it->actor, it->about);
     }
-    struct cf_record rec = {.time = now, .event = ack ? CF_EVENT_DELIVERED : CF_EVENT_NACKED,
-                            .has_about = true, .about = it->about};
+    struct cf_record rec = {.time = now,
+                            .event = ack ? CF_EVENT_DELIVERED : CF_EVENT_NACKED,
+                            .has_about = true,
+                            .about = it->about};
     snprintf(rec.actor, sizeof rec.actor, "%s", it->actor);
     memcpy(rec.envelope_hash, hash, 32);
     memcpy(rec.ack_message_id, message_id, sizeof rec.ack_message_id);
@@ -572,8 +574,8 @@ static int commit_batch(struct loop *L, uint64_t now)
             free(note);
             size_t grown = b->store.map_size * 2, max = (size_t)b->cfg.map_max_mb << 20;
             if (b->store.map_size >= max) {
-                cf_log_error("STORE-FULL", "map_mb=%zu map_max_mb=%llu",
-                             b->store.map_size >> 20, b->cfg.map_max_mb);
+                cf_log_error("STORE-FULL", "map_mb=%zu map_max_mb=%llu", b->store.map_size >> 20,
+                             b->cfg.map_max_mb);
                 return CF_ENOSPACE;
             }
             struct cf_error err = {0};
@@ -622,8 +624,8 @@ static void log_outcome(const struct item *it)
         break;
     case OUT_REPORT:
         cf_log_info(it->kind == ITEM_ACK ? "MESSAGE-DELIVERED" : "MESSAGE-NACKED",
-                    "about=%" PRIu64 " recipient=%s leaf=%" PRIu64 " code=%s", it->about,
-                    it->actor, it->leaf, it->kind == ITEM_ACK ? CF_ACK_OK : it->nack_code);
+                    "about=%" PRIu64 " recipient=%s leaf=%" PRIu64 " code=%s", it->about, it->actor,
+                    it->leaf, it->kind == ITEM_ACK ? CF_ACK_OK : it->nack_code);
         break;
     default:
         break;
@@ -676,8 +678,10 @@ static void answer(struct loop *L, int batch_rc)
             struct session *s = it->report_to[0] ? cf_broker_session(b, it->report_to) : NULL;
             if (!s || !s->connected)
                 break; /* the delivered leaf is the durable record; the report is a courtesy */
-            struct cf_frame f = {.kind = CF_FRAME_REPORT, .has_message_id = true,
-                                 .leaf_index = it->about, .report_leaf = it->leaf};
+            struct cf_frame f = {.kind = CF_FRAME_REPORT,
+                                 .has_message_id = true,
+                                 .leaf_index = it->about,
+                                 .report_leaf = it->leaf};
             memcpy(f.message_id, it->message_id, sizeof f.message_id);
             snprintf(f.recipient, sizeof f.recipient, "%s", it->actor);
             snprintf(f.outcome, sizeof f.outcome, "%s",
@@ -783,8 +787,8 @@ static int count_entry(void *ctx, uint64_t index)
     return 0;
 }
 
-void cf_loop_hello(struct broker *b, struct session *s, const uint8_t *routing,
-                   size_t routing_len, const struct cf_frame *hello)
+void cf_loop_hello(struct broker *b, struct session *s, const uint8_t *routing, size_t routing_len,
+                   const struct cf_frame *hello)
 {
     const struct cf_agency *a = cf_broker_agency(b, s);
     /* Whatever was in flight on an older connection is offered again here. */
@@ -801,7 +805,8 @@ void cf_loop_hello(struct broker *b, struct session *s, const uint8_t *routing,
     MDB_txn *txn;
     if (mdb_txn_begin(b->store.env, NULL, MDB_RDONLY, &txn) == 0) {
         if (hello->last_checkpoint_size > b->size)
-            cf_log_warn("HELLO-AHEAD", "agency=%s seen=%" PRIu64 " size=%" PRIu64
+            cf_log_warn("HELLO-AHEAD",
+                        "agency=%s seen=%" PRIu64 " size=%" PRIu64
                         " (this log is smaller than one the agency has seen)",
                         a->id, hello->last_checkpoint_size, b->size);
         else if (cf_audit_consistency(b, txn, hello->last_checkpoint_size, b->size, &w) != 0)
