@@ -520,7 +520,7 @@ static int apply_answer(struct broker *b, MDB_txn *txn, uint64_t *size, struct i
             return rc;
         return append_rejected(b, txn, size, it, now);
     }
-    if (!ack && cf_error_from_name(code) == CF_EINVAL && strcmp(code, "CF_EINVAL") != 0) {
+    if (!ack && cf_error_from_name(code) == 0) {
         /* An unknown code is still recorded: the signature covers it. */
         cf_log_warn("NACK-CODE-UNKNOWN", "from=%s leaf=%" PRIu64, it->actor, it->about);
     }

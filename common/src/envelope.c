@@ -134,8 +134,9 @@ static int seal_part(const char *tag, size_t tag_size, const uint8_t *header, si
         goto out;
     }
     memcpy(padded, payload, len);
+    /* bucket_for left room for the marker, so this failing is a bug here. */
     if (sodium_pad(&padded_len, padded, len, bucket, bucket) != 0 || padded_len != bucket) {
-        rc = cf_error_set(err, CF_EPAD, "payload: cannot pad");
+        rc = cf_error_set(err, CF_EINVAL, "payload: cannot pad %zu bytes to %zu", len, bucket);
         goto out;
     }
     crypto_aead_xchacha20poly1305_ietf_keygen(key);
@@ -270,16 +271,22 @@ int cf_envelope_verify(const struct cf_envelope *env, const uint8_t sender_pk[CF
     return cf_envelope_verify_digests(&d, env->signature, sender_pk);
 }
 
-/* Opens one part with `self`'s key: seal, commitment, decryption, padding. */
+/* Opens one part with `self`'s key: seal, commitment, decryption, padding.
+ * A key set with no box key (the broker's, the authority's) and a ciphertext
+ * shorter than any bucket (cf_wire_envelope_decode refuses one) come only from
+ * a caller's mistake, so they are CF_EINVAL, not a verdict on the envelope:
+ * an agent must not nack a message it was simply asked to open wrongly. */
 static int open_part(const char *tag, size_t tag_size, const struct cf_envelope *env,
                      const struct cf_key_entry *mine, const uint8_t *ciphertext, size_t ct_len,
                      const uint8_t commit_want[CF_HASH_LEN], const struct cf_keys *self,
                      uint8_t **payload, size_t *len)
 {
-    if (!mine || !self->has_box)
+    if (!self->has_box)
+        return CF_EINVAL;
+    if (!mine)
         return CF_ENOTRECIPIENT;
     if (ct_len < CF_NONCE_LEN + CF_AEAD_TAG_LEN + CF_MIN_BUCKET)
-        return CF_EDECRYPT;
+        return CF_EINVAL;
     int rc = 0;
     size_t body = ct_len - CF_NONCE_LEN - CF_AEAD_TAG_LEN;
     uint8_t *key = sodium_malloc(CF_CONTENT_KEY_LEN), *plain = malloc(body);

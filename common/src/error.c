@@ -42,7 +42,7 @@ int cf_error_from_name(const char *name)
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(table[i].name, name) == 0)
             return table[i].code;
-    return CF_EINVAL;
+    return 0;
 }
 
 int cf_error_set(struct cf_error *err, int code, const char *fmt, ...)

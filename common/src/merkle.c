@@ -296,3 +296,46 @@ int cf_merkle_verify_consistency(uint64_t size1, uint64_t size2,
         return CF_EPROOF;
     return 0;
 }
+
+/* Copies a proof of unchecked hashes into fixed ones, checking every length
+ * first: a short hash must be refused, never read past. */
+static int proof_bytes_in(const struct cf_merkle_bytes *in, size_t n, uint8_t out[][CF_MERKLE_HASH])
+{
+    for (size_t i = 0; i < n; i++)
+        if (in[i].len != CF_MERKLE_HASH)
+            return CF_EFIELD;
+    if (n > 2 * CF_MERKLE_MAX_PROOF)
+        return CF_EPROOF;
+    for (size_t i = 0; i < n; i++)
+        memcpy(out[i], in[i].data, CF_MERKLE_HASH);
+    return 0;
+}
+
+int cf_merkle_verify_inclusion_bytes(uint64_t index, uint64_t size,
+                                     struct cf_merkle_bytes leaf_hash,
+                                     const struct cf_merkle_bytes *proof, size_t n,
+                                     struct cf_merkle_bytes root)
+{
+    uint8_t p[2 * CF_MERKLE_MAX_PROOF][CF_MERKLE_HASH];
+    if (leaf_hash.len != CF_MERKLE_HASH || root.len != CF_MERKLE_HASH)
+        return CF_EFIELD;
+    int rc = proof_bytes_in(proof, n, p);
+    if (rc != 0)
+        return rc;
+    return cf_merkle_verify_inclusion(index, size, leaf_hash.data,
+                                      (const uint8_t(*)[CF_MERKLE_HASH])p, n, root.data);
+}
+
+int cf_merkle_verify_consistency_bytes(uint64_t size1, uint64_t size2, struct cf_merkle_bytes root1,
+                                       struct cf_merkle_bytes root2,
+                                       const struct cf_merkle_bytes *proof, size_t n)
+{
+    uint8_t p[2 * CF_MERKLE_MAX_PROOF][CF_MERKLE_HASH];
+    if (root1.len != CF_MERKLE_HASH || root2.len != CF_MERKLE_HASH)
+        return CF_EFIELD;
+    int rc = proof_bytes_in(proof, n, p);
+    if (rc != 0)
+        return rc;
+    return cf_merkle_verify_consistency(size1, size2, root1.data, root2.data,
+                                        (const uint8_t(*)[CF_MERKLE_HASH])p, n);
+}

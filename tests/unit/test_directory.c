@@ -354,6 +354,7 @@ static void test_load_mem(void **state)
     agencies[5] ^= 1;
     rc = cf_directory_load_mem(&b, f->authority->sign_pk, 0, &d, &err);
     expect_error("changed agencies in memory", rc, &err, CF_ESIG, "agencies.ini.sig:3:");
+    assert_null(d);
 
     cf_directory_destroy(&from_mem);
     cf_directory_destroy(&from_files);
@@ -392,6 +393,7 @@ static void test_bad_signature(void **state)
     write_text(f->policy_path, policy, strlen(policy));
     rc = cf_directory_load(f->agencies_path, f->policy_path, f->authority->sign_pk, 0, &d, &err);
     expect_error("policy.ini changed", rc, &err, CF_ESIG, "agencies.ini.sig:3:");
+    assert_null(d);
     free(policy);
 }
 

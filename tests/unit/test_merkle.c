@@ -815,8 +815,89 @@ static void test_store_errors(void **state)
 
 /* ---- The shared vectors ----------------------------------------------------------- */
 
+/* The verifiers for hashes of unchecked length: a genuine proof passes, and a
+ * hash of any other length in any position is CF_EFIELD before anything else
+ * is looked at. Each hash sits at the end of its own buffer, so a verifier
+ * that read 32 bytes of a short one would read past it (and ASan would say). */
+static void test_unchecked_lengths(void **state)
+{
+    (void)state;
+    struct cf_merkle_store s;
+    uint8_t leaves[8][H], root3[H], root7[H];
+    uint8_t incl[2 * CF_MERKLE_MAX_PROOF][H], cons[2 * CF_MERKLE_MAX_PROOF][H];
+    size_t n_incl, n_cons;
+    pseudo_leaves(leaves, 8);
+    struct mem_store *m = seven_leaves(&s, leaves);
+    assert_int_equal(cf_merkle_root(&s, 3, root3), 0);
+    assert_int_equal(cf_merkle_root(&s, 7, root7), 0);
+    assert_int_equal(cf_merkle_inclusion_proof(&s, 3, 7, incl, &n_incl), 0);
+    assert_int_equal(cf_merkle_consistency_proof(&s, 3, 7, cons, &n_cons), 0);
+    assert_int_equal(n_incl, 3);
+    assert_int_equal(n_cons, 4);
+    free(m);
+
+    /* hashes[0..1] the leaf (or root1) and the root (or root2), then the proof */
+    struct cf_merkle_bytes in[2 + 3], co[2 + 4];
+    in[0] = (struct cf_merkle_bytes){leaves[3], H};
+    in[1] = (struct cf_merkle_bytes){root7, H};
+    co[0] = (struct cf_merkle_bytes){root3, H};
+    co[1] = (struct cf_merkle_bytes){root7, H};
+    for (size_t i = 0; i < 3; i++)
+        in[2 + i] = (struct cf_merkle_bytes){incl[i], H};
+    for (size_t i = 0; i < 4; i++)
+        co[2 + i] = (struct cf_merkle_bytes){cons[i], H};
+    expect_rc(cf_merkle_verify_inclusion_bytes(3, 7, in[0], in + 2, 3, in[1]), 0, "inclusion");
+    expect_rc(cf_merkle_verify_consistency_bytes(3, 7, co[0], co[1], co + 2, 4), 0, "consistency");
+    /* Still a real verifier behind it: the wrong index fails. */
+    expect_rc(cf_merkle_verify_inclusion_bytes(2, 7, in[0], in + 2, 3, in[1]), CF_EPROOF,
+              "inclusion at the wrong index");
+
+    static const size_t lengths[] = {0, 1, H - 1, H + 1, 2 * H};
+    for (size_t pos = 0; pos < 6; pos++) {
+        for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
+            size_t len = lengths[l];
+            uint8_t *buf = malloc(len ? len : 1), *at = buf + (len ? 0 : 1);
+            assert_non_null(buf);
+            memset(buf, 0xa5, len);
+            struct cf_merkle_bytes a[5], b[6];
+            memcpy(a, in, sizeof a);
+            memcpy(b, co, sizeof b);
+            /* the genuine hash, cut or grown */
+            memcpy(buf, co[pos].data, len < H ? len : H);
+            b[pos] = (struct cf_merkle_bytes){at, len};
+            expect_rc(cf_merkle_verify_consistency_bytes(3, 7, b[0], b[1], b + 2, 4), CF_EFIELD,
+                      "consistency, hash %zu of %zu bytes", pos, len);
+            /* Lengths come first, as in a decoder: before the range check. */
+            expect_rc(cf_merkle_verify_consistency_bytes(8, 7, b[0], b[1], b + 2, 4), CF_EFIELD,
+                      "consistency backwards, hash %zu of %zu bytes", pos, len);
+            if (pos < 5) {
+                memcpy(buf, in[pos].data, len < H ? len : H);
+                a[pos] = (struct cf_merkle_bytes){at, len};
+                expect_rc(cf_merkle_verify_inclusion_bytes(3, 7, a[0], a + 2, 3, a[1]), CF_EFIELD,
+                          "inclusion, hash %zu of %zu bytes", pos, len);
+                expect_rc(cf_merkle_verify_inclusion_bytes(7, 7, a[0], a + 2, 3, a[1]), CF_EFIELD,
+                          "inclusion past the end, hash %zu of %zu bytes", pos, len);
+            }
+            free(buf);
+        }
+    }
+
+    /* More hashes than any tree needs, every one of the right length. */
+    static struct cf_merkle_bytes many[2 * CF_MERKLE_MAX_PROOF + 1];
+    for (size_t i = 0; i < sizeof many / sizeof many[0]; i++)
+        many[i] = (struct cf_merkle_bytes){root7, H};
+    expect_rc(
+        cf_merkle_verify_inclusion_bytes(3, 7, in[0], many, sizeof many / sizeof many[0], in[1]),
+        CF_EPROOF, "inclusion with %zu hashes", sizeof many / sizeof many[0]);
+    expect_rc(
+        cf_merkle_verify_consistency_bytes(3, 7, co[0], co[1], many, sizeof many / sizeof many[0]),
+        CF_EPROOF, "consistency with %zu hashes", sizeof many / sizeof many[0]);
+    /* An empty proof may be NULL. */
+    expect_rc(cf_merkle_verify_consistency_bytes(7, 7, co[1], co[1], NULL, 0), 0, "same size");
+}
+
 struct tally {
-    long inclusion, consistency, want_err, failures;
+    long inclusion, consistency, want_err, wrong_length, unrepresentable, failures;
 };
 
 /* jansson cannot hold integers past INT64_MAX, so a file holding one is read
@@ -848,21 +929,51 @@ static bool vector_u64(const json_t *obj, const char *key, uint64_t *out)
     return false;
 }
 
-static bool vector_hash(const json_t *v, uint8_t out[H])
+/* A vector's hashes as they come, whatever their length: checking the length
+ * is the production verifier's job (cf_merkle_verify_*_bytes), not this
+ * reader's. `bytes` owns every decoded hash. */
+struct vector_hashes {
+    struct cf_merkle_bytes *item;
+    size_t n, cap;
+    bool any_not_32; /* what the test expects the verifier to refuse */
+};
+
+/* Decodes base64 `v` into a new hash of any length; false only if `v` is not
+ * a base64 string at all. */
+static bool vector_hash(const json_t *v, struct vector_hashes *vh, struct cf_merkle_bytes *out)
 {
     const char *b64 = json_string_value(v);
-    size_t len = 0;
-
     if (!b64)
         return false;
-    if (sodium_base642bin(out, H, b64, strlen(b64), NULL, &len, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) != 0)
+    size_t cap = strlen(b64) / 4 * 3 + 3, len = 0;
+    uint8_t *bin = malloc(cap);
+    assert_non_null(bin);
+    if (sodium_base642bin(bin, cap, b64, strlen(b64), NULL, &len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+        free(bin);
         return false;
-    return len == H;
+    }
+    if (vh->n == vh->cap) {
+        vh->cap = vh->cap ? 2 * vh->cap : 8;
+        vh->item = realloc(vh->item, vh->cap * sizeof *vh->item);
+        assert_non_null(vh->item);
+    }
+    vh->item[vh->n++] = (struct cf_merkle_bytes){bin, len};
+    vh->any_not_32 |= len != H;
+    *out = (struct cf_merkle_bytes){bin, len};
+    return true;
 }
 
-/* "proof": null is an empty proof. Caller owns *proof; free with free(). */
-static bool vector_proof(const json_t *obj, uint8_t (**proof)[H], size_t *n)
+static void vector_hashes_fini(struct vector_hashes *vh)
+{
+    for (size_t i = 0; i < vh->n; i++)
+        free((void *)vh->item[i].data);
+    free(vh->item);
+}
+
+/* "proof": null is an empty proof. The proof's hashes are the last *n of vh. */
+static bool vector_proof(const json_t *obj, struct vector_hashes *vh,
+                         const struct cf_merkle_bytes **proof, size_t *n)
 {
     const json_t *v = json_object_get(obj, "proof");
 
@@ -872,60 +983,74 @@ static bool vector_proof(const json_t *obj, uint8_t (**proof)[H], size_t *n)
         return true;
     if (!json_is_array(v))
         return false;
-    size_t count = json_array_size(v);
-    *proof = calloc(count ? count : 1, H);
-    assert_non_null(*proof);
-    for (size_t i = 0; i < count; i++)
-        if (!vector_hash(json_array_get(v, i), (*proof)[i]))
+    size_t first = vh->n;
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        struct cf_merkle_bytes b;
+        if (!vector_hash(json_array_get(v, i), vh, &b))
             return false;
-    *n = count;
+    }
+    *n = json_array_size(v);
+    *proof = *n ? vh->item + first : NULL;
     return true;
 }
 
-/* A vector whose fields cannot be represented in the API's types never reaches
- * the verifier; the decoder in front of it would reject it as CF_EFIELD. */
-static int run_inclusion(const json_t *v, int *want_err)
+/* What the production verifier must answer for a vector that wants an error:
+ * CF_EFIELD for a hash of the wrong length (checked first), else `otherwise`. */
+static int expected_error(const struct vector_hashes *vh, int otherwise)
+{
+    return vh->any_not_32 ? CF_EFIELD : otherwise;
+}
+
+/* Every vector goes to the production verifier unless its fields cannot be
+ * expressed in the API's types at all (a negative or fractional size, a hash
+ * that is not base64 text): those the test counts as `unrepresentable`. */
+static int run_inclusion(const json_t *v, int *want_err, long *unrepresentable)
 {
     uint64_t index, size;
-    uint8_t root[H], leaf[H];
-    uint8_t(*proof)[H] = NULL;
+    struct cf_merkle_bytes root, leaf;
+    const struct cf_merkle_bytes *proof;
+    struct vector_hashes vh = {0};
     size_t n;
     int rc;
 
     bool ok = vector_u64(v, "leafIdx", &index) && vector_u64(v, "treeSize", &size) &&
-              vector_hash(json_object_get(v, "root"), root) &&
-              vector_hash(json_object_get(v, "leafHash"), leaf) && vector_proof(v, &proof, &n);
+              vector_hash(json_object_get(v, "root"), &vh, &root) &&
+              vector_hash(json_object_get(v, "leafHash"), &vh, &leaf) &&
+              vector_proof(v, &vh, &proof, &n);
     if (!ok) {
+        (*unrepresentable)++;
         *want_err = CF_EFIELD;
         rc = CF_EFIELD;
     } else {
-        *want_err = index >= size ? CF_ERANGE : CF_EPROOF;
-        rc = cf_merkle_verify_inclusion(index, size, leaf, (const uint8_t(*)[H])proof, n, root);
+        *want_err = expected_error(&vh, index >= size ? CF_ERANGE : CF_EPROOF);
+        rc = cf_merkle_verify_inclusion_bytes(index, size, leaf, proof, n, root);
     }
-    free(proof);
+    vector_hashes_fini(&vh);
     return rc;
 }
 
-static int run_consistency(const json_t *v, int *want_err)
+static int run_consistency(const json_t *v, int *want_err, long *unrepresentable)
 {
     uint64_t size1, size2;
-    uint8_t root1[H], root2[H];
-    uint8_t(*proof)[H] = NULL;
+    struct cf_merkle_bytes root1, root2;
+    const struct cf_merkle_bytes *proof;
+    struct vector_hashes vh = {0};
     size_t n;
     int rc;
 
     bool ok = vector_u64(v, "size1", &size1) && vector_u64(v, "size2", &size2) &&
-              vector_hash(json_object_get(v, "root1"), root1) &&
-              vector_hash(json_object_get(v, "root2"), root2) && vector_proof(v, &proof, &n);
+              vector_hash(json_object_get(v, "root1"), &vh, &root1) &&
+              vector_hash(json_object_get(v, "root2"), &vh, &root2) &&
+              vector_proof(v, &vh, &proof, &n);
     if (!ok) {
+        (*unrepresentable)++;
         *want_err = CF_EFIELD;
         rc = CF_EFIELD;
     } else {
-        *want_err = size1 > size2 ? CF_ERANGE : CF_EPROOF;
-        rc =
-            cf_merkle_verify_consistency(size1, size2, root1, root2, (const uint8_t(*)[H])proof, n);
+        *want_err = expected_error(&vh, size1 > size2 ? CF_ERANGE : CF_EPROOF);
+        rc = cf_merkle_verify_consistency_bytes(size1, size2, root1, root2, proof, n);
     }
-    free(proof);
+    vector_hashes_fini(&vh);
     return rc;
 }
 
@@ -954,14 +1079,15 @@ static void run_vector(const char *path, struct tally *t)
 
     int err_code, got;
     if (inclusion) {
-        got = run_inclusion(v, &err_code);
+        got = run_inclusion(v, &err_code, &t->unrepresentable);
         t->inclusion++;
     } else {
-        got = run_consistency(v, &err_code);
+        got = run_consistency(v, &err_code, &t->unrepresentable);
         t->consistency++;
     }
     int want = json_is_true(want_err) ? err_code : 0;
     t->want_err += want != 0;
+    t->wrong_length += want == CF_EFIELD;
     if (got != want) {
         const char *desc = json_string_value(json_object_get(v, "desc"));
         print_error("%s (%s): got %s, want %s\n", path, desc ? desc : "no desc", cf_error_name(got),
@@ -1020,10 +1146,14 @@ static void test_vectors(void **state)
         dir = CF_MERKLE_VECTORS_DEFAULT;
     if (!walk_vectors(dir, &t))
         fail_msg("cannot open the Merkle vector folder %s (set CF_MERKLE_VECTORS)", dir);
-    print_message("vectors in %s: %ld inclusion, %ld consistency, %ld expecting an error\n", dir,
-                  t.inclusion, t.consistency, t.want_err);
+    print_message("vectors in %s: %ld inclusion, %ld consistency, %ld expecting an error "
+                  "(%ld for a hash of the wrong length)\n",
+                  dir, t.inclusion, t.consistency, t.want_err, t.wrong_length);
     if (t.inclusion + t.consistency == 0)
         fail_msg("no Merkle vectors found under %s", dir);
+    /* Every answer must come from the production verifier, none from this file. */
+    if (t.unrepresentable != 0)
+        fail_msg("%ld vectors could not be handed to the verifier at all", t.unrepresentable);
     assert_int_equal(t.failures, 0);
 }
 
@@ -1035,7 +1165,8 @@ int main(void)
         cmocka_unit_test(test_rfc6962_roots),     cmocka_unit_test(test_all_small_trees),
         cmocka_unit_test(test_relabelled_proofs), cmocka_unit_test(test_verify_edges),
         cmocka_unit_test(test_build_edges),       cmocka_unit_test(test_huge_trees),
-        cmocka_unit_test(test_store_errors),      cmocka_unit_test(test_vectors),
+        cmocka_unit_test(test_store_errors),      cmocka_unit_test(test_unchecked_lengths),
+        cmocka_unit_test(test_vectors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -94,17 +94,32 @@ CF_WUR int cf_envelope_seal_with_return(const struct cf_header *h, const uint8_t
                                         size_t *out_len, struct cf_error *err);
 
 /* Opens the return of a decoded and verified envelope as `self`, who must be
- * its one recipient: CF_ENOTRECIPIENT otherwise, then as cf_envelope_open.
+ * its one recipient: CF_ENOTRECIPIENT otherwise (also when there is no
+ * return), then as cf_envelope_open.
  * Caller owns *payload; free with free(). */
 CF_WUR int cf_envelope_open_return(const struct cf_envelope *env, const struct cf_keys *self,
                                    uint8_t **payload, size_t *len);
 
 /* Decodes an encoded Envelope of at most CF_MAX_ENVELOPE bytes and checks its
  * structure: both encodings canonical, the header valid (into *hdr), field
- * sizes exact, and the key list naming h's recipients in order (CF_EKEYLIST).
- * Does not check the signature. Caller owns *env; release with cf_envelope_fini
- * (also after a failure). A return is allowed, and required, on a
- * determination_proposed only (CF_EFIELD). */
+ * sizes exact, and the key list naming h's recipients in order. Does not check
+ * the signature. Caller owns *env; release with cf_envelope_fini (also after a
+ * failure). Structural failures map to these codes, for the envelope and then
+ * for its header bytes:
+ *   CF_ETOOBIG        over CF_MAX_ENVELOPE; a header of 0 or over CF_MAX_HEADER
+ *                     bytes; no key entry, or more entries, recipients or
+ *                     members than the limits; a text field too long for its type
+ *   CF_EDECODE        not a protobuf Envelope (or Header), or a required field missing
+ *   CF_EUNKNOWNFIELD  a field this version does not know, at any depth
+ *   CF_ECANON         bytes other than what re-encoding the result gives
+ *   CF_EFIELD         a ciphertext that is not a nonce, one padding bucket and a
+ *                     tag; a sealed key, commit, signature or message id of the
+ *                     wrong size; a text field holding a NUL; a header field
+ *                     out of range or repeated; a return on anything but a
+ *                     determination_proposed, or none on one
+ *   CF_EVERSION, CF_ETYPE, CF_EID   the header's version, type or an agency id
+ *   CF_EKEYLIST       the key list does not name the header's recipients in order
+ * CF_ENOMEM if memory runs out. */
 CF_WUR int cf_envelope_decode(const uint8_t *buf, size_t len, struct cf_envelope *env,
                               struct cf_header *hdr, struct cf_error *err);
 
@@ -123,9 +138,14 @@ CF_WUR int cf_envelope_verify_digests(const struct cf_envelope_digests *d,
                                       const uint8_t sig[CF_SIG_LEN],
                                       const uint8_t sender_pk[CF_SIGN_PK]);
 
-/* Opens a decoded and verified envelope as recipient `self`. In order:
- * CF_ENOTRECIPIENT, CF_ESEAL, CF_ECOMMIT, CF_EDECRYPT, CF_EPAD. Caller owns
- * *payload; free with free(). */
+/* Opens a decoded and verified envelope as recipient `self`. The verdicts on
+ * the envelope, in order: CF_ENOTRECIPIENT (self is not in the key list),
+ * CF_ESEAL (its sealed key does not open with self's box key), CF_ECOMMIT,
+ * CF_EDECRYPT (the ciphertext or the header it is bound to was changed),
+ * CF_EPAD. CF_EINVAL for a caller's mistake, never the sender's: a key set
+ * without a box key (a broker or authority key), or an envelope that did not
+ * come from cf_envelope_decode (a ciphertext shorter than any bucket).
+ * CF_ENOMEM if memory runs out. Caller owns *payload; free with free(). */
 CF_WUR int cf_envelope_open(const struct cf_envelope *env, const struct cf_keys *self,
                             uint8_t **payload, size_t *len);
 

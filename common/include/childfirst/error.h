@@ -87,7 +87,9 @@ const char *cf_strerror(int code);
 /* The stable name of a code ("CF_ESIG"), for logs and Rejected frames; never NULL. */
 const char *cf_error_name(int code);
 
-/* The code for a stable name, or CF_EINVAL if the name is unknown. */
+/* The negative code for a failure's stable name ("CF_ESIG" gives CF_ESIG), or
+ * 0 for a name that is no failure: an unknown one, or "CF_OK". 0 can never be
+ * mistaken for a failure, as CF_EINVAL, the name of a real one, could. */
 int cf_error_from_name(const char *name);
 
 /* Fills err (which may be NULL) and returns code, so callers can write

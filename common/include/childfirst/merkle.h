@@ -16,7 +16,8 @@
 #include "childfirst/error.h"
 
 #define CF_MERKLE_HASH 32 /* SHA-256 */
-#define CF_MERKLE_MAX_PROOF 64 /* a tree of size < 2^64 needs at most 64 hashes; consistency up to 2*64 */
+#define CF_MERKLE_MAX_PROOF                                                                        \
+    64 /* a tree of size < 2^64 needs at most 64 hashes; consistency up to 2*64 */
 
 struct cf_merkle_store {
     void *ctx;
@@ -47,8 +48,8 @@ CF_WUR int cf_merkle_root(const struct cf_merkle_store *s, uint64_t size,
 /* The audit path for leaf `index` in the tree of `size` leaves (RFC 6962 PATH).
  * Writes *n hashes into the caller's `proof`, which must hold
  * CF_MERKLE_MAX_PROOF. CF_ERANGE if index >= size; a store error as returned. */
-CF_WUR int cf_merkle_inclusion_proof(const struct cf_merkle_store *s, uint64_t index,
-                                     uint64_t size, uint8_t proof[][CF_MERKLE_HASH], size_t *n);
+CF_WUR int cf_merkle_inclusion_proof(const struct cf_merkle_store *s, uint64_t index, uint64_t size,
+                                     uint8_t proof[][CF_MERKLE_HASH], size_t *n);
 
 /* The consistency proof from size1 to size2 (RFC 6962 PROOF) into the
  * caller's `proof`, which must hold 2 * CF_MERKLE_MAX_PROOF. CF_ERANGE unless
@@ -75,5 +76,27 @@ CF_WUR int cf_merkle_verify_consistency(uint64_t size1, uint64_t size2,
                                         const uint8_t root1[CF_MERKLE_HASH],
                                         const uint8_t root2[CF_MERKLE_HASH],
                                         const uint8_t proof[][CF_MERKLE_HASH], size_t n);
+
+/* A hash whose length nobody has checked yet: as a decoder or a file hands it
+ * over. Borrowed. */
+struct cf_merkle_bytes {
+    const uint8_t *data;
+    size_t len;
+};
+
+/* The two verifiers for hashes of unchecked length, so a caller cannot forget
+ * the check: CF_EFIELD unless the leaf hash, the roots and every proof element
+ * are exactly CF_MERKLE_HASH bytes (checked first, as a decoder would, and
+ * the same code wire.c gives a frame's proof); then CF_EPROOF for a proof
+ * longer than 2 * CF_MERKLE_MAX_PROOF, which no tree needs; then exactly as
+ * the fixed-size verifier. `proof` is borrowed; NULL allowed when n is 0. */
+CF_WUR int cf_merkle_verify_inclusion_bytes(uint64_t index, uint64_t size,
+                                            struct cf_merkle_bytes leaf_hash,
+                                            const struct cf_merkle_bytes *proof, size_t n,
+                                            struct cf_merkle_bytes root);
+CF_WUR int cf_merkle_verify_consistency_bytes(uint64_t size1, uint64_t size2,
+                                              struct cf_merkle_bytes root1,
+                                              struct cf_merkle_bytes root2,
+                                              const struct cf_merkle_bytes *proof, size_t n);
 
 #endif
