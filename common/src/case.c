@@ -82,6 +82,19 @@ static bool deadline_met(const struct cf_case *c, enum cf_deadline d, uint64_t s
     return true;
 }
 
+/* When the case first reached the step a message type stands for. The
+ * strategy discussion and Scotland's IRD are one step under two names
+ * (DESIGN.md section 5: "strategy discussion or IRD"), so a deadline that
+ * counts from either counts from whichever the case held first: a case
+ * transferred in from another nation keeps the step it already took. */
+static uint64_t step_at(const struct cf_case *c, enum cf_type type)
+{
+    if (type != CF_TYPE_STRATEGY_RECORD && type != CF_TYPE_IRD_RECORD)
+        return c->first_at[type];
+    uint64_t a = c->first_at[CF_TYPE_STRATEGY_RECORD], b = c->first_at[CF_TYPE_IRD_RECORD];
+    return a && b ? (a < b ? a : b) : a ? a : b;
+}
+
 static const struct cf_jurisdiction *jurisdiction_of(const struct cf_case *c,
                                                      const struct cf_case_rules *r)
 {
@@ -105,7 +118,7 @@ static int recompute_deadlines(struct cf_case *c, const struct cf_case_rules *r,
         const struct cf_duration *dur = &j->deadlines[d];
         if (!dur->set)
             continue;
-        uint64_t anchor = dur->from_inquorate ? c->inquorate_at : c->first_at[dur->from];
+        uint64_t anchor = dur->from_inquorate ? c->inquorate_at : step_at(c, dur->from);
         if (anchor == 0 || deadline_met(c, (enum cf_deadline)d, anchor))
             continue;
         uint64_t start = anchor > c->transfer_at ? anchor : c->transfer_at, due;
@@ -305,8 +318,11 @@ int cf_case_check(const struct cf_case *c, const struct cf_header *h, uint64_t n
     struct cf_parties parties;
     struct cf_route_ctx ctx;
     cf_case_route_ctx(c, h, &parties, &ctx);
-    if ((rc = cf_policy_sender_allowed(p, r->dir, &ctx, err)) != 0)
-        return cf_error_set(err, rc, "case %s: %s", c->case_id, err->text);
+    if ((rc = cf_policy_sender_allowed(p, r->dir, &ctx, err)) != 0) {
+        char why[sizeof err->text];
+        memcpy(why, err->text, sizeof why);
+        return cf_error_set(err, rc, "case %s: %s", c->case_id, why);
+    }
     switch (h->type) {
     case CF_TYPE_ACKNOWLEDGEMENT:
         if (!h->lead_staff_ref[0])

@@ -601,7 +601,15 @@ void net_answer(void *sock, const struct cf_keys *who, const struct cf_frame *de
                          .leaf_index = deliver->leaf_index};
     if (!ack)
         snprintf(a.code, sizeof a.code, "%s", code);
-    if (deliver->envelope) {
+    if (deliver->determination) {
+        struct cf_determination d;
+        assert_int_equal(cf_wire_determination_decode(deliver->determination,
+                                                      deliver->determination_len, &d, NULL),
+                         0);
+        memcpy(a.message_id, d.id, sizeof a.message_id);
+        cf_wire_determination_fini(&d);
+        cf_envelope_hash(deliver->determination, deliver->determination_len, hash);
+    } else if (deliver->envelope) {
         struct cf_envelope env;
         struct cf_header h;
         assert_int_equal(
