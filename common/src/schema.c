@@ -106,6 +106,33 @@ static void path_key(char *dst, const char *parent, const char *key)
     snprintf(dst, PATH_LEN, "%s%s%s", parent, parent[0] ? "." : "", shown);
 }
 
+/* The key jansson refused as a repeat. Its own text quotes the key raw (escapes and all, cut
+ * at 160 bytes), but its position is just past the key's closing quote: find the opening one
+ * (the first quote back not escaped by an odd run of backslashes) and decode the token. */
+static bool repeated_key(const char *text, size_t len, int position, char shown[KEY_SHOWN + 4])
+{
+    if (position < 2 || (size_t)position > len || text[position - 1] != '"')
+        return false;
+    size_t end = (size_t)position - 1, start = end;
+    for (;;) {
+        if (start == 0)
+            return false;
+        if (text[--start] != '"')
+            continue;
+        size_t slashes = 0;
+        while (slashes < start && text[start - 1 - slashes] == '\\')
+            slashes++;
+        if (slashes % 2 == 0)
+            break;
+    }
+    json_t *key = json_loadb(text + start, end + 1 - start, JSON_DECODE_ANY, NULL);
+    bool ok = json_is_string(key);
+    if (ok)
+        show_key(shown, json_string_value(key));
+    json_decref(key);
+    return ok;
+}
+
 int cf_schema_load(const char *text, size_t len, json_t **out, struct cf_error *err)
 {
     *out = NULL;
@@ -117,9 +144,28 @@ int cf_schema_load(const char *text, size_t len, json_t **out, struct cf_error *
     json_error_t jerr;
     json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
-        int code = json_error_code(&jerr) == json_error_out_of_memory ? CF_ENOMEM : CF_EJSON;
-        return cf_error_set(err, code, "document: line %d, column %d: %s", jerr.line, jerr.column,
-                            jerr.text);
+        char shown[KEY_SHOWN + 4];
+        /* jansson quotes the string it stopped in, which for these two is a value or key the
+         * sender wrote (a child's name, say): say what is wrong in our own words instead. */
+        switch (json_error_code(&jerr)) {
+        case json_error_out_of_memory:
+            return cf_error_set(err, CF_ENOMEM, "document: out of memory");
+        case json_error_duplicate_key:
+            if (repeated_key(text, len, jerr.position, shown))
+                return cf_error_set(err, CF_EJSON,
+                                    "document: line %d, column %d: duplicate key '%s'", jerr.line,
+                                    jerr.column, shown);
+            return cf_error_set(err, CF_EJSON, "document: line %d, column %d: duplicate key",
+                                jerr.line, jerr.column);
+        case json_error_null_character:
+        case json_error_null_byte_in_key:
+            return cf_error_set(err, CF_EJSON,
+                                "document: line %d, column %d: contains a NUL character (\\u0000)",
+                                jerr.line, jerr.column);
+        default:
+            return cf_error_set(err, CF_EJSON, "document: line %d, column %d: %s", jerr.line,
+                                jerr.column, jerr.text);
+        }
     }
     if (!json_is_object(doc)) {
         json_decref(doc);

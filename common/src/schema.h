@@ -76,8 +76,10 @@ struct cf_schema_run {
 
 /* Loads a document of at most CF_MAX_JSON bytes that must be one JSON object, with
  * JSON_REJECT_DUPLICATES and NUL refused. Fails with CF_ETOOBIG, CF_EINVAL (text NULL),
- * CF_ENOMEM or CF_EJSON and a sentence starting "document:" that carries jansson's text, which
- * may quote the document near the fault. Caller owns *out; release with json_decref. */
+ * CF_ENOMEM or CF_EJSON and a sentence starting "document:". A duplicate key is named (cut
+ * short, control characters shown as '?'); a NUL is reported without quoting its string, so no
+ * value the sender wrote appears. Other syntax errors carry jansson's text, which may quote the
+ * document near the fault. Caller owns *out; release with json_decref. */
 CF_WUR int cf_schema_load(const char *text, size_t len, json_t **out, struct cf_error *err);
 
 /* Checks the object `json` against `o`: unknown keys first, then each row in table order, so
