@@ -306,8 +306,8 @@ static int header_from_pb(const Cf__Header *m, struct cf_header *h, struct cf_er
     if (m->vote) {
         h->has_vote = true;
         h->vote.approve = m->vote->approve;
-        if ((rc = bytes_exact(h->vote.proposal_id, sizeof h->vote.proposal_id,
-                              m->vote->proposal_id, "header.vote.proposal_id", err)) != 0 ||
+        if ((rc = bytes_exact(h->vote.proposal_id, sizeof h->vote.proposal_id, m->vote->proposal_id,
+                              "header.vote.proposal_id", err)) != 0 ||
             (rc = bytes_exact(h->vote.signature, sizeof h->vote.signature, m->vote->signature,
                               "header.vote.signature", err)) != 0)
             return rc;
@@ -315,8 +315,7 @@ static int header_from_pb(const Cf__Header *m, struct cf_header *h, struct cf_er
     return 0;
 }
 
-int cf_wire_header_decode(const uint8_t *buf, size_t len, struct cf_header *h,
-                          struct cf_error *err)
+int cf_wire_header_decode(const uint8_t *buf, size_t len, struct cf_header *h, struct cf_error *err)
 {
     if (len > CF_MAX_HEADER)
         return cf_error_set(err, CF_ETOOBIG, "header: %zu bytes, at most %d allowed", len,
@@ -363,7 +362,6 @@ int cf_wire_envelope_encode(const struct cf_envelope *env, uint8_t **out, size_t
     return encode(&m.base, out, len);
 }
 
-
 /* A ciphertext is a nonce, a padded payload of one bucket size (a power of two
  * from CF_MIN_BUCKET to CF_MAX_PLAINTEXT) and a tag: nothing else is sealed. */
 static bool ciphertext_shape_ok(size_t len)
@@ -381,8 +379,10 @@ static int nrm_in(const Cf__NrmReturn *m, uint8_t **ct, size_t *ct_len, struct c
 {
     int rc;
     if (!ciphertext_shape_ok(m->ciphertext.len))
-        return cf_error_set(err, CF_EFIELD, "nrm_return.ciphertext: %zu bytes is not a nonce, a "
-                            "padding bucket and a tag", m->ciphertext.len);
+        return cf_error_set(err, CF_EFIELD,
+                            "nrm_return.ciphertext: %zu bytes is not a nonce, a "
+                            "padding bucket and a tag",
+                            m->ciphertext.len);
     if ((rc = text_to_fixed(key->recipient, sizeof key->recipient, m->key->recipient,
                             "nrm_return.key.recipient", err)) != 0 ||
         (rc = bytes_exact(key->sealed, sizeof key->sealed, m->key->sealed_key,
@@ -417,14 +417,15 @@ int cf_wire_envelope_decode(const uint8_t *buf, size_t len, struct cf_envelope *
         goto out;
     }
     if (!ciphertext_shape_ok(m->ciphertext.len)) {
-        rc = cf_error_set(err, CF_EFIELD,
-                          "envelope.ciphertext: %zu bytes is not a nonce, a padding bucket and a tag",
-                          m->ciphertext.len);
+        rc = cf_error_set(
+            err, CF_EFIELD,
+            "envelope.ciphertext: %zu bytes is not a nonce, a padding bucket and a tag",
+            m->ciphertext.len);
         goto out;
     }
     if (m->n_keys == 0 || m->n_keys > CF_MAX_RECIPIENTS) {
-        rc = cf_error_set(err, CF_ETOOBIG, "envelope.keys: %zu entries, 1 to %d allowed",
-                          m->n_keys, CF_MAX_RECIPIENTS);
+        rc = cf_error_set(err, CF_ETOOBIG, "envelope.keys: %zu entries, 1 to %d allowed", m->n_keys,
+                          CF_MAX_RECIPIENTS);
         goto out;
     }
     for (size_t i = 0; i < m->n_keys; i++) {
@@ -437,8 +438,8 @@ int cf_wire_envelope_decode(const uint8_t *buf, size_t len, struct cf_envelope *
     env->n_keys = m->n_keys;
     if ((rc = bytes_exact(env->commit, sizeof env->commit, m->commit, "envelope.commit", err)) !=
             0 ||
-        (rc = bytes_exact(env->signature, sizeof env->signature, m->signature,
-                          "envelope.signature", err)) != 0)
+        (rc = bytes_exact(env->signature, sizeof env->signature, m->signature, "envelope.signature",
+                          err)) != 0)
         goto out;
     env->header = malloc(m->header.len);
     env->ciphertext = malloc(m->ciphertext.len);
@@ -612,14 +613,12 @@ static int referral_from_pb(const Cf__Referral *m, struct cf_referral *r, struct
         (rc = text_in(c->has_location, c->location, "child.location", &ch->location, err)) != 0 ||
         (rc = text_in(c->has_accommodation, c->accommodation, "child.accommodation",
                       &ch->accommodation, err)) != 0 ||
-        (rc = list_in(m->exploitation, "exploitation", &r->exploitation,
-                      err)) != 0 ||
+        (rc = list_in(m->exploitation, "exploitation", &r->exploitation, err)) != 0 ||
         (rc = list_in(m->indicators, "indicators", &r->indicators, err)) != 0 ||
         (rc = text_in(m->has_narrative, m->narrative, "narrative", &r->narrative, err)) != 0 ||
         (rc = text_in(m->has_first_concern_date, m->first_concern_date, "first_concern_date",
                       &r->first_concern_date, err)) != 0 ||
-        (rc = list_in(m->other_agencies, "other_agencies", &r->other_agencies,
-                      err)) != 0)
+        (rc = list_in(m->other_agencies, "other_agencies", &r->other_agencies, err)) != 0)
         return rc;
     ch->has_estimated_age = c->has_estimated_age;
     ch->estimated_age = c->estimated_age;
@@ -949,10 +948,10 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
         f->has_message_id = true;
         f->leaf_index = r->leaf_index;
         f->report_leaf = r->report_leaf;
-        if ((rc = bytes_exact(f->message_id, CF_MESSAGE_ID_LEN, r->message_id,
-                              "report.message_id", err)) != 0 ||
-            (rc = text_to_fixed(f->recipient, sizeof f->recipient, r->recipient,
-                                "report.recipient", err)) != 0 ||
+        if ((rc = bytes_exact(f->message_id, CF_MESSAGE_ID_LEN, r->message_id, "report.message_id",
+                              err)) != 0 ||
+            (rc = text_to_fixed(f->recipient, sizeof f->recipient, r->recipient, "report.recipient",
+                                err)) != 0 ||
             (rc = text_to_fixed(f->outcome, sizeof f->outcome, r->outcome, "report.outcome",
                                 err)) != 0)
             return rc;
@@ -986,7 +985,7 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
     case CF__FRAME__BODY_STATUS: {
         const Cf__Status *s = m->status;
         f->kind = CF_FRAME_STATUS;
-        f->status = (struct cf_status){s->tree_size, s->commits,  s->frames,  s->accepted,
+        f->status = (struct cf_status){s->tree_size, s->commits,   s->frames,  s->accepted,
                                        s->rejected,  s->delivered, s->sessions};
         return 0;
     }
@@ -995,8 +994,7 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
     }
 }
 
-int cf_wire_frame_decode(const uint8_t *buf, size_t len, struct cf_frame *f,
-                         struct cf_error *err)
+int cf_wire_frame_decode(const uint8_t *buf, size_t len, struct cf_frame *f, struct cf_error *err)
 {
     memset(f, 0, sizeof *f);
     if (len > CF_MAX_FRAME)
@@ -1058,8 +1056,7 @@ static bool fixed_ok(const char *s, bool (*valid)(const char *, size_t))
     return valid(s, strlen(s));
 }
 
-int cf_wire_notice_decode(const uint8_t *buf, size_t len, struct cf_notice *n,
-                          struct cf_error *err)
+int cf_wire_notice_decode(const uint8_t *buf, size_t len, struct cf_notice *n, struct cf_error *err)
 {
     memset(n, 0, sizeof *n);
     if (len > CF_MAX_HEADER)
@@ -1074,8 +1071,7 @@ int cf_wire_notice_decode(const uint8_t *buf, size_t len, struct cf_notice *n,
     if ((rc = bytes_exact(n->notice_id, CF_MESSAGE_ID_LEN, m->notice_id, "notice.notice_id",
                           err)) != 0 ||
         (rc = text_to_fixed(n->kind, sizeof n->kind, m->kind, "notice.kind", err)) != 0 ||
-        (rc = text_to_fixed(n->case_id, sizeof n->case_id, m->case_id, "notice.case_id", err)) !=
-            0)
+        (rc = text_to_fixed(n->case_id, sizeof n->case_id, m->case_id, "notice.case_id", err)) != 0)
         goto out;
     if (m->n_recipients > CF_MAX_RECIPIENTS) {
         rc = cf_error_set(err, CF_ETOOBIG, "notice.recipients: %zu", m->n_recipients);
@@ -1166,8 +1162,8 @@ static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct 
     r->event = (enum cf_event)m->event;
     if (!cf_record_event_name(r->event) || r->event == CF_EVENT_NONE)
         return cf_error_set(err, CF_EFIELD, "record.event: unknown");
-    if (m->has_actor && (rc = text_to_fixed(r->actor, sizeof r->actor, m->actor, "record.actor",
-                                            err)) != 0)
+    if (m->has_actor &&
+        (rc = text_to_fixed(r->actor, sizeof r->actor, m->actor, "record.actor", err)) != 0)
         return rc;
     if (m->has_header)
         r->header = m->header.data, r->header_len = m->header.len;
@@ -1214,8 +1210,7 @@ static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct 
     return 0;
 }
 
-int cf_wire_record_decode(const uint8_t *buf, size_t len, struct cf_record *r,
-                          struct cf_error *err)
+int cf_wire_record_decode(const uint8_t *buf, size_t len, struct cf_record *r, struct cf_error *err)
 {
     memset(r, 0, sizeof *r);
     if (len > CF_MAX_TRANSPORT)
@@ -1265,8 +1260,7 @@ int cf_wire_case_decode(const uint8_t *buf, size_t len, struct cf_case *c, struc
     c->updated_leaf = m->updated_leaf;
     c->urgency = (enum cf_urgency)m->urgency;
     c->immediate_risk = m->immediate_risk;
-    if ((rc = text_to_fixed(c->case_id, sizeof c->case_id, m->case_id, "case.case_id", err)) ==
-            0 &&
+    if ((rc = text_to_fixed(c->case_id, sizeof c->case_id, m->case_id, "case.case_id", err)) == 0 &&
         (rc = text_to_fixed(c->la_code, sizeof c->la_code, m->la_code, "case.la_code", err)) == 0 &&
         (rc = text_to_fixed(c->jurisdiction, sizeof c->jurisdiction, m->jurisdiction,
                             "case.jurisdiction", err)) == 0)

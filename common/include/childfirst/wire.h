@@ -50,37 +50,37 @@ struct cf_status {
  * frame owns until cf_wire_frame_fini. */
 struct cf_frame {
     enum cf_frame_kind kind;
-    uint32_t version;                /* hello */
-    uint64_t last_checkpoint_size;   /* hello */
-    uint64_t mailbox_depth;          /* welcome */
-    bool has_message_id;             /* rejected (optional); accepted, ack, nack, report */
+    uint32_t version;              /* hello */
+    uint64_t last_checkpoint_size; /* hello */
+    uint64_t mailbox_depth;        /* welcome */
+    bool has_message_id;           /* rejected (optional); accepted, ack, nack, report */
     uint8_t message_id[CF_MESSAGE_ID_LEN];
-    uint64_t leaf_index;             /* accepted, deliver, ack, nack, report */
-    uint64_t report_leaf;            /* report */
-    const uint8_t *envelope;         /* submit, deliver */
+    uint64_t leaf_index;     /* accepted, deliver, ack, nack, report */
+    uint64_t report_leaf;    /* report */
+    const uint8_t *envelope; /* submit, deliver */
     size_t envelope_len;
-    const uint8_t *notice;           /* deliver (instead of an envelope) */
+    const uint8_t *notice; /* deliver (instead of an envelope) */
     size_t notice_len;
     uint8_t notice_signature[CF_SIG_LEN];
-    const char *checkpoint;          /* welcome, accepted, deliver */
+    const char *checkpoint; /* welcome, accepted, deliver */
     size_t checkpoint_len;
-    const uint8_t *record;           /* accepted, deliver: the leaf's AuditRecord bytes */
+    const uint8_t *record; /* accepted, deliver: the leaf's AuditRecord bytes */
     size_t record_len;
-    size_t n_proof;                  /* welcome: consistency; accepted, deliver: inclusion */
+    size_t n_proof; /* welcome: consistency; accepted, deliver: inclusion */
     uint8_t proof[2 * CF_MERKLE_MAX_PROOF][CF_MERKLE_HASH];
-    uint64_t consistency_from;       /* accepted, deliver: the size the connection last saw */
-    size_t n_consistency;            /* accepted, deliver: consistency from it to the checkpoint */
+    uint64_t consistency_from; /* accepted, deliver: the size the connection last saw */
+    size_t n_consistency;      /* accepted, deliver: consistency from it to the checkpoint */
     uint8_t consistency[2 * CF_MERKLE_MAX_PROOF][CF_MERKLE_HASH];
-    char code[48];                   /* rejected, nack, report (stable error name) */
-    char reason[512];                /* rejected */
-    uint8_t signature[CF_SIG_LEN];   /* ack, nack */
-    cf_id recipient;                 /* report */
-    char outcome[16];                /* report: "delivered" or "nacked" */
+    char code[48];                          /* rejected, nack, report (stable error name) */
+    char reason[512];                       /* rejected */
+    uint8_t signature[CF_SIG_LEN];          /* ack, nack */
+    cf_id recipient;                        /* report */
+    char outcome[16];                       /* report: "delivered" or "nacked" */
     const uint8_t *agencies, *policy, *sig; /* directory */
     size_t agencies_len, policy_len, sig_len;
-    uint64_t nonce;                  /* ping, pong */
-    struct cf_status status;         /* status */
-    void *owner;                     /* decoded message behind the borrowed fields */
+    uint64_t nonce;          /* ping, pong */
+    struct cf_status status; /* status */
+    void *owner;             /* decoded message behind the borrowed fields */
 };
 
 /* Encodes a header canonically (what re-encoding a decoded header gives).
