@@ -157,7 +157,8 @@ static int text_to_fixed(char *dst, size_t cap, ProtobufCBinaryData v, const cha
                             cap - 1);
     if (v.len && memchr(v.data, 0, v.len))
         return cf_error_set(err, CF_EFIELD, "%s: contains a NUL byte", field);
-    memcpy(dst, v.data, v.len);
+    if (v.len) /* protobuf-c leaves an empty field's data NULL */
+        memcpy(dst, v.data, v.len);
     dst[v.len] = 0;
     return 0;
 }
@@ -562,7 +563,8 @@ static int text_in(protobuf_c_boolean has, ProtobufCBinaryData v, const char *fi
     char *s = malloc(v.len + 1);
     if (!s)
         return cf_error_set(err, CF_ENOMEM, "%s: out of memory", field);
-    memcpy(s, v.data, v.len);
+    if (v.len) /* protobuf-c leaves an empty field's data NULL */
+        memcpy(s, v.data, v.len);
     s[v.len] = 0;
     *out = s;
     return 0;
@@ -1566,7 +1568,8 @@ int cf_wire_outbox_decode(const uint8_t *buf, size_t len, struct cf_outbox_entry
         if (!*envelope_copy)
             rc = cf_error_set(err, CF_ENOMEM, "outbox: out of memory");
         else {
-            memcpy(*envelope_copy, m->envelope.data, m->envelope.len);
+            if (m->envelope.len)
+                memcpy(*envelope_copy, m->envelope.data, m->envelope.len);
             e->envelope = *envelope_copy;
             e->envelope_len = m->envelope.len;
         }

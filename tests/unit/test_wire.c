@@ -283,6 +283,11 @@ static void test_payload_guards(void **state)
     assert_string_equal(err.text, "child.given_name: not NUL-free UTF-8 text");
     const uint8_t nul[] = {0x0a, 0x06, 0x0a, 0x04, 0x0a, 0x02, 'a', 0x00};
     assert_int_equal(cf_wire_referral_decode(nul, sizeof nul, &r, &err), CF_EFIELD);
+    /* An empty text field: protobuf-c gives it no data pointer. */
+    const uint8_t blank[] = {0x0a, 0x04, 0x0a, 0x02, 0x0a, 0x00};
+    assert_int_equal(cf_wire_referral_decode(blank, sizeof blank, &r, &err), 0);
+    assert_string_equal(r.child.given_name, "");
+    cf_referral_fini(&r);
     const uint8_t empty[] = {0};
     assert_int_equal(cf_wire_referral_decode(empty, 0, &r, &err), CF_ETYPE);
     assert_int_equal(cf_wire_referral_decode(empty, 1, &r, &err), CF_EDECODE);
