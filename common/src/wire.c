@@ -281,6 +281,10 @@ static int header_from_pb(const Cf__Header *m, struct cf_header *h, struct cf_er
         if (h->decision == CF_DECISION_NONE)
             return cf_error_set(err, CF_EFIELD, "header.decision: not rg or cg");
     }
+    /* The struct writes "" as absent, so a present empty reference could not re-encode. */
+    if ((m->has_lead_staff_ref && m->lead_staff_ref.len == 0) ||
+        (m->has_chair_staff_ref && m->chair_staff_ref.len == 0))
+        return cf_error_set(err, CF_EFIELD, "header: a staff reference is present but empty");
     if (m->has_lead_staff_ref &&
         (rc = text_to_fixed(h->lead_staff_ref, sizeof h->lead_staff_ref, m->lead_staff_ref,
                             "header.lead_staff_ref", err)) != 0)

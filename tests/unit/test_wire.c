@@ -162,6 +162,15 @@ static void test_header_guards(void **state)
     assert_int_equal(cf_wire_header_decode(p.b, p.n, &h, &err), CF_EFIELD);
     assert_string_equal(err.text, "header.urgency: not immediate, urgent or routine");
 
+    /* A staff reference present but empty: the struct could not say so, nor re-encode it. */
+    raw_header(&p, case_id, CF_CASE_ID_LEN, "police-met", 10);
+    field_bytes(&p, 14, "", 0);
+    assert_int_equal(cf_wire_header_decode(p.b, p.n, &h, &err), CF_EFIELD);
+    assert_string_equal(err.text, "header: a staff reference is present but empty");
+    raw_header(&p, case_id, CF_CASE_ID_LEN, "police-met", 10);
+    field_bytes(&p, 16, "", 0);
+    assert_int_equal(cf_wire_header_decode(p.b, p.n, &h, &err), CF_EFIELD);
+
     /* Required field missing: drop the trailing immediate_risk. */
     raw_header(&p, case_id, CF_CASE_ID_LEN, "police-met", 10);
     assert_int_equal(cf_wire_header_decode(p.b, p.n - 2, &h, &err), CF_EDECODE);
