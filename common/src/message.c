@@ -1,7 +1,6 @@
-/* Case message JSON (message.h): one schema table per type, read by the walker the referral
- * uses (schema.c), and a tag on each row saying where its key goes: the signed header, the
- * encrypted payload, or the NRM return sealed apart. Reading, writing and splitting all
- * follow the tags, so a key cannot be checked one way and carried another. */
+/* Case message JSON (message.h): a schema table per type for the referral's walker, and a tag
+ * on each row saying where its key goes (signed header, encrypted payload or NRM return), so
+ * checking, splitting and rebuilding all follow one table and cannot drift apart. */
 #include <assert.h>
 #include <string.h>
 

@@ -31,7 +31,7 @@ struct cf_strlist {
 struct cf_child {
     char *given_name, *family_name; /* NULL when absent */
     struct cf_strlist aliases;
-    char *date_of_birth;            /* YYYY-MM-DD */
+    char *date_of_birth; /* YYYY-MM-DD */
     bool has_estimated_age;
     unsigned estimated_age;
     enum cf_tribool age_disputed;
