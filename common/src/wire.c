@@ -157,7 +157,8 @@ static int text_to_fixed(char *dst, size_t cap, ProtobufCBinaryData v, const cha
                             cap - 1);
     if (v.len && memchr(v.data, 0, v.len))
         return cf_error_set(err, CF_EFIELD, "%s: contains a NUL byte", field);
-    memcpy(dst, v.data, v.len);
+    if (v.len) /* protobuf-c leaves an empty field's data NULL */
+        memcpy(dst, v.data, v.len);
     dst[v.len] = 0;
     return 0;
 }
@@ -285,6 +286,10 @@ static int header_from_pb(const Cf__Header *m, struct cf_header *h, struct cf_er
         if (h->decision == CF_DECISION_NONE)
             return cf_error_set(err, CF_EFIELD, "header.decision: not rg or cg");
     }
+    /* The struct writes "" as absent, so a present empty reference could not re-encode. */
+    if ((m->has_lead_staff_ref && m->lead_staff_ref.len == 0) ||
+        (m->has_chair_staff_ref && m->chair_staff_ref.len == 0))
+        return cf_error_set(err, CF_EFIELD, "header: a staff reference is present but empty");
     if (m->has_lead_staff_ref &&
         (rc = text_to_fixed(h->lead_staff_ref, sizeof h->lead_staff_ref, m->lead_staff_ref,
                             "header.lead_staff_ref", err)) != 0)
@@ -567,7 +572,8 @@ static int text_in(protobuf_c_boolean has, ProtobufCBinaryData v, const char *fi
     char *s = malloc(v.len + 1);
     if (!s)
         return cf_error_set(err, CF_ENOMEM, "%s: out of memory", field);
-    memcpy(s, v.data, v.len);
+    if (v.len) /* protobuf-c leaves an empty field's data NULL */
+        memcpy(s, v.data, v.len);
     s[v.len] = 0;
     *out = s;
     return 0;
@@ -662,6 +668,270 @@ int cf_wire_referral_decode(const uint8_t *buf, size_t len, struct cf_referral *
     protobuf_c_message_free_unpacked(pm, &freeing);
     if (rc != 0)
         cf_referral_fini(r);
+    return rc;
+}
+
+/* ---- Case message payloads ----
+ *
+ * Every body but the referral holds only text, lists of text, booleans and the Decision enum,
+ * and its JSON keys are its proto field names. So one mapping read off the protobuf-c
+ * descriptors carries them all: a new body needs a proto message and a schema table in
+ * message.c, and no code here. */
+
+enum mapped { M_NONE, M_TEXT, M_LIST, M_BOOL, M_DECISION };
+
+static enum mapped mapped(const ProtobufCFieldDescriptor *f)
+{
+    if (f->label == PROTOBUF_C_LABEL_REPEATED)
+        return M_NONE;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_BYTES:
+        return M_TEXT;
+    case PROTOBUF_C_TYPE_BOOL:
+        return M_BOOL;
+    case PROTOBUF_C_TYPE_ENUM:
+        return f->descriptor == &cf__decision__descriptor ? M_DECISION : M_NONE;
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return f->descriptor == &cf__strings__descriptor ? M_LIST : M_NONE;
+    default:
+        return M_NONE;
+    }
+}
+
+/* The Payload oneof member named `body`, if this mapping carries it. */
+static const ProtobufCFieldDescriptor *payload_body(const char *body)
+{
+    const ProtobufCFieldDescriptor *f =
+        body ? protobuf_c_message_descriptor_get_field_by_name(&cf__payload__descriptor, body)
+             : NULL;
+    return f && f->type == PROTOBUF_C_TYPE_MESSAGE && f->id != CF__PAYLOAD__BODY_REFERRAL ? f
+                                                                                          : NULL;
+}
+
+static bool field_present(const ProtobufCFieldDescriptor *f, const void *m)
+{
+    const char *base = m;
+    if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+        return *(void *const *)(const void *)(base + f->offset) != NULL;
+    if (f->label == PROTOBUF_C_LABEL_OPTIONAL)
+        return *(const protobuf_c_boolean *)(const void *)(base + f->quantifier_offset);
+    return true;
+}
+
+/* Frees a body built by body_from_json: its Strings and their item arrays, not the text,
+ * which the JSON owns. */
+static void body_free(ProtobufCMessage *m)
+{
+    if (!m)
+        return;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++)
+        if (mapped(&d->fields[i]) == M_LIST) {
+            Cf__Strings *l = *(Cf__Strings **)(void *)((char *)m + d->fields[i].offset);
+            if (l)
+                free(l->items);
+            free(l);
+        }
+    free(m);
+}
+
+/* A JSON string as bytes; jansson strings are UTF-8 but may hold a NUL. */
+static bool json_text(const json_t *v, ProtobufCBinaryData *out)
+{
+    if (!json_is_string(v) || memchr(json_string_value(v), 0, json_string_length(v)))
+        return false;
+    *out = bin(json_string_value(v), json_string_length(v));
+    return true;
+}
+
+/* Builds *out (free with body_free, also after a failure) with bytes pointing into `obj`. */
+static int body_from_json(const ProtobufCMessageDescriptor *d, const json_t *obj,
+                          ProtobufCMessage **out, struct cf_error *err)
+{
+    ProtobufCMessage *m = calloc(1, d->sizeof_message);
+    if (!(*out = m))
+        return cf_error_set(err, CF_ENOMEM, "payload: out of memory");
+    protobuf_c_message_init(d, m);
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d, key);
+        if (!f)
+            return cf_error_set(err, CF_EFIELD, "%s: %s has no such field", key, d->short_name);
+        char *at = (char *)m + f->offset;
+        switch (mapped(f)) {
+        case M_TEXT:
+            if (!json_text(v, (ProtobufCBinaryData *)(void *)at))
+                return cf_error_set(err, CF_EFIELD, "%s: must be a string without NUL", key);
+            break;
+        case M_BOOL:
+            if (!json_is_boolean(v))
+                return cf_error_set(err, CF_EFIELD, "%s: must be a boolean", key);
+            *(protobuf_c_boolean *)(void *)at = json_is_true(v);
+            break;
+        case M_DECISION: {
+            enum cf_decision dec = json_is_string(v)
+                                       ? cf_header_decision_parse(json_string_value(v))
+                                       : CF_DECISION_NONE;
+            if (dec == CF_DECISION_NONE)
+                return cf_error_set(err, CF_EFIELD, "%s: must be rg or cg", key);
+            *(int32_t *)(void *)at = (int32_t)dec; /* protobuf-c enums are int-sized */
+            break;
+        }
+        case M_LIST: {
+            if (!json_is_array(v))
+                return cf_error_set(err, CF_EFIELD, "%s: must be an array of strings", key);
+            Cf__Strings *l = calloc(1, sizeof *l);
+            if (!l)
+                return cf_error_set(err, CF_ENOMEM, "payload: out of memory");
+            cf__strings__init(l);
+            *(Cf__Strings **)(void *)at = l;
+            size_t n = json_array_size(v);
+            if (n && !(l->items = calloc(n, sizeof *l->items)))
+                return cf_error_set(err, CF_ENOMEM, "payload: out of memory");
+            for (size_t i = 0; i < n; i++) {
+                if (!json_text(json_array_get(v, i), &l->items[i]))
+                    return cf_error_set(err, CF_EFIELD, "%s[%zu]: must be a string without NUL",
+                                        key, i);
+                l->n_items = i + 1;
+            }
+            break;
+        }
+        case M_NONE:
+            return cf_error_set(err, CF_EINVAL, "%s: %s.%s is of a kind JSON does not map to", key,
+                                d->short_name, f->name);
+        }
+        if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_MESSAGE)
+            *(protobuf_c_boolean *)(void *)((char *)m + f->quantifier_offset) = 1;
+    }
+    for (unsigned i = 0; i < d->n_fields; i++)
+        if (d->fields[i].label == PROTOBUF_C_LABEL_REQUIRED &&
+            !json_object_get(obj, d->fields[i].name))
+            return cf_error_set(err, CF_EFIELD, "%s: is required", d->fields[i].name);
+    return 0;
+}
+
+int cf_wire_payload_encode(const char *body, const json_t *fields, uint8_t **out, size_t *len,
+                           struct cf_error *err)
+{
+    const ProtobufCFieldDescriptor *bf = payload_body(body);
+    if (!bf || !json_is_object(fields))
+        return cf_error_set(err, CF_EINVAL, "payload: not a case message body and its fields");
+    ProtobufCMessage *m = NULL;
+    int rc = body_from_json(bf->descriptor, fields, &m, err);
+    if (rc == 0) {
+        Cf__Payload p = CF__PAYLOAD__INIT;
+        p.body_case = (Cf__Payload__BodyCase)bf->id;
+        *(ProtobufCMessage **)(void *)((char *)&p + bf->offset) = m;
+        if ((rc = encode(&p.base, out, len)) != 0)
+            cf_error_set(err, rc, "payload: out of memory");
+    }
+    body_free(m);
+    return rc;
+}
+
+static int text_to_json(ProtobufCBinaryData v, const char *field, json_t **out,
+                        struct cf_error *err)
+{
+    if ((v.len && memchr(v.data, 0, v.len)) || !utf8_valid(v.data, v.len))
+        return cf_error_set(err, CF_EFIELD, "%s: not NUL-free UTF-8 text", field);
+    if (!(*out = json_stringn(v.len ? (const char *)v.data : "", v.len)))
+        return cf_error_set(err, CF_ENOMEM, "%s: out of memory", field);
+    return 0;
+}
+
+static int list_to_json(const Cf__Strings *l, const char *field, json_t **out, struct cf_error *err)
+{
+    if (!(*out = json_array()))
+        return cf_error_set(err, CF_ENOMEM, "%s: out of memory", field);
+    for (size_t i = 0; i < l->n_items; i++) {
+        char path[96];
+        snprintf(path, sizeof path, "%s[%zu]", field, i);
+        json_t *item;
+        int rc = text_to_json(l->items[i], path, &item, err);
+        if (rc)
+            return rc;
+        if (json_array_append_new(*out, item) != 0)
+            return cf_error_set(err, CF_ENOMEM, "%s: out of memory", field);
+    }
+    return 0;
+}
+
+/* Adds each field of `m` that is present to `obj`, under its proto name. */
+static int body_to_json(const ProtobufCMessage *m, json_t *obj, struct cf_error *err)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (!field_present(f, m))
+            continue;
+        const void *at = (const char *)m + f->offset;
+        json_t *v = NULL;
+        int rc = 0;
+        switch (mapped(f)) {
+        case M_TEXT:
+            rc = text_to_json(*(const ProtobufCBinaryData *)at, f->name, &v, err);
+            break;
+        case M_BOOL:
+            v = json_boolean(*(const protobuf_c_boolean *)at);
+            break;
+        case M_DECISION: {
+            const char *name = cf_header_decision_name((enum cf_decision) * (const int32_t *)at);
+            if (!name)
+                return cf_error_set(err, CF_EFIELD, "%s: not rg or cg", f->name);
+            v = json_string(name);
+            break;
+        }
+        case M_LIST:
+            rc = list_to_json(*(Cf__Strings *const *)at, f->name, &v, err);
+            break;
+        case M_NONE:
+            return cf_error_set(err, CF_EINVAL, "%s: %s.%s is of a kind JSON does not map to",
+                                f->name, d->short_name, f->name);
+        }
+        if (rc) {
+            json_decref(v);
+            return rc;
+        }
+        if (json_object_set_new(obj, f->name, v) != 0) /* releases v; refuses a NULL one */
+            return cf_error_set(err, CF_ENOMEM, "%s: out of memory", f->name);
+    }
+    return 0;
+}
+
+int cf_wire_payload_decode(const uint8_t *buf, size_t len, const char *body, json_t **fields,
+                           struct cf_error *err)
+{
+    *fields = NULL;
+    const ProtobufCFieldDescriptor *bf = payload_body(body);
+    if (!bf)
+        return cf_error_set(err, CF_EINVAL, "payload: not a case message body");
+    if (len > CF_MAX_PLAINTEXT)
+        return cf_error_set(err, CF_ETOOBIG, "payload: %zu bytes, at most %u allowed", len,
+                            CF_MAX_PLAINTEXT);
+    ProtobufCMessage *pm = NULL;
+    int rc = decode(&cf__payload__descriptor, buf, len, false, &pm, err);
+    if (rc != 0)
+        return rc;
+    const Cf__Payload *p = (const Cf__Payload *)pm;
+    json_t *obj = NULL;
+    if ((uint32_t)p->body_case != bf->id) {
+        const ProtobufCFieldDescriptor *held =
+            protobuf_c_message_descriptor_get_field(&cf__payload__descriptor, p->body_case);
+        rc = cf_error_set(err, CF_ETYPE, "payload: holds %s where %s was expected",
+                          held ? held->name : "nothing", bf->name);
+    } else if (!(obj = json_object())) {
+        rc = cf_error_set(err, CF_ENOMEM, "payload: out of memory");
+    } else {
+        rc = body_to_json(*(ProtobufCMessage *const *)(const void *)((const char *)p + bf->offset),
+                          obj, err);
+    }
+    protobuf_c_message_free_unpacked(pm, &freeing);
+    if (rc == 0)
+        *fields = obj;
+    else
+        json_decref(obj);
     return rc;
 }
 
@@ -1746,7 +2016,8 @@ int cf_wire_outbox_decode(const uint8_t *buf, size_t len, struct cf_outbox_entry
         if (!*envelope_copy)
             rc = cf_error_set(err, CF_ENOMEM, "outbox: out of memory");
         else {
-            memcpy(*envelope_copy, m->envelope.data, m->envelope.len);
+            if (m->envelope.len)
+                memcpy(*envelope_copy, m->envelope.data, m->envelope.len);
             e->envelope = *envelope_copy;
             e->envelope_len = m->envelope.len;
         }

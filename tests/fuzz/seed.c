@@ -1,6 +1,8 @@
 /* Writes the seed inputs of the fuzz corpora: valid headers, envelopes and
  * payloads made with the library itself, so each fuzzer starts from inputs
- * that reach deep code. Run by hand: fuzz_seed tests/fuzz/corpus */
+ * that reach deep code. The case messages come from the examples in deploy/,
+ * so the seeds follow them. Run by hand from the repository root:
+ * fuzz_seed tests/fuzz/corpus [deploy/examples] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,8 @@
 #include <sodium.h>
 
 #include "childfirst/envelope.h"
+#include "childfirst/limits.h"
+#include "childfirst/message.h"
 #include "childfirst/wire.h"
 
 static void save(const char *root, const char *target, const char *name, const void *buf,
@@ -32,12 +36,54 @@ static const char referral_json[] =
     "\"first_concern_date\":\"2026-11-20\",\"referrer\":{\"name\":\"R\",\"email\":\"r@x.org\"},"
     "\"indicators\":[]}";
 
+/* For each case message type: its example as a fuzz_message_json input ("type\n" then the
+ * document) and the payloads it makes as fuzz_payload inputs. */
+static int messages(const char *root, const char *examples)
+{
+    static char text[CF_MAX_JSON + 64];
+    for (enum cf_type t = CF_TYPE_REFERRAL; t < CF_TYPE_COUNT; t++) {
+        if (!cf_message_type_valid(t))
+            continue;
+        const char *name = cf_header_type_name(t);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.json", examples, name);
+        FILE *f = fopen(path, "rb");
+        size_t head = (size_t)snprintf(text, sizeof text, "%s\n", name);
+        size_t len = f ? fread(text + head, 1, sizeof text - head, f) : 0;
+        if (!f || ferror(f)) {
+            perror(path);
+            return 1;
+        }
+        fclose(f);
+        save(root, "fuzz_message_json", name, text, head + len);
+
+        struct cf_header h;
+        memset(&h, 0, sizeof h);
+        uint8_t *payload, *nrm;
+        size_t payload_len, nrm_len;
+        struct cf_error err;
+        if (cf_message_from_json(t, text + head, len, "2026-11-25", "england-wales", &h, &payload,
+                                 &payload_len, &nrm, &nrm_len, &err) != 0) {
+            fprintf(stderr, "%s: %s\n", path, err.text);
+            return 1;
+        }
+        save(root, "fuzz_payload", name, payload, payload_len);
+        if (nrm)
+            save(root, "fuzz_payload", "nrm_return", nrm, nrm_len);
+        free(payload);
+        free(nrm);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2 || sodium_init() < 0) {
-        fprintf(stderr, "usage: fuzz_seed CORPUS_ROOT\n");
+    if (argc < 2 || argc > 3 || sodium_init() < 0) {
+        fprintf(stderr, "usage: fuzz_seed CORPUS_ROOT [EXAMPLES_DIR]\n");
         return 2;
     }
+    if (messages(argv[1], argc == 3 ? argv[2] : "deploy/examples") != 0)
+        return 1;
     struct cf_keys *police, *csc;
     if (cf_keys_generate(CF_KEYS_AGENCY, "police-seed", &police, NULL) != 0 ||
         cf_keys_generate(CF_KEYS_AGENCY, "la-csc", &csc, NULL) != 0)

@@ -264,6 +264,8 @@ static void test_accepted(void **state)
     }
 }
 
+#define SEVENTY_X "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+
 /* One row per rule. */
 static const struct rejected {
     const char *what;
@@ -284,10 +286,21 @@ static const struct rejected {
      "document: line 1, column 4: end of file expected near '{'"},
     {"duplicate key",
      EDIT("'urgency': 'immediate',", "'urgency': 'immediate', 'urgency': 'routine',"), CF_EJSON,
-     "document: line 2, column 58: duplicate object key near '\"urgency\"'"},
+     "document: line 2, column 58: duplicate key 'urgency'"},
+    {"duplicate key inside child", EDIT("'sex': 'male'", "'sex': 'male', 'sex': 'female'"),
+     CF_EJSON, "document: line 5, column 31: duplicate key 'sex'"},
+    {"duplicate key shown without its control characters, cut short",
+     EDIT("'sex': 'male'", "'se\\nx" SEVENTY_X "': 'male', 'se\\nx" SEVENTY_X "': 'female'"),
+     CF_EJSON,
+     "document: line 5, column 175: duplicate key "
+     "'se?xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'"},
+    {"duplicate key holding an escaped quote",
+     EDIT("'sex': 'male'", "'s\\\"x': 'male', 's\\u0022x': 'female'"), CF_EJSON,
+     "document: line 5, column 37: duplicate key 's\"x'"},
     {"NUL in a string", EDIT("'Amanuel'", "'Aman\\u0000uel'"), CF_EJSON,
-     "document: line 3, column 40: \\u0000 is not allowed without JSON_ALLOW_NUL near "
-     "'\"Aman\\u0000uel\"'"},
+     "document: line 3, column 40: contains a NUL character (\\u0000)"},
+    {"NUL in a key", EDIT("'sex': 'male'", "'s\\u0000ex': 'male'"), CF_EJSON,
+     "document: line 5, column 22: contains a NUL character (\\u0000)"},
     {"top level an array", WHOLE("[]"), CF_EJSON, "document: must be a JSON object"},
     {"top level a string", WHOLE("'referral'"), CF_EJSON,
      "document: line 1, column 10: '[' or '{' expected near '\"referral\"'"},
@@ -631,6 +644,30 @@ static void test_rejected(void **state)
     }
 }
 
+/* A refused document's sentence may reach the sender's logs: for a repeated key or a NUL it
+ * names the key or the place, never the text the sender wrote, which may be a child's name. */
+static void test_errors_quote_no_values(void **state)
+{
+    (void)state;
+    static const struct change changes[] = {
+        EDIT("'Amanuel'", "'Amanuel', 'given_name': 'Secretname'"),
+        EDIT("'Amanuel'", "'Secret\\u0000name'"),
+        EDIT("'Testchild'", "'Secretname\\u0000'"),
+        EDIT("'Amanuel'", "'\\u0000Secretname'"),
+        EDIT("'Victoria Coach Station'", "'Secret\\u0000name', 'location': 'Secretname'"),
+        EDIT("'given_name': 'Amanuel'", "'Secret\\u0000name': 'Amanuel'"),
+    };
+    for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++) {
+        char *text = quoted(base, &changes[i]);
+        struct cf_referral r;
+        struct cf_error err = {0};
+        assert_int_equal(cf_referral_from_json(text, strlen(text), today, &r, &err), CF_EJSON);
+        if (strstr(err.text, "Secret") || strstr(err.text, "Amanuel"))
+            fail_msg("change %zu: the sentence quotes the document: %s", i, err.text);
+        free(text);
+    }
+}
+
 /* A bad `today` is the caller's mistake, not the sender's, and err may be NULL. */
 static void test_caller_errors(void **state)
 {
@@ -686,6 +723,7 @@ int main(void)
         cmocka_unit_test(test_absent_is_not_empty),
         cmocka_unit_test(test_accepted),
         cmocka_unit_test(test_rejected),
+        cmocka_unit_test(test_errors_quote_no_values),
         cmocka_unit_test(test_caller_errors),
         cmocka_unit_test(test_example_file),
     };

@@ -1,6 +1,6 @@
 /* Wire tests: every header field survives encoding, the decoder's guards
  * (limits, unknown fields, NUL, canonical form) hold, and a referral payload
- * comes back as the document that went in. */
+ * and each case message payload come back as the document that went in. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -162,6 +162,15 @@ static void test_header_guards(void **state)
     assert_int_equal(cf_wire_header_decode(p.b, p.n, &h, &err), CF_EFIELD);
     assert_string_equal(err.text, "header.urgency: not immediate, urgent or routine");
 
+    /* A staff reference present but empty: the struct could not say so, nor re-encode it. */
+    raw_header(&p, case_id, CF_CASE_ID_LEN, "police-met", 10);
+    field_bytes(&p, 14, "", 0);
+    assert_int_equal(cf_wire_header_decode(p.b, p.n, &h, &err), CF_EFIELD);
+    assert_string_equal(err.text, "header: a staff reference is present but empty");
+    raw_header(&p, case_id, CF_CASE_ID_LEN, "police-met", 10);
+    field_bytes(&p, 16, "", 0);
+    assert_int_equal(cf_wire_header_decode(p.b, p.n, &h, &err), CF_EFIELD);
+
     /* Required field missing: drop the trailing immediate_risk. */
     raw_header(&p, case_id, CF_CASE_ID_LEN, "police-met", 10);
     assert_int_equal(cf_wire_header_decode(p.b, p.n - 2, &h, &err), CF_EDECODE);
@@ -283,12 +292,179 @@ static void test_payload_guards(void **state)
     assert_string_equal(err.text, "child.given_name: not NUL-free UTF-8 text");
     const uint8_t nul[] = {0x0a, 0x06, 0x0a, 0x04, 0x0a, 0x02, 'a', 0x00};
     assert_int_equal(cf_wire_referral_decode(nul, sizeof nul, &r, &err), CF_EFIELD);
+    /* An empty text field: protobuf-c gives it no data pointer. */
+    const uint8_t blank[] = {0x0a, 0x04, 0x0a, 0x02, 0x0a, 0x00};
+    assert_int_equal(cf_wire_referral_decode(blank, sizeof blank, &r, &err), 0);
+    assert_string_equal(r.child.given_name, "");
+    cf_referral_fini(&r);
     const uint8_t empty[] = {0};
     assert_int_equal(cf_wire_referral_decode(empty, 0, &r, &err), CF_ETYPE);
     assert_int_equal(cf_wire_referral_decode(empty, 1, &r, &err), CF_EDECODE);
     /* Unknown field 15 inside Child. */
     const uint8_t unknown[] = {0x0a, 0x04, 0x0a, 0x02, 0x78, 0x01};
     assert_int_equal(cf_wire_referral_decode(unknown, sizeof unknown, &r, &err), CF_EUNKNOWNFIELD);
+}
+
+/* The case message payloads: a descriptor-driven mapping between JSON objects and bodies. */
+static void test_case_payload_round_trip(void **state)
+{
+    (void)state;
+    json_t *sent = json_pack("{sss[]sss[s]}", "held_at", "2026-11-18T16:30", "participants",
+                             "summary", "", "actions", "Call back");
+    json_t *back = NULL;
+    uint8_t *buf;
+    size_t len;
+    struct cf_error err = {0};
+    assert_int_equal(cf_wire_payload_encode("strategy_record", sent, &buf, &len, &err), 0);
+    assert_int_equal(cf_wire_payload_decode(buf, len, "strategy_record", &back, &err), 0);
+    assert_true(json_equal(sent, back)); /* [] and "" stay present */
+    json_decref(back);
+    free(buf);
+    json_decref(sent);
+
+    sent = json_pack("{sssssssbss}", "decision", "cg", "outcome", "negative", "reasons", "R",
+                     "child_participated", 0, "child_views", "V");
+    assert_int_equal(cf_wire_payload_encode("determination_proposed", sent, &buf, &len, &err), 0);
+    assert_int_equal(cf_wire_payload_decode(buf, len, "determination_proposed", &back, &err), 0);
+    assert_true(json_equal(sent, back));
+    json_decref(back);
+    json_decref(sent);
+    assert_int_equal(cf_wire_payload_decode(buf, len, "closure", &back, &err), CF_ETYPE);
+    assert_string_equal(err.text,
+                        "payload: holds determination_proposed where closure was expected");
+    free(buf);
+}
+
+static void test_case_payload_guards(void **state)
+{
+    (void)state;
+    json_t *fields = NULL;
+    struct cf_error err = {0};
+    static const struct {
+        const char *what, *body;
+        uint8_t bytes[16];
+        size_t len;
+        int code;
+        const char *message;
+    } cases[] = {
+        /* Payload{closure(10){reason(1)}} and friends, by hand. */
+        {"invalid UTF-8",
+         "closure",
+         {0x52, 0x03, 0x0a, 0x01, 0xff},
+         5,
+         CF_EFIELD,
+         "reason: not NUL-free UTF-8 text"},
+        {"a NUL",
+         "closure",
+         {0x52, 0x04, 0x0a, 0x02, 'a', 0x00},
+         6,
+         CF_EFIELD,
+         "reason: not NUL-free UTF-8 text"},
+        {"a list item cut inside a UTF-8 sequence",
+         "strategy_record",
+         {0x1a, 0x08, 0x0a, 0x01, 'x', 0x12, 0x03, 0x0a, 0x01, 0xc3},
+         10,
+         CF_EFIELD,
+         "participants[0]: not NUL-free UTF-8 text"},
+        {"an unknown field in the body",
+         "closure",
+         {0x52, 0x05, 0x0a, 0x01, 'r', 0x48, 0x01},
+         7,
+         CF_EUNKNOWNFIELD,
+         "Payload: carries unknown fields"},
+        {"an unknown field in a list",
+         "strategy_record",
+         {0x1a, 0x0a, 0x0a, 0x01, 'x', 0x12, 0x05, 0x0a, 0x01, 'a', 0x10, 0x01},
+         12,
+         CF_EUNKNOWNFIELD,
+         "Payload: carries unknown fields"},
+        {"an unknown field beside the body",
+         "closure",
+         {0x52, 0x03, 0x0a, 0x01, 'r', 0x78, 0x01},
+         7,
+         CF_EUNKNOWNFIELD,
+         "Payload: carries unknown fields"},
+        {"a required field missing",
+         "closure",
+         {0x52, 0x00},
+         2,
+         CF_EDECODE,
+         "not a ChildFirst Payload (protocol version 1): a required field is missing or the "
+         "bytes are malformed"},
+        {"no body",
+         "closure",
+         {0},
+         0,
+         CF_ETYPE,
+         "payload: holds nothing where closure was expected"},
+        {"a referral",
+         "closure",
+         {0x0a, 0x00},
+         2,
+         CF_EDECODE,
+         "not a ChildFirst Payload (protocol version 1): a required field is missing or the "
+         "bytes are malformed"},
+        {"a referral body with its child",
+         "closure",
+         {0x0a, 0x02, 0x0a, 0x00},
+         4,
+         CF_ETYPE,
+         "payload: holds referral where closure was expected"},
+        {"a decision out of range",
+         "determination_proposed",
+         {0x32, 0x0d, 0x0a, 0x01, 'p', 0x1a, 0x01, 'r', 0x22, 0x01, 'v', 0x28, 0x01, 0x38, 0x03},
+         15,
+         CF_EFIELD,
+         "decision: not rg or cg"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        print_message("payload: %s\n", cases[i].what);
+        int rc = cf_wire_payload_decode(cases[i].bytes, cases[i].len, cases[i].body, &fields, &err);
+        if (rc != cases[i].code || strcmp(err.text, cases[i].message) != 0)
+            print_error("\"%s\": got %s \"%s\"\n", cases[i].what, cf_error_name(rc), err.text);
+        assert_int_equal(rc, cases[i].code);
+        assert_string_equal(err.text, cases[i].message);
+        assert_null(fields);
+    }
+    static uint8_t big[CF_MAX_PLAINTEXT + 1];
+    assert_int_equal(cf_wire_payload_decode(big, sizeof big, "closure", &fields, &err), CF_ETOOBIG);
+    assert_int_equal(cf_wire_payload_decode(big, 1, "referral", &fields, &err), CF_EINVAL);
+    assert_int_equal(cf_wire_payload_decode(big, 1, "nope", &fields, &err), CF_EINVAL);
+
+    /* Encoding checks the JSON types and the proto's required fields, nothing more. */
+    uint8_t *buf = NULL;
+    size_t len;
+    static const struct {
+        const char *json, *message;
+    } bad[] = {
+        {"{\"reason\": 7}", "reason: must be a string without NUL"},
+        {"{\"reason\": \"a\\u0000b\"}", "reason: must be a string without NUL"},
+        {"{\"reason\": \"r\", \"colour\": \"x\"}", "colour: Closure has no such field"},
+        {"{\"summary\": \"s\"}", "reason: is required"},
+        {"{\"reason\": \"r\", \"summary\": [\"s\"]}", "summary: must be a string without NUL"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fields = json_loads(bad[i].json, JSON_ALLOW_NUL, NULL);
+        assert_non_null(fields);
+        assert_int_equal(cf_wire_payload_encode("closure", fields, &buf, &len, &err), CF_EFIELD);
+        assert_string_equal(err.text, bad[i].message);
+        assert_null(buf);
+        json_decref(fields);
+    }
+    fields = json_pack("{s[i]ss}", "participants", 1, "held_at", "x");
+    assert_int_equal(cf_wire_payload_encode("strategy_record", fields, &buf, &len, &err),
+                     CF_EFIELD);
+    assert_string_equal(err.text, "participants[0]: must be a string without NUL");
+    json_decref(fields);
+    fields = json_pack("{sssssssbss}", "decision", "ab", "outcome", "negative", "reasons", "R",
+                       "child_participated", 0, "child_views", "V");
+    assert_int_equal(cf_wire_payload_encode("determination_proposed", fields, &buf, &len, &err),
+                     CF_EFIELD);
+    assert_string_equal(err.text, "decision: must be rg or cg");
+    json_decref(fields);
+    fields = json_object();
+    assert_int_equal(cf_wire_payload_encode("referral", fields, &buf, &len, &err), CF_EINVAL);
+    json_decref(fields);
 }
 
 int main(void)
@@ -301,6 +477,8 @@ int main(void)
         cmocka_unit_test(test_envelope_guards),
         cmocka_unit_test(test_referral_payload_round_trip),
         cmocka_unit_test(test_payload_guards),
+        cmocka_unit_test(test_case_payload_round_trip),
+        cmocka_unit_test(test_case_payload_guards),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

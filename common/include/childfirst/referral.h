@@ -31,7 +31,7 @@ struct cf_strlist {
 struct cf_child {
     char *given_name, *family_name; /* NULL when absent */
     struct cf_strlist aliases;
-    char *date_of_birth;            /* YYYY-MM-DD */
+    char *date_of_birth; /* YYYY-MM-DD */
     bool has_estimated_age;
     unsigned estimated_age;
     enum cf_tribool age_disputed;
@@ -69,8 +69,9 @@ struct cf_referral {
  * a sentence naming the field. `today` is the date ("YYYY-MM-DD", Europe/London)
  * that dates may not be after. On success the caller owns *out's strings; free
  * with cf_referral_fini. On failure *out is left empty.
- * A CF_EJSON sentence may quote the document near the error (jansson does):
- * show it to the sender, but log only the code. */
+ * A repeated key or a NUL gets our own sentence, naming the key or the line and
+ * column but never a value. Other CF_EJSON sentences may quote the document near
+ * the error (jansson's do): show them to the sender, but log only the code. */
 CF_WUR int cf_referral_from_json(const char *text, size_t len, const char *today,
                                  struct cf_referral *out, struct cf_error *err);
 

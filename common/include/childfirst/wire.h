@@ -1,5 +1,5 @@
 /* Wire: the one module that touches protobuf-c types. Everything else sees the
- * structs in header.h, envelope.h and referral.h.
+ * structs in header.h, envelope.h and referral.h, or JSON objects (case message payloads).
  *
  * Every decode is bounded twice: the input length is checked first, and
  * protobuf-c allocates through a counting allocator that fails past
@@ -132,6 +132,23 @@ CF_WUR int cf_wire_referral_encode(const struct cf_referral *r, uint8_t **out, s
  * facts untouched). Caller owns the strings; free with cf_referral_fini. */
 CF_WUR int cf_wire_referral_decode(const uint8_t *buf, size_t len, struct cf_referral *r,
                                    struct cf_error *err);
+
+/* A case message's payload (every Payload body but the referral, which has its own struct)
+ * from a JSON object whose keys are the body's proto field names: strings become bytes,
+ * arrays of strings become Strings, booleans stay booleans, and "rg" / "cg" become a
+ * Decision. `body` names the Payload oneof member ("acknowledgement", "strategy_record",
+ * "nrm_return", ...). Checks JSON types and the proto's required fields only (CF_EFIELD):
+ * the rules are the caller's (message.c checks them first). Caller owns *out; free with
+ * free(). */
+CF_WUR int cf_wire_payload_encode(const char *body, const json_t *fields, uint8_t **out,
+                                  size_t *len, struct cf_error *err);
+
+/* Decodes at most CF_MAX_PLAINTEXT bytes of a Payload that must hold `body` (CF_ETYPE if it
+ * holds another or none) through the bounded allocator, refusing unknown fields at any depth
+ * (CF_EUNKNOWNFIELD) and text that is not NUL-free UTF-8 (CF_EFIELD), into a JSON object of
+ * the fields present. Caller owns *fields; release with json_decref. */
+CF_WUR int cf_wire_payload_decode(const uint8_t *buf, size_t len, const char *body, json_t **fields,
+                                  struct cf_error *err);
 
 /* Encodes a frame of kind f->kind from the fields that kind uses. Caller owns
  * *out; free with free(). CF_EINVAL for an unknown kind. */
