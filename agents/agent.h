@@ -64,11 +64,11 @@ struct agent {
     struct cf_directory *dir; /* NULL until the first verified bundle */
     struct agent_store store;
     void *zmq, *dealer, *monitor;
-    bool connected;        /* a verified Welcome on the current connection */
+    bool connected; /* a verified Welcome on the current connection */
     uint64_t connected_since, last_resend, last_scan;
     struct cf_checkpoint checkpoint; /* the newest verified; size 0 before any */
     char checkpoint_note[CF_CHECKPOINT_MAX + 1];
-    struct cf_status broker_status;  /* the last Status the broker sent */
+    struct cf_status broker_status; /* the last Status the broker sent */
     int control_fd;
     struct agent_control *pending;
     pid_t hook_pid;        /* the running hook, or 0 */
@@ -141,8 +141,8 @@ void agent_spool_answered(struct agent *a, const uint8_t message_id[CF_MESSAGE_I
  * Leaf UINT64_MAX is the agent's own notice: spool/inbox/_agent/<ms>-<kind>.json. */
 int agent_spool_inbox(struct agent *a, uint64_t leaf, const json_t *doc, struct cf_error *err);
 /* That file's folder and path (each `cap` bytes), after checking the case id. */
-int agent_spool_inbox_path(struct agent *a, uint64_t leaf, const json_t *doc, char *dir,
-                           char *path, size_t cap, struct cf_error *err);
+int agent_spool_inbox_path(struct agent *a, uint64_t leaf, const json_t *doc, char *dir, char *path,
+                           size_t cap, struct cf_error *err);
 
 /* Starts due hooks and reaps finished ones; never blocks. */
 void agent_hooks_tick(struct agent *a, uint64_t now_ms);

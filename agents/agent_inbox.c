@@ -79,8 +79,8 @@ static void delivery_fini(struct delivery *d)
  * record describes exactly these bytes. Signatures are checked on arrival
  * (`verify`) against the directory then in force; a kept message is not
  * checked again, so a later key rotation leaves it readable. */
-static int check_content(struct agent *a, const struct cf_frame *f, struct delivery *d,
-                         bool verify, struct cf_error *err)
+static int check_content(struct agent *a, const struct cf_frame *f, struct delivery *d, bool verify,
+                         struct cf_error *err)
 {
     memset(d, 0, sizeof *d);
     int rc = cf_wire_record_decode(f->record, f->record_len, &d->rec, err);
@@ -124,7 +124,8 @@ static void send_answer(struct agent *a, const struct cf_frame *f, const struct 
                         const char *code)
 {
     struct cf_frame r = {.kind = strcmp(code, CF_ACK_OK) == 0 ? CF_FRAME_ACK : CF_FRAME_NACK,
-                         .leaf_index = f->leaf_index, .has_message_id = true};
+                         .leaf_index = f->leaf_index,
+                         .has_message_id = true};
     memcpy(r.message_id, d->message_id, CF_MESSAGE_ID_LEN);
     snprintf(r.code, sizeof r.code, "%s", code);
     if (cf_envelope_ack_sign(d->message_id, d->hash, code, a->keys, r.signature) == 0)
@@ -134,8 +135,8 @@ static void send_answer(struct agent *a, const struct cf_frame *f, const struct 
 /* The spool JSON of a checked delivery; opens a message with the agency's key.
  * Returns 0, an open failure (CF_ESEAL, CF_ECOMMIT, CF_EDECRYPT, CF_EPAD) that
  * deserves a nack, or another code. */
-static int render(struct agent *a, const struct cf_frame *f, const struct delivery *d,
-                  json_t **out, struct cf_error *err)
+static int render(struct agent *a, const struct cf_frame *f, const struct delivery *d, json_t **out,
+                  struct cf_error *err)
 {
     *out = NULL;
     if (d->is_notice) {
@@ -196,15 +197,13 @@ static int render(struct agent *a, const struct cf_frame *f, const struct delive
     return *out ? 0 : cf_error_set(err, CF_ENOMEM, "out of memory");
 }
 
-json_t *agent_inbox_render(struct agent *a, const uint8_t *frame, size_t len,
-                           struct cf_error *err)
+json_t *agent_inbox_render(struct agent *a, const uint8_t *frame, size_t len, struct cf_error *err)
 {
     struct cf_frame f;
     struct delivery d;
     json_t *doc = NULL;
     memset(&d, 0, sizeof d);
-    if (cf_wire_frame_decode(frame, len, &f, err) == 0 &&
-        check_content(a, &f, &d, false, err) == 0)
+    if (cf_wire_frame_decode(frame, len, &f, err) == 0 && check_content(a, &f, &d, false, err) == 0)
         render(a, &f, &d, &doc, err);
     delivery_fini(&d);
     cf_wire_frame_fini(&f);
@@ -217,8 +216,8 @@ static int enqueue_hook(struct agent *a, MDB_txn *txn, uint64_t leaf)
     uint64_t seq = a->hook_seq++;
     cf_store_put_u64(key, seq);
     cf_store_put_u64(val, leaf);
-    memset(val + 8, 0, 4);                      /* attempts */
-    cf_store_put_u64(val + 12, agent_now());     /* due now */
+    memset(val + 8, 0, 4);                   /* attempts */
+    cf_store_put_u64(val + 12, agent_now()); /* due now */
     int rc = agent_store_put(txn, a->store.hooks, key, 8, val, sizeof val);
     if (rc == 0)
         rc = agent_store_put(txn, a->store.meta, "hook_seq", 8, key, 8);
@@ -250,9 +249,9 @@ static int keep(struct agent *a, const uint8_t *frame, size_t len, const struct 
                              (const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof, f->checkpoint,
                              f->checkpoint_len, a->broker_sign_pk, &cp, err);
     }
-    if (rc == 0 && ((rc = agent_store_put(txn, a->store.inbox, key, 8, frame, len)) != 0 ||
-                    (rc = agent_store_put(txn, a->store.byid, d->message_id, CF_MESSAGE_ID_LEN,
-                                          key, 8)) != 0))
+    if (rc == 0 &&
+        ((rc = agent_store_put(txn, a->store.inbox, key, 8, frame, len)) != 0 ||
+         (rc = agent_store_put(txn, a->store.byid, d->message_id, CF_MESSAGE_ID_LEN, key, 8)) != 0))
         cf_error_set(err, rc, "cannot keep leaf %" PRIu64, f->leaf_index);
     bool hook = d->is_notice ? a->cfg.on_notice[0] : a->cfg.on_message[0];
     if (rc == 0 && hook && (rc = enqueue_hook(a, txn, f->leaf_index)) != 0)
@@ -281,8 +280,8 @@ void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
         /* Not the sender's fault: a broker showing something it did not log, or
          * a directory this agent has not caught up with. Nothing is answered;
          * the broker offers it again after the next Hello. */
-        cf_log_error("DELIVERY-UNVERIFIED", "leaf=%" PRIu64 " code=%s reason=\"%s\"",
-                     f->leaf_index, cf_error_name(rc), err.text);
+        cf_log_error("DELIVERY-UNVERIFIED", "leaf=%" PRIu64 " code=%s reason=\"%s\"", f->leaf_index,
+                     cf_error_name(rc), err.text);
         if (rc == CF_EUNKNOWNAGENCY) {
             struct cf_frame r = {.kind = CF_FRAME_DIRECTORY_REQUEST};
             agent_link_send(a, &r);
@@ -304,7 +303,8 @@ void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
     rc = keep(a, frame, len, f, &d, &repeat, &err);
     if (rc == CF_ESTALE) {
         cf_log_warn("CHECKPOINT-RESYNC", "%s", err.text);
-        struct cf_frame h = {.kind = CF_FRAME_HELLO, .version = CF_PROTOCOL_VERSION,
+        struct cf_frame h = {.kind = CF_FRAME_HELLO,
+                             .version = CF_PROTOCOL_VERSION,
                              .last_checkpoint_size = a->checkpoint.size};
         agent_link_send(a, &h); /* the broker starts again from our kept checkpoint */
     } else if (rc == CF_ECORRUPT || rc == CF_EPROOF || rc == CF_ESIG || rc == CF_EDECODE ||
@@ -356,13 +356,13 @@ json_t *agent_inbox(struct agent *a, const char *case_id)
                 const char *cid = d.is_notice ? d.notice.case_id : d.hdr.case_id;
                 if (!case_id || strcmp(case_id, cid) == 0) {
                     enum cf_urgency u = d.is_notice ? d.notice.urgency : d.hdr.urgency;
-                    json_t *e = json_pack(
-                        "{s:I, s:o, s:s, s:s, s:s, s:o, s:s}", "leaf_index",
-                        (json_int_t)f.leaf_index, "received_at", time_json(d.rec.time), "case_id",
-                        cid, "type", d.is_notice ? "notice" : cf_header_type_name(d.hdr.type),
-                        "sender", d.is_notice ? "broker" : d.hdr.sender, "message_id",
-                        hex(d.message_id, CF_MESSAGE_ID_LEN), "urgency",
-                        u ? cf_header_urgency_name(u) : "");
+                    json_t *e = json_pack("{s:I, s:o, s:s, s:s, s:s, s:o, s:s}", "leaf_index",
+                                          (json_int_t)f.leaf_index, "received_at",
+                                          time_json(d.rec.time), "case_id", cid, "type",
+                                          d.is_notice ? "notice" : cf_header_type_name(d.hdr.type),
+                                          "sender", d.is_notice ? "broker" : d.hdr.sender,
+                                          "message_id", hex(d.message_id, CF_MESSAGE_ID_LEN),
+                                          "urgency", u ? cf_header_urgency_name(u) : "");
                     if (e && d.is_notice)
                         json_object_set_new(e, "kind", json_string(d.notice.kind));
                     json_array_append_new(list, e);

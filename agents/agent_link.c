@@ -77,7 +77,8 @@ bool agent_link_send(struct agent *a, const struct cf_frame *f)
 static void say_hello(struct agent *a)
 {
     struct cf_frame d = {.kind = CF_FRAME_DIRECTORY_REQUEST};
-    struct cf_frame h = {.kind = CF_FRAME_HELLO, .version = CF_PROTOCOL_VERSION,
+    struct cf_frame h = {.kind = CF_FRAME_HELLO,
+                         .version = CF_PROTOCOL_VERSION,
                          .last_checkpoint_size = a->checkpoint.size};
     agent_link_send(a, &d);
     agent_link_send(a, &h);
@@ -110,8 +111,10 @@ void agent_link_events(struct agent *a)
             a->connected = false;
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-            cf_log_error("BROKER-REFUSED-US", "broker=%s reason=\"this agency's CURVE key is not "
-                         "in the broker's signed directory\"", a->cfg.broker);
+            cf_log_error("BROKER-REFUSED-US",
+                         "broker=%s reason=\"this agency's CURVE key is not "
+                         "in the broker's signed directory\"",
+                         a->cfg.broker);
             break;
         default:
             cf_log_error("BROKER-HANDSHAKE-FAILED", "broker=%s event=%u", a->cfg.broker, event);
@@ -142,7 +145,8 @@ int agent_checkpoint_advance(struct agent *a, MDB_txn *txn, const char *note, si
                                 kept->origin, cp.origin);
         if (cp.size < kept->size)
             return cf_error_set(err, CF_ECORRUPT,
-                                "the broker shows a tree of %" PRIu64 " leaves after one of %" PRIu64,
+                                "the broker shows a tree of %" PRIu64
+                                " leaves after one of %" PRIu64,
                                 cp.size, kept->size);
         if (cp.size == kept->size) {
             if (memcmp(cp.root, kept->root, sizeof cp.root) != 0)
@@ -158,7 +162,8 @@ int agent_checkpoint_advance(struct agent *a, MDB_txn *txn, const char *note, si
         rc = cf_merkle_verify_consistency(kept->size, cp.size, kept->root, cp.root, proof, n);
         if (rc != 0)
             return cf_error_set(err, CF_EPROOF,
-                                "the tree of %" PRIu64 " leaves does not extend the kept one of %" PRIu64,
+                                "the tree of %" PRIu64
+                                " leaves does not extend the kept one of %" PRIu64,
                                 cp.size, kept->size);
     }
     rc = agent_store_put(txn, a->store.meta, "checkpoint", 10, note, len);
@@ -190,10 +195,10 @@ static void notice_key_changes(struct agent *a, const struct cf_directory *old,
             continue;
         cf_log_warn("AGENCY-KEY-CHANGED", "agency=%s serial=%" PRIu64 "->%" PRIu64, now->id,
                     old->serial, fresh->serial);
-        json_t *doc = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "type", "notice", "kind",
-                                "key_changed", "agency", now->id, "old_serial",
-                                (json_int_t)old->serial, "new_serial", (json_int_t)fresh->serial,
-                                "at_ms", (json_int_t)agent_now());
+        json_t *doc =
+            json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "type", "notice", "kind", "key_changed",
+                      "agency", now->id, "old_serial", (json_int_t)old->serial, "new_serial",
+                      (json_int_t)fresh->serial, "at_ms", (json_int_t)agent_now());
         struct cf_error err = {0};
         if (doc && agent_spool_inbox(a, UINT64_MAX, doc, &err) != 0)
             cf_log_error("NOTICE-WRITE-FAILED", "%s", err.text);
@@ -259,12 +264,13 @@ int agent_link_restore(struct agent *a, struct cf_error *err)
         return cf_error_set(err, rc, "cannot read the agent store");
     MDB_val note, ag, po, sg;
     if (agent_store_get(txn, a->store.meta, "checkpoint", 10, &note) == 0) {
-        rc = cf_checkpoint_open(note.mv_data, note.mv_size, a->broker_sign_pk, &a->checkpoint,
-                                err);
+        rc = cf_checkpoint_open(note.mv_data, note.mv_size, a->broker_sign_pk, &a->checkpoint, err);
         if (rc != 0) {
             mdb_txn_abort(txn);
-            return cf_error_set(err, rc, "the kept checkpoint fails (%s): was broker_sign_key "
-                                "changed?", err->text);
+            return cf_error_set(err, rc,
+                                "the kept checkpoint fails (%s): was broker_sign_key "
+                                "changed?",
+                                err->text);
         }
         memcpy(a->checkpoint_note, note.mv_data, note.mv_size);
         a->checkpoint_note[note.mv_size] = 0;
@@ -290,8 +296,7 @@ static void on_welcome(struct agent *a, const struct cf_frame *f)
     struct cf_error err = {0};
     if (mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
         return;
-    int rc = agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len,
-                                      a->checkpoint.size,
+    int rc = agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len, a->checkpoint.size,
                                       (const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof, &err);
     if (rc == 0)
         rc = cf_store_error(mdb_txn_commit(txn));

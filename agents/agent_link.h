@@ -38,8 +38,7 @@ void agent_outbox_resend(struct agent *a);
 
 /* Renders a stored Deliver frame as the JSON of the spool inbox; decrypts a
  * message with the agency's key. NULL with err when it cannot be opened. */
-json_t *agent_inbox_render(struct agent *a, const uint8_t *frame, size_t len,
-                           struct cf_error *err);
+json_t *agent_inbox_render(struct agent *a, const uint8_t *frame, size_t len, struct cf_error *err);
 
 /* Loads the kept checkpoint and directory from the store at start. */
 int agent_link_restore(struct agent *a, struct cf_error *err);

@@ -134,8 +134,7 @@ int main(int argc, char **argv)
     }
     if (rc == 0) {
         mkdir(a->cfg.state_dir, 0700);
-        rc = agent_store_open(&a->store, a->cfg.state_dir, (size_t)a->cfg.map_size_mb << 20,
-                              &err);
+        rc = agent_store_open(&a->store, a->cfg.state_dir, (size_t)a->cfg.map_size_mb << 20, &err);
     }
     if (rc == 0)
         rc = agent_link_restore(a, &err);
@@ -157,8 +156,8 @@ int main(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
-        cf_log_info("AGENT-STARTED", "agency=%s broker=%s kept_size=%llu", a->cfg.id,
-                    a->cfg.broker, (unsigned long long)a->checkpoint.size);
+        cf_log_info("AGENT-STARTED", "agency=%s broker=%s kept_size=%llu", a->cfg.id, a->cfg.broker,
+                    (unsigned long long)a->checkpoint.size);
         agent_spool_scan(a);
         serve(a);
         cf_log_info("AGENT-STOPPING", "agency=%s", a->cfg.id);

@@ -55,8 +55,7 @@ static int referral_header(struct agent *a, const struct cf_referral *r, struct 
                             r->la_code);
     snprintf(h->jurisdiction, sizeof h->jurisdiction, "%s", j->name);
     struct cf_route_ctx ctx = {CF_TYPE_REFERRAL, r->la_code};
-    return cf_policy_recipients(a->dir->policy, a->dir, &ctx, h->recipients, &h->n_recipients,
-                                err);
+    return cf_policy_recipients(a->dir->policy, a->dir, &ctx, h->recipients, &h->n_recipients, err);
 }
 
 static int seal(struct agent *a, const struct cf_header *h, const struct cf_referral *r,
@@ -106,7 +105,8 @@ int agent_refer(struct agent *a, const char *json, size_t len, const char *spool
     size_t env_len, entry_len;
     MDB_txn *txn = NULL;
     if (!a->dir) {
-        rc = cf_error_set(err, CF_EUNKNOWNAGENCY, "no signed directory yet: the agent has not "
+        rc = cf_error_set(err, CF_EUNKNOWNAGENCY,
+                          "no signed directory yet: the agent has not "
                           "reached the broker since it was installed");
         goto out;
     }
@@ -197,10 +197,9 @@ void agent_outbox_answer(struct agent *a, const uint8_t *frame, size_t len,
                                  (const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof,
                                  f->checkpoint, f->checkpoint_len, a->broker_sign_pk, &cp, &err);
         if (rc == 0)
-            rc = agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len,
-                                          f->consistency_from,
-                                          (const uint8_t(*)[CF_MERKLE_HASH])f->consistency,
-                                          f->n_consistency, &err);
+            rc = agent_checkpoint_advance(
+                a, txn, f->checkpoint, f->checkpoint_len, f->consistency_from,
+                (const uint8_t(*)[CF_MERKLE_HASH])f->consistency, f->n_consistency, &err);
         cf_wire_record_fini(&rec);
         cf_envelope_fini(&env);
         free(copy);
@@ -222,8 +221,7 @@ void agent_outbox_answer(struct agent *a, const uint8_t *frame, size_t len,
     if (f->kind == CF_FRAME_ACCEPTED)
         cf_log_info("MESSAGE-ACCEPTED", "message=%s leaf=%" PRIu64, id, f->leaf_index);
     else
-        cf_log_warn("MESSAGE-REJECTED", "message=%s code=%s reason=\"%s\"", id, f->code,
-                    f->reason);
+        cf_log_warn("MESSAGE-REJECTED", "message=%s code=%s reason=\"%s\"", id, f->code, f->reason);
     agent_spool_answered(a, f->message_id);
     agent_control_answered(a, f->message_id);
 }
@@ -291,9 +289,9 @@ enum agent_outcome agent_outcome(struct agent *a, const uint8_t message_id[CF_ME
         struct cf_frame f;
         out = AGENT_REJECTED;
         if (cf_wire_frame_decode(v.mv_data, v.mv_size, &f, NULL) == 0)
-            *detail = json_pack("{s:o, s:s, s:s, s:s}", "message_id",
-                                hex(message_id, CF_MESSAGE_ID_LEN), "status", "rejected", "code",
-                                f.code, "reason", f.reason);
+            *detail =
+                json_pack("{s:o, s:s, s:s, s:s}", "message_id", hex(message_id, CF_MESSAGE_ID_LEN),
+                          "status", "rejected", "code", f.code, "reason", f.reason);
         cf_wire_frame_fini(&f);
     } else if (agent_store_get(txn, a->store.outbox, message_id, CF_MESSAGE_ID_LEN, &v) == 0) {
         out = AGENT_QUEUED;
@@ -323,8 +321,8 @@ json_t *agent_status(struct agent *a)
                      a->cfg.id, "connected", a->connected, "connected_since",
                      (json_int_t)(a->connected ? a->connected_since : 0), "broker", a->cfg.broker,
                      "outbox_depth", (json_int_t)depth, "frames_per_commit",
-                     s->commits ? (double)s->frames / (double)s->commits : 0.0,
-                     "broker_tree_size", (json_int_t)s->tree_size, "checkpoint", "origin",
-                     a->checkpoint.origin, "size", (json_int_t)a->checkpoint.size, "root", root,
-                     "directory_serial", (json_int_t)(a->dir ? a->dir->serial : 0));
+                     s->commits ? (double)s->frames / (double)s->commits : 0.0, "broker_tree_size",
+                     (json_int_t)s->tree_size, "checkpoint", "origin", a->checkpoint.origin, "size",
+                     (json_int_t)a->checkpoint.size, "root", root, "directory_serial",
+                     (json_int_t)(a->dir ? a->dir->serial : 0));
 }

@@ -212,7 +212,7 @@ void agent_spool_scan(struct agent *a)
     if (!d)
         return;
     /* Names first, then work: picking up a file moves it under readdir's feet. */
-    char (*names)[NAME_MAX_LEN + 1] = NULL;
+    char(*names)[NAME_MAX_LEN + 1] = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
@@ -233,8 +233,8 @@ void agent_spool_scan(struct agent *a)
     free(names);
 }
 
-int agent_spool_inbox_path(struct agent *a, uint64_t leaf, const json_t *doc, char *dir,
-                           char *path, size_t cap, struct cf_error *err)
+int agent_spool_inbox_path(struct agent *a, uint64_t leaf, const json_t *doc, char *dir, char *path,
+                           size_t cap, struct cf_error *err)
 {
     const char *case_id = json_string_value(json_object_get(doc, "case_id"));
     const char *type = json_string_value(json_object_get(doc, "type"));

@@ -21,8 +21,7 @@ static const struct {
     {"meta", offsetof(struct agent_store, meta)},
 };
 
-int agent_store_open(struct agent_store *s, const char *dir, size_t map_size,
-                     struct cf_error *err)
+int agent_store_open(struct agent_store *s, const char *dir, size_t map_size, struct cf_error *err)
 {
     memset(s, 0, sizeof *s);
     mkdir(dir, 0700);

@@ -313,15 +313,13 @@ struct args {
 };
 
 /* Returns -1 to go on, or the exit code (help printed, or a usage error). */
-static int parse_args(int argc, char **argv, const char *help, const char *allowed,
-                      bool operand, struct args *a)
+static int parse_args(int argc, char **argv, const char *help, const char *allowed, bool operand,
+                      struct args *a)
 {
-    static const struct option opts[] = {{"wait", required_argument, NULL, 'w'},
-                                         {"case", required_argument, NULL, 'k'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
+    static const struct option opts[] = {
+        {"wait", required_argument, NULL, 'w'}, {"case", required_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},       {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},       {0}};
     memset(a, 0, sizeof *a);
     int c, index = -1;
     optind = 1;

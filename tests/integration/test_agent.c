@@ -84,8 +84,8 @@ static json_t *refer(struct net *n, const char *file, int want_status)
 static json_t *await_inbox(struct net *n, const char *id, const char *case_id, const char *type)
 {
     char pattern[1024], path[1024];
-    snprintf(pattern, sizeof pattern, "%s/inbox/%s/*-%s.json", net_agent_of(n, id)->spool,
-             case_id, type);
+    snprintf(pattern, sizeof pattern, "%s/inbox/%s/*-%s.json", net_agent_of(n, id)->spool, case_id,
+             type);
     if (!net_wait_glob(pattern, WAIT_MS, path, sizeof path))
         fail_msg("%s received no %s for %s within %d ms", id, type, case_id, WAIT_MS);
     return load_json(path);
@@ -110,8 +110,8 @@ static void test_police_to_la_end_to_end(void **state)
     json_t *receipt = refer(n, EXAMPLE, 0);
     assert_string_equal(json_string_value(json_object_get(receipt, "status")), "accepted");
     assert_true(json_integer_value(json_object_get(receipt, "leaf_index")) > 0);
-    assert_non_null(strstr(json_string_value(json_object_get(receipt, "checkpoint")),
-                           "test.childfirst/log\n"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(receipt, "checkpoint")), "test.childfirst/log\n"));
     const char *case_id = json_string_value(json_object_get(receipt, "case_id"));
     const char *message_id = json_string_value(json_object_get(receipt, "message_id"));
 
@@ -375,8 +375,7 @@ static void test_duty_team_notice_has_no_child_details(void **state)
     assert_string_equal(json_string_value(json_object_get(notice, "case_id")), case_id);
     assert_string_equal(json_string_value(json_object_get(notice, "urgency")), "immediate");
     assert_true(json_is_true(json_object_get(notice, "immediate_risk")));
-    assert_string_equal(json_string_value(json_object_get(notice, "referring_agency")),
-                        "police-a");
+    assert_string_equal(json_string_value(json_object_get(notice, "referring_agency")), "police-a");
     char *text = json_dumps(notice, 0);
     assert_null(strstr(text, CHILD_NAME));
     assert_null(strstr(text, "narrative"));
@@ -391,8 +390,8 @@ static void test_no_child_details_outside_recipients(void **state)
     struct net *n = *state;
     start_all(n);
     json_t *receipt = refer(n, EXAMPLE, 0);
-    json_t *got =
-        await_inbox(n, "la-csc", json_string_value(json_object_get(receipt, "case_id")), "referral");
+    json_t *got = await_inbox(n, "la-csc", json_string_value(json_object_get(receipt, "case_id")),
+                              "referral");
     json_decref(got);
     for (size_t i = 0; i < sizeof cast / sizeof cast[0]; i++)
         net_agent_stop(n, cast[i]);
@@ -504,14 +503,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rejection_lands_in_spool_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recipient_offline_then_started, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_killed_recipient_offline, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_agent_killed_between_commit_and_ack, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_agent_killed_between_commit_and_ack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_fails_twice_then_succeeds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_is_time_limited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duty_team_notice_has_no_child_details, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_no_child_details_outside_recipients, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_no_child_details_outside_recipients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_while_broker_down_then_sent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_directory_key_change_and_lower_serial, setup,
                                         teardown),
