@@ -9,13 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "agent_link.h"
 #include "agent_store.h"
+#include "agent_text.h"
 #include "childfirst/log.h"
 #include "childfirst/record.h"
 #include "childfirst/store.h"
@@ -33,29 +33,6 @@ static void fault_point(const char *name)
 #else
     (void)name;
 #endif
-}
-
-static void iso_time(uint64_t ms, char out[64])
-{
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
-}
-
-static json_t *hex(const uint8_t *b, size_t n)
-{
-    char out[2 * 64 + 1];
-    sodium_bin2hex(out, sizeof out, b, n);
-    return json_string(out);
-}
-
-static json_t *time_json(uint64_t ms)
-{
-    char t[64];
-    iso_time(ms, t);
-    return json_string(t);
 }
 
 /* What a delivery holds, once checked. */
@@ -141,10 +118,11 @@ static int render(struct agent *a, const struct cf_frame *f, const struct delive
     *out = NULL;
     if (d->is_notice) {
         const struct cf_notice *n = &d->notice;
-        json_t *doc = json_pack("{s:I, s:s, s:s, s:o, s:s, s:o}", "leaf_index",
-                                (json_int_t)f->leaf_index, "type", "notice", "kind", n->kind,
-                                "message_id", hex(n->notice_id, CF_MESSAGE_ID_LEN), "case_id",
-                                n->case_id, "created_at", time_json(n->created_at));
+        json_t *doc =
+            json_pack("{s:I, s:s, s:s, s:o, s:s, s:o}", "leaf_index", (json_int_t)f->leaf_index,
+                      "type", "notice", "kind", n->kind, "message_id",
+                      agent_text_hex(n->notice_id, CF_MESSAGE_ID_LEN), "case_id", n->case_id,
+                      "created_at", agent_text_time_json(n->created_at));
         if (doc && n->urgency)
             json_object_set_new(doc, "urgency", json_string(cf_header_urgency_name(n->urgency)));
         if (doc && n->has_immediate_risk)
@@ -187,13 +165,14 @@ static int render(struct agent *a, const struct cf_frame *f, const struct delive
     json_t *to = json_array();
     for (size_t i = 0; to && i < h->n_recipients; i++)
         json_array_append_new(to, json_string(h->recipients[i]));
-    *out = json_pack("{s:I, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:b, s:o}",
-                     "leaf_index", (json_int_t)f->leaf_index, "type", cf_header_type_name(h->type),
-                     "message_id", hex(h->message_id, CF_MESSAGE_ID_LEN), "case_id", h->case_id,
-                     "sender", h->sender, "recipients", to, "created_at", time_json(h->created_at),
-                     "accepted_at", time_json(d->rec.time), "jurisdiction", h->jurisdiction,
-                     "la_code", h->la_code, "urgency", cf_header_urgency_name(h->urgency),
-                     "immediate_risk", h->immediate_risk, "payload", body);
+    *out =
+        json_pack("{s:I, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:b, s:o}", "leaf_index",
+                  (json_int_t)f->leaf_index, "type", cf_header_type_name(h->type), "message_id",
+                  agent_text_hex(h->message_id, CF_MESSAGE_ID_LEN), "case_id", h->case_id, "sender",
+                  h->sender, "recipients", to, "created_at", agent_text_time_json(h->created_at),
+                  "accepted_at", agent_text_time_json(d->rec.time), "jurisdiction", h->jurisdiction,
+                  "la_code", h->la_code, "urgency", cf_header_urgency_name(h->urgency),
+                  "immediate_risk", h->immediate_risk, "payload", body);
     return *out ? 0 : cf_error_set(err, CF_ENOMEM, "out of memory");
 }
 
@@ -356,13 +335,14 @@ json_t *agent_inbox(struct agent *a, const char *case_id)
                 const char *cid = d.is_notice ? d.notice.case_id : d.hdr.case_id;
                 if (!case_id || strcmp(case_id, cid) == 0) {
                     enum cf_urgency u = d.is_notice ? d.notice.urgency : d.hdr.urgency;
-                    json_t *e = json_pack("{s:I, s:o, s:s, s:s, s:s, s:o, s:s}", "leaf_index",
-                                          (json_int_t)f.leaf_index, "received_at",
-                                          time_json(d.rec.time), "case_id", cid, "type",
-                                          d.is_notice ? "notice" : cf_header_type_name(d.hdr.type),
-                                          "sender", d.is_notice ? "broker" : d.hdr.sender,
-                                          "message_id", hex(d.message_id, CF_MESSAGE_ID_LEN),
-                                          "urgency", u ? cf_header_urgency_name(u) : "");
+                    json_t *e =
+                        json_pack("{s:I, s:o, s:s, s:s, s:s, s:o, s:s}", "leaf_index",
+                                  (json_int_t)f.leaf_index, "received_at",
+                                  agent_text_time_json(d.rec.time), "case_id", cid, "type",
+                                  d.is_notice ? "notice" : cf_header_type_name(d.hdr.type),
+                                  "sender", d.is_notice ? "broker" : d.hdr.sender, "message_id",
+                                  agent_text_hex(d.message_id, CF_MESSAGE_ID_LEN), "urgency",
+                                  u ? cf_header_urgency_name(u) : "");
                     if (e && d.is_notice)
                         json_object_set_new(e, "kind", json_string(d.notice.kind));
                     json_array_append_new(list, e);

@@ -13,6 +13,7 @@
 
 #include "agent_link.h"
 #include "agent_store.h"
+#include "agent_text.h"
 #include "childfirst/log.h"
 #include "childfirst/record.h"
 #include "childfirst/store.h"
@@ -22,13 +23,6 @@ uint64_t agent_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static json_t *hex(const uint8_t *b, size_t n)
-{
-    char out[2 * 64 + 1];
-    sodium_bin2hex(out, sizeof out, b, n);
-    return json_string(out);
 }
 
 /* The header of a new referral: ids, enums and times only. */
@@ -264,7 +258,7 @@ static json_t *receipt(const uint8_t *frame, size_t len)
         cf_wire_record_decode(f.record, f.record_len, &rec, NULL) == 0) {
         if (cf_wire_header_decode(rec.header, rec.header_len, &h, NULL) == 0)
             doc = json_pack("{s:o, s:s, s:I, s:s#, s:s}", "message_id",
-                            hex(f.message_id, CF_MESSAGE_ID_LEN), "case_id", h.case_id,
+                            agent_text_hex(f.message_id, CF_MESSAGE_ID_LEN), "case_id", h.case_id,
                             "leaf_index", (json_int_t)f.leaf_index, "checkpoint", f.checkpoint,
                             (int)f.checkpoint_len, "status", "accepted");
         cf_wire_record_fini(&rec);
@@ -289,14 +283,14 @@ enum agent_outcome agent_outcome(struct agent *a, const uint8_t message_id[CF_ME
         struct cf_frame f;
         out = AGENT_REJECTED;
         if (cf_wire_frame_decode(v.mv_data, v.mv_size, &f, NULL) == 0)
-            *detail =
-                json_pack("{s:o, s:s, s:s, s:s}", "message_id", hex(message_id, CF_MESSAGE_ID_LEN),
-                          "status", "rejected", "code", f.code, "reason", f.reason);
+            *detail = json_pack("{s:o, s:s, s:s, s:s}", "message_id",
+                                agent_text_hex(message_id, CF_MESSAGE_ID_LEN), "status", "rejected",
+                                "code", f.code, "reason", f.reason);
         cf_wire_frame_fini(&f);
     } else if (agent_store_get(txn, a->store.outbox, message_id, CF_MESSAGE_ID_LEN, &v) == 0) {
         out = AGENT_QUEUED;
-        *detail = json_pack("{s:o, s:s}", "message_id", hex(message_id, CF_MESSAGE_ID_LEN),
-                            "status", "queued");
+        *detail = json_pack("{s:o, s:s}", "message_id",
+                            agent_text_hex(message_id, CF_MESSAGE_ID_LEN), "status", "queued");
     }
     mdb_txn_abort(txn);
     return out;
