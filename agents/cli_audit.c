@@ -25,7 +25,8 @@
 #define TREE_LEVELS 65             /* node levels of a tree of fewer than 2^64 leaves */
 
 static const char help[] =
-    "usage: childfirst audit verify DIR (--broker-key BASE64 | --broker-key-file FILE)\n"
+    "usage: childfirst audit verify DIR\n"
+    "                               (--broker-key BASE64 | --broker-key-file FILE)\n"
     "\n"
     "Checks a broker's log folder in one read snapshot (safe while the broker\n"
     "runs): records run 0..N-1 without gaps, decode canonically and never go back\n"
