@@ -219,9 +219,10 @@ static int keep(struct agent *a, const uint8_t *frame, size_t len, const struct 
         mdb_txn_abort(txn);
         return 0;
     }
+    struct cf_checkpoint kept;
     rc = agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len, f->consistency_from,
                                   (const uint8_t(*)[CF_MERKLE_HASH])f->consistency,
-                                  f->n_consistency, err);
+                                  f->n_consistency, &kept, err);
     if (rc == 0) {
         struct cf_checkpoint cp;
         rc = cf_record_prove(f->record, f->record_len, f->leaf_index,
@@ -236,7 +237,7 @@ static int keep(struct agent *a, const uint8_t *frame, size_t len, const struct 
     if (rc == 0 && hook && (rc = enqueue_hook(a, txn, f->leaf_index)) != 0)
         cf_error_set(err, rc, "cannot queue the hook");
     if (rc == 0)
-        rc = cf_store_error(mdb_txn_commit(txn));
+        rc = agent_checkpoint_commit(a, txn, &kept, f->checkpoint, f->checkpoint_len);
     else
         mdb_txn_abort(txn);
     return rc;

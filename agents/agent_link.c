@@ -132,9 +132,12 @@ static void split_view(struct agent *a, const char *what)
 
 int agent_checkpoint_advance(struct agent *a, MDB_txn *txn, const char *note, size_t len,
                              uint64_t from, const uint8_t (*proof)[CF_MERKLE_HASH], size_t n,
-                             struct cf_error *err)
+                             struct cf_checkpoint *out, struct cf_error *err)
 {
     struct cf_checkpoint cp;
+    if (len > CF_CHECKPOINT_MAX)
+        return cf_error_set(err, CF_ETOOBIG, "the checkpoint note is %zu bytes; the limit is %d",
+                            len, CF_CHECKPOINT_MAX);
     int rc = cf_checkpoint_open(note, len, a->broker_sign_pk, &cp, err);
     if (rc != 0)
         return rc;
@@ -153,6 +156,7 @@ int agent_checkpoint_advance(struct agent *a, MDB_txn *txn, const char *note, si
                 return cf_error_set(err, CF_ECORRUPT,
                                     "two different roots for the tree of %" PRIu64 " leaves",
                                     cp.size);
+            *out = cp;
             return 0;
         }
         if (from != kept->size)
@@ -169,7 +173,17 @@ int agent_checkpoint_advance(struct agent *a, MDB_txn *txn, const char *note, si
     rc = agent_store_put(txn, a->store.meta, "checkpoint", 10, note, len);
     if (rc != 0)
         return cf_error_set(err, rc, "cannot keep the checkpoint");
-    a->checkpoint = cp;
+    *out = cp;
+    return 0;
+}
+
+int agent_checkpoint_commit(struct agent *a, MDB_txn *txn, const struct cf_checkpoint *cp,
+                            const char *note, size_t len)
+{
+    int rc = cf_store_error(mdb_txn_commit(txn));
+    if (rc != 0 || len > CF_CHECKPOINT_MAX)
+        return rc;
+    a->checkpoint = *cp;
     memcpy(a->checkpoint_note, note, len);
     a->checkpoint_note[len] = 0;
     return 0;
@@ -294,12 +308,14 @@ static void on_welcome(struct agent *a, const struct cf_frame *f)
 {
     MDB_txn *txn;
     struct cf_error err = {0};
+    struct cf_checkpoint cp;
     if (mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
         return;
-    int rc = agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len, a->checkpoint.size,
-                                      (const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof, &err);
+    int rc =
+        agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len, a->checkpoint.size,
+                                 (const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof, &cp, &err);
     if (rc == 0)
-        rc = cf_store_error(mdb_txn_commit(txn));
+        rc = agent_checkpoint_commit(a, txn, &cp, f->checkpoint, f->checkpoint_len);
     else
         mdb_txn_abort(txn);
     if (rc != 0) {

@@ -21,13 +21,21 @@ bool agent_link_send(struct agent *a, const struct cf_frame *f);
 
 /* Accepts a checkpoint note shown by the broker: it must be signed by the
  * pinned broker key, and be the kept checkpoint or extend it by the given
- * consistency proof. Stores it in `txn` as the new kept one. CF_ESTALE when the
- * proof starts from another size (the caller resynchronises with a Hello);
- * CF_EPROOF, CF_ESIG, CF_ECORRUPT for a broker showing a different history:
- * the caller raises the split-view alarm. */
+ * consistency proof. Stores it in `txn` and fills *out with it; the kept
+ * checkpoint in memory changes only through agent_checkpoint_commit, once that
+ * transaction has committed, so memory never runs ahead of the disk. CF_ESTALE
+ * when the proof starts from another size (the caller resynchronises with a
+ * Hello); CF_EPROOF, CF_ESIG, CF_ECORRUPT for a broker showing a different
+ * history: the caller raises the split-view alarm. */
 int agent_checkpoint_advance(struct agent *a, MDB_txn *txn, const char *note, size_t len,
                              uint64_t from, const uint8_t (*proof)[CF_MERKLE_HASH], size_t n,
-                             struct cf_error *err);
+                             struct cf_checkpoint *out, struct cf_error *err);
+
+/* Commits `txn` (which LMDB then frees, committed or not) and, only if the
+ * commit succeeded, makes `cp` with its note the kept checkpoint in memory.
+ * Returns 0 or the commit's CF_E* code. */
+int agent_checkpoint_commit(struct agent *a, MDB_txn *txn, const struct cf_checkpoint *cp,
+                            const char *note, size_t len);
 
 /* The inbox and outbox sides (agent_inbox.c, agent_outbox.c). */
 void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,

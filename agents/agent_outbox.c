@@ -162,6 +162,7 @@ void agent_outbox_answer(struct agent *a, const uint8_t *frame, size_t len,
     MDB_txn *txn;
     MDB_val v;
     struct cf_error err = {0};
+    struct cf_checkpoint kept;
     if (mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
         return;
     int rc = agent_store_get(txn, a->store.outbox, f->message_id, CF_MESSAGE_ID_LEN, &v);
@@ -193,7 +194,7 @@ void agent_outbox_answer(struct agent *a, const uint8_t *frame, size_t len,
         if (rc == 0)
             rc = agent_checkpoint_advance(
                 a, txn, f->checkpoint, f->checkpoint_len, f->consistency_from,
-                (const uint8_t(*)[CF_MERKLE_HASH])f->consistency, f->n_consistency, &err);
+                (const uint8_t(*)[CF_MERKLE_HASH])f->consistency, f->n_consistency, &kept, &err);
         cf_wire_record_fini(&rec);
         cf_envelope_fini(&env);
         free(copy);
@@ -206,10 +207,14 @@ void agent_outbox_answer(struct agent *a, const uint8_t *frame, size_t len,
     }
     MDB_dbi to = f->kind == CF_FRAME_ACCEPTED ? a->store.sent : a->store.rejected;
     if ((rc = agent_store_put(txn, to, f->message_id, CF_MESSAGE_ID_LEN, frame, len)) != 0 ||
-        (rc = agent_store_del(txn, a->store.outbox, f->message_id, CF_MESSAGE_ID_LEN)) != 0 ||
-        (rc = cf_store_error(mdb_txn_commit(txn))) != 0) {
-        if (rc != 0)
-            cf_log_error("OUTBOX-UPDATE-FAILED", "message=%s code=%s", id, cf_error_name(rc));
+        (rc = agent_store_del(txn, a->store.outbox, f->message_id, CF_MESSAGE_ID_LEN)) != 0)
+        mdb_txn_abort(txn);
+    else if (f->kind == CF_FRAME_ACCEPTED)
+        rc = agent_checkpoint_commit(a, txn, &kept, f->checkpoint, f->checkpoint_len);
+    else
+        rc = cf_store_error(mdb_txn_commit(txn));
+    if (rc != 0) {
+        cf_log_error("OUTBOX-UPDATE-FAILED", "message=%s code=%s", id, cf_error_name(rc));
         return;
     }
     if (f->kind == CF_FRAME_ACCEPTED)
