@@ -64,7 +64,9 @@ struct agent {
     struct cf_directory *dir; /* NULL until the first verified bundle */
     struct agent_store store;
     void *zmq, *dealer, *monitor;
-    bool connected; /* a verified Welcome on the current connection */
+    bool connected;      /* a verified Welcome on the current connection, and in step */
+    bool distrusted;     /* this connection showed a split view: nothing more from it */
+    uint64_t hello_size; /* the kept size the last Hello named */
     uint64_t connected_since, last_resend, last_scan;
     struct cf_checkpoint checkpoint; /* the newest verified; size 0 before any */
     char checkpoint_note[CF_CHECKPOINT_MAX + 1];

@@ -203,7 +203,9 @@ static int enqueue_hook(struct agent *a, MDB_txn *txn, uint64_t leaf)
     return rc;
 }
 
-/* Keeps a checked delivery: inbox, id index, hook queue and checkpoint in one commit. */
+/* Keeps a checked delivery: inbox, id index, hook queue and checkpoint in one
+ * commit. A repeat (a leaf already kept) stores only the checkpoint: the broker
+ * counts it as shown, so the next delivery's proof starts from it. */
 static int keep(struct agent *a, const uint8_t *frame, size_t len, const struct cf_frame *f,
                 const struct delivery *d, bool *repeat, struct cf_error *err)
 {
@@ -215,10 +217,6 @@ static int keep(struct agent *a, const uint8_t *frame, size_t len, const struct 
     MDB_val v;
     cf_store_put_u64(key, f->leaf_index);
     *repeat = agent_store_get(txn, a->store.inbox, key, 8, &v) == 0;
-    if (*repeat) {
-        mdb_txn_abort(txn);
-        return 0;
-    }
     struct cf_checkpoint kept;
     rc = agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len, f->consistency_from,
                                   (const uint8_t(*)[CF_MERKLE_HASH])f->consistency,
@@ -229,12 +227,12 @@ static int keep(struct agent *a, const uint8_t *frame, size_t len, const struct 
                              (const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof, f->checkpoint,
                              f->checkpoint_len, a->broker_sign_pk, &cp, err);
     }
-    if (rc == 0 &&
+    if (rc == 0 && !*repeat &&
         ((rc = agent_store_put(txn, a->store.inbox, key, 8, frame, len)) != 0 ||
          (rc = agent_store_put(txn, a->store.byid, d->message_id, CF_MESSAGE_ID_LEN, key, 8)) != 0))
         cf_error_set(err, rc, "cannot keep leaf %" PRIu64, f->leaf_index);
     bool hook = d->is_notice ? a->cfg.on_notice[0] : a->cfg.on_message[0];
-    if (rc == 0 && hook && (rc = enqueue_hook(a, txn, f->leaf_index)) != 0)
+    if (rc == 0 && !*repeat && hook && (rc = enqueue_hook(a, txn, f->leaf_index)) != 0)
         cf_error_set(err, rc, "cannot queue the hook");
     if (rc == 0)
         rc = agent_checkpoint_commit(a, txn, &kept, f->checkpoint, f->checkpoint_len);
@@ -259,42 +257,34 @@ void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
     if (rc != 0) {
         /* Not the sender's fault: a broker showing something it did not log, or
          * a directory this agent has not caught up with. Nothing is answered;
-         * the broker offers it again after the next Hello. */
+         * the broker offers it again after the next Hello. Its checkpoint is
+         * still kept, so the frames after it follow on. */
         cf_log_error("DELIVERY-UNVERIFIED", "leaf=%" PRIu64 " code=%s reason=\"%s\"", f->leaf_index,
                      cf_error_name(rc), err.text);
         if (rc == CF_EUNKNOWNAGENCY) {
             struct cf_frame r = {.kind = CF_FRAME_DIRECTORY_REQUEST};
             agent_link_send(a, &r);
         }
+        (void)agent_link_take_checkpoint(a, f, "CHECKPOINT-RESYNC");
         delivery_fini(&d);
         return;
     }
     rc = render(a, f, &d, &doc, &err);
     if (rc != 0) {
-        /* The sender's envelope cannot be opened here: a signed nack tells them. */
+        /* The sender's envelope cannot be opened here: a signed nack tells them,
+         * once its checkpoint is kept like any other. */
         cf_log_error("DELIVERY-UNOPENABLE", "leaf=%" PRIu64 " code=%s", f->leaf_index,
                      cf_error_name(rc));
-        if (open_failure(rc))
+        if (agent_link_take_checkpoint(a, f, "CHECKPOINT-RESYNC") == 0 && open_failure(rc))
             send_answer(a, f, &d, cf_error_name(rc));
         delivery_fini(&d);
         return;
     }
     bool repeat = false;
     rc = keep(a, frame, len, f, &d, &repeat, &err);
-    if (rc == CF_ESTALE) {
-        cf_log_warn("CHECKPOINT-RESYNC", "%s", err.text);
-        struct cf_frame h = {.kind = CF_FRAME_HELLO,
-                             .version = CF_PROTOCOL_VERSION,
-                             .last_checkpoint_size = a->checkpoint.size};
-        agent_link_send(a, &h); /* the broker starts again from our kept checkpoint */
-    } else if (rc == CF_ECORRUPT || rc == CF_EPROOF || rc == CF_ESIG || rc == CF_EDECODE ||
-               rc == CF_ERANGE) {
-        cf_log_error("SPLIT-VIEW", "leaf=%" PRIu64 " detail=\"%s\"", f->leaf_index, err.text);
-        a->connected = false;
-    } else if (rc != 0) {
+    if (rc != 0 && !agent_link_refused(a, rc, "CHECKPOINT-RESYNC", err.text))
         cf_log_error("INBOX-KEEP-FAILED", "leaf=%" PRIu64 " reason=\"%s\"", f->leaf_index,
                      err.text);
-    }
     /* The spool file, also for a repeat whose file a crash may have lost. */
     if (rc == 0 && (rc = agent_spool_inbox(a, f->leaf_index, doc, &err)) != 0)
         cf_log_error("SPOOL-WRITE-FAILED", "leaf=%" PRIu64 " reason=\"%s\"", f->leaf_index,

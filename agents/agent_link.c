@@ -74,14 +74,21 @@ bool agent_link_send(struct agent *a, const struct cf_frame *f)
     return ok;
 }
 
-static void say_hello(struct agent *a)
+/* Hello names the kept checkpoint; the Welcome's consistency proof starts there. */
+static void send_hello(struct agent *a)
 {
-    struct cf_frame d = {.kind = CF_FRAME_DIRECTORY_REQUEST};
     struct cf_frame h = {.kind = CF_FRAME_HELLO,
                          .version = CF_PROTOCOL_VERSION,
                          .last_checkpoint_size = a->checkpoint.size};
-    agent_link_send(a, &d);
+    a->hello_size = a->checkpoint.size;
     agent_link_send(a, &h);
+}
+
+static void say_hello(struct agent *a)
+{
+    struct cf_frame d = {.kind = CF_FRAME_DIRECTORY_REQUEST};
+    agent_link_send(a, &d);
+    send_hello(a);
 }
 
 void agent_link_events(struct agent *a)
@@ -103,6 +110,7 @@ void agent_link_events(struct agent *a)
         switch (event) {
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
             cf_log_info("BROKER-CONNECTED", "broker=%s", a->cfg.broker);
+            a->distrusted = false; /* a new connection earns trust by its Welcome */
             say_hello(a);
             break;
         case ZMQ_EVENT_DISCONNECTED:
@@ -124,10 +132,61 @@ void agent_link_events(struct agent *a)
 
 /* ---- Checkpoints: the split-view guard ---- */
 
-static void split_view(struct agent *a, const char *what)
+void agent_link_distrust(struct agent *a, const char *detail)
 {
     cf_log_error("SPLIT-VIEW", "broker=%s kept_size=%" PRIu64 " detail=\"%s\"", a->cfg.broker,
-                 a->checkpoint.size, what);
+                 a->checkpoint.size, detail);
+    a->connected = false;
+    a->distrusted = true;
+}
+
+void agent_link_resync(struct agent *a, const char *event, const char *detail)
+{
+    if (!a->connected)
+        return; /* a Hello is already out, or this connection is not trusted */
+    cf_log_warn(event, "broker=%s kept_size=%" PRIu64 " detail=\"%s\"", a->cfg.broker,
+                a->checkpoint.size, detail);
+    /* Until the Welcome, every frame is ignored: the broker offers again all it
+     * had not been answered, and the outbox is resent, once the Welcome is in. */
+    a->connected = false;
+    send_hello(a);
+}
+
+bool agent_link_refused(struct agent *a, int rc, const char *resync_event, const char *detail)
+{
+    if (rc == CF_ESTALE) {
+        agent_link_resync(a, resync_event, detail);
+        return true;
+    }
+    if (rc == CF_ECORRUPT || rc == CF_EPROOF || rc == CF_ESIG || rc == CF_EDECODE ||
+        rc == CF_ERANGE) {
+        agent_link_distrust(a, detail);
+        return true;
+    }
+    return false;
+}
+
+int agent_link_take_checkpoint(struct agent *a, const struct cf_frame *f, const char *resync_event)
+{
+    MDB_txn *txn;
+    struct cf_error err = {0};
+    struct cf_checkpoint kept;
+    int rc = cf_store_error(mdb_txn_begin(a->store.env, NULL, 0, &txn));
+    if (rc != 0) {
+        cf_log_error("CHECKPOINT-KEEP-FAILED", "code=%s", cf_error_name(rc));
+        return rc;
+    }
+    rc = agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len, f->consistency_from,
+                                  (const uint8_t(*)[CF_MERKLE_HASH])f->consistency,
+                                  f->n_consistency, &kept, &err);
+    if (rc == 0)
+        rc = agent_checkpoint_commit(a, txn, &kept, f->checkpoint, f->checkpoint_len);
+    else
+        mdb_txn_abort(txn);
+    if (rc != 0 && !agent_link_refused(a, rc, resync_event, err.text))
+        cf_log_error("CHECKPOINT-KEEP-FAILED", "code=%s reason=\"%s\"", cf_error_name(rc),
+                     err.text);
+    return rc;
 }
 
 int agent_checkpoint_advance(struct agent *a, MDB_txn *txn, const char *note, size_t len,
@@ -309,17 +368,27 @@ static void on_welcome(struct agent *a, const struct cf_frame *f)
     MDB_txn *txn;
     struct cf_error err = {0};
     struct cf_checkpoint cp;
+    if (a->distrusted)
+        return; /* this connection showed a split view: only a new one is heard */
     if (mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
         return;
+    /* The proof starts at the size our Hello named. */
     int rc =
-        agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len, a->checkpoint.size,
+        agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len, a->hello_size,
                                  (const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof, &cp, &err);
     if (rc == 0)
         rc = agent_checkpoint_commit(a, txn, &cp, f->checkpoint, f->checkpoint_len);
     else
         mdb_txn_abort(txn);
+    if (rc == CF_ESTALE) {
+        /* A Welcome to an older Hello: ask again from what is kept now. */
+        cf_log_warn("CHECKPOINT-RESYNC", "broker=%s detail=\"%s\"", a->cfg.broker, err.text);
+        a->connected = false;
+        send_hello(a);
+        return;
+    }
     if (rc != 0) {
-        split_view(a, err.text);
+        agent_link_distrust(a, err.text);
         return; /* not connected: nothing is sent to or accepted from this broker */
     }
     a->connected = true;

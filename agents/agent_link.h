@@ -37,6 +37,29 @@ int agent_checkpoint_advance(struct agent *a, MDB_txn *txn, const char *note, si
 int agent_checkpoint_commit(struct agent *a, MDB_txn *txn, const struct cf_checkpoint *cp,
                             const char *note, size_t len);
 
+/* The broker showed a history that does not extend the kept one: logs
+ * SPLIT-VIEW and takes nothing more from this connection (not even a
+ * Welcome) until a new one is made. */
+void agent_link_distrust(struct agent *a, const char *detail);
+
+/* A frame's consistency proof did not start at the kept size (CF_ESTALE): logs
+ * `event`, says Hello again from the kept checkpoint and ignores every frame
+ * until the Welcome, after which the broker offers again whatever was not
+ * acknowledged and the outbox is resent. Does nothing when not connected. */
+void agent_link_resync(struct agent *a, const char *event, const char *detail);
+
+/* Handles a refused checkpoint or proof: CF_ESTALE resynchronises (logging
+ * `resync_event`), a different history (CF_ECORRUPT, CF_EPROOF, CF_ESIG,
+ * CF_EDECODE, CF_ERANGE) raises the split-view alarm. False for any other
+ * code, which the caller reports. */
+bool agent_link_refused(struct agent *a, int rc, const char *resync_event, const char *detail);
+
+/* Keeps the checkpoint a Deliver or Accepted carries, in its own commit, for
+ * a frame that stores nothing else (a repeat, a nack, one not verified): the
+ * broker counts it as shown, so the next frame's proof starts from it.
+ * Handles a refusal as agent_link_refused does; returns 0 or the code. */
+int agent_link_take_checkpoint(struct agent *a, const struct cf_frame *f, const char *resync_event);
+
 /* The inbox and outbox sides (agent_inbox.c, agent_outbox.c). */
 void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
                          const struct cf_frame *f);

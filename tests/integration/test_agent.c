@@ -103,6 +103,64 @@ static void assert_same_referral(const json_t *payload)
     json_decref(want);
 }
 
+/* How many times `needle` occurs in the file at `path` (0 if unreadable). */
+static size_t count_in_file(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    static char buf[1 << 22];
+    size_t len = fread(buf, 1, sizeof buf - 1, f), n = 0;
+    fclose(f);
+    buf[len] = 0;
+    for (const char *p = buf; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Waits until `needle` occurs at least `times` times in the file. */
+static bool wait_in_file(const char *path, const char *needle, size_t times, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        if (count_in_file(path, needle) >= times)
+            return true;
+        usleep(20 * 1000);
+    }
+    return false;
+}
+
+/* The number after `key` on the last line of the file that holds `event`; -1 if none. */
+static long long last_logged(const char *path, const char *event, const char *key)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    long long value = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f)) {
+        const char *at = strstr(line, event), *k = at ? strstr(at, key) : NULL;
+        if (k)
+            value = atoll(k + strlen(key));
+    }
+    fclose(f);
+    return value;
+}
+
+/* The tree size a receipt's checkpoint signs (the note's second line). */
+static long long receipt_size(const json_t *receipt)
+{
+    const char *note = json_string_value(json_object_get(receipt, "checkpoint"));
+    const char *nl = note ? strchr(note, '\n') : NULL;
+    return nl ? atoll(nl + 1) : -1;
+}
+
+/* `childfirst refer FILE --wait S` from police-a: the exit status, the answer in `out`. */
+static int refer_wait(struct net *n, const char *file, const char *wait_s)
+{
+    const char *args[] = {"refer", file, "--wait", wait_s, NULL};
+    return net_cli(n, "police-a", args, out, sizeof out, err, sizeof err);
+}
+
 static void test_police_to_la_end_to_end(void **state)
 {
     struct net *n = *state;
@@ -493,6 +551,68 @@ static void test_directory_key_change_and_lower_serial(void **state)
     net_broker_start(n);
 }
 
+/* A receipt for a message already answered (a resend crossed the first
+ * answer) still carries the checkpoint the broker now counts as shown: unless
+ * the agent keeps it, the next receipt's proof does not start at its kept size
+ * and that referral stalls in the outbox. */
+static void test_repeated_receipt_keeps_checkpoint(void **state)
+{
+    struct net *n = *state;
+    for (size_t i = 1; i < sizeof cast / sizeof cast[0]; i++)
+        net_agent_start(n, cast[i], NULL);
+    net_agent_start(n, "police-a", "resend-answered");
+    const char *log = net_agent_of(n, "police-a")->log;
+    json_t *first = refer(n, EXAMPLE, 0);
+    long long first_size = receipt_size(first);
+    assert_true(first_size > 0);
+    /* The log grows as the recipients acknowledge... */
+    char line[256];
+    snprintf(line, sizeof line, "MESSAGE-DELIVERED about=%lld recipient=la-csc",
+             (long long)json_integer_value(json_object_get(first, "leaf_index")));
+    assert_true(wait_in_file(n->broker_log, line, 1, WAIT_MS));
+    /* ...and a resend of the answered referral brings a receipt showing the larger tree. */
+    long long repeated = -1;
+    for (int i = 0; i < WAIT_MS / 20 && repeated <= first_size; i++) {
+        repeated = last_logged(log, "RECEIPT-REPEATED", " size=");
+        usleep(20 * 1000);
+    }
+    if (repeated <= first_size)
+        fail_msg("no repeated receipt showing more than %lld leaves was kept", first_size);
+    /* The next referral gets its receipt at once, with no resynchronising. */
+    assert_int_equal(refer_wait(n, EXAMPLE, "5"), 0);
+    json_t *second = json_loads(out, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(second, "status")), "accepted");
+    assert_true(receipt_size(second) > repeated);
+    assert_int_equal(count_in_file(log, "RESYNC"), 0);
+    assert_int_equal(count_in_file(log, "SPLIT-VIEW"), 0);
+    json_decref(second);
+    json_decref(first);
+}
+
+/* When a receipt's consistency proof does not start at the kept size (here
+ * another connection said Hello as police-a, so the broker showed it, not the
+ * agent, the checkpoints), the agent says Hello again and the referral still
+ * gets its receipt. */
+static void test_stale_receipt_resynchronises(void **state)
+{
+    struct net *n = *state;
+    start_all(n);
+    const char *log = net_agent_of(n, "police-a")->log;
+    json_decref(refer(n, EXAMPLE, 0));
+    size_t welcomes = count_in_file(log, "BROKER-WELCOME");
+    void *other = net_connect(n, net_agency(n, "police-a")->keys);
+    struct cf_frame w;
+    net_hello(other, 0, &w);
+    cf_wire_frame_fini(&w);
+    assert_int_equal(refer_wait(n, EXAMPLE, "10"), 0);
+    json_t *receipt = json_loads(out, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(receipt, "status")), "accepted");
+    assert_true(count_in_file(log, "RECEIPT-RESYNC") >= 1);
+    assert_true(count_in_file(log, "BROKER-WELCOME") > welcomes);
+    assert_int_equal(count_in_file(log, "SPLIT-VIEW"), 0);
+    json_decref(receipt);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -512,6 +632,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queued_while_broker_down_then_sent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_directory_key_change_and_lower_serial, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_repeated_receipt_keeps_checkpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_receipt_resynchronises, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
