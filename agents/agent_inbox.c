@@ -4,7 +4,8 @@
  * Then, in this order: one LMDB commit (inbox, index, hook queue, checkpoint),
  * the spool file (temp, fsync, rename), and only then the signed DeliveryAck.
  * A crash anywhere leaves the message unacknowledged, so the broker offers it
- * again, and a repeat is acknowledged without being kept twice. */
+ * again, and a repeat (the same message at the same leaf) is acknowledged
+ * without being kept twice; another message at a kept leaf is a split view. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,6 +204,37 @@ static int enqueue_hook(struct agent *a, MDB_txn *txn, uint64_t leaf)
     return rc;
 }
 
+/* A leaf already kept must come again as the same message with the same
+ * delivered bytes: the leaf index alone proves nothing. CF_ECORRUPT (a split
+ * view: never acknowledged) when the broker now shows another one there. */
+static int same_as_kept(struct agent *a, const MDB_val *kept, const struct cf_frame *f,
+                        const struct delivery *d, struct cf_error *err)
+{
+    struct cf_frame old;
+    struct delivery was;
+    memset(&was, 0, sizeof was);
+    int rc = cf_wire_frame_decode(kept->mv_data, kept->mv_size, &old, NULL);
+    if (rc == 0)
+        rc = check_content(a, &old, &was, false, NULL);
+    if (rc != 0) {
+        rc = cf_error_set(err, CF_ESTORE, "the kept copy of leaf %" PRIu64 " cannot be read",
+                          f->leaf_index);
+    } else if (sodium_memcmp(was.message_id, d->message_id, CF_MESSAGE_ID_LEN) != 0 ||
+               sodium_memcmp(was.hash, d->hash, CF_HASH_LEN) != 0) {
+        char then[2 * CF_MESSAGE_ID_LEN + 1], now[2 * CF_MESSAGE_ID_LEN + 1];
+        sodium_bin2hex(then, sizeof then, was.message_id, CF_MESSAGE_ID_LEN);
+        sodium_bin2hex(now, sizeof now, d->message_id, CF_MESSAGE_ID_LEN);
+        rc = cf_error_set(err, CF_ECORRUPT,
+                          "leaf %" PRIu64 " was kept as message %s; the broker now shows %s%s "
+                          "there",
+                          f->leaf_index, then, now,
+                          strcmp(then, now) == 0 ? " with other bytes" : "");
+    }
+    delivery_fini(&was);
+    cf_wire_frame_fini(&old);
+    return rc;
+}
+
 /* Keeps a checked delivery: inbox, id index, hook queue and checkpoint in one
  * commit. A repeat (a leaf already kept) stores only the checkpoint: the broker
  * counts it as shown, so the next delivery's proof starts from it. */
@@ -217,6 +249,10 @@ static int keep(struct agent *a, const uint8_t *frame, size_t len, const struct 
     MDB_val v;
     cf_store_put_u64(key, f->leaf_index);
     *repeat = agent_store_get(txn, a->store.inbox, key, 8, &v) == 0;
+    if (*repeat && (rc = same_as_kept(a, &v, f, d, err)) != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
     struct cf_checkpoint kept;
     rc = agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len, f->consistency_from,
                                   (const uint8_t(*)[CF_MERKLE_HASH])f->consistency,

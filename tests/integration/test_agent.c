@@ -613,6 +613,44 @@ static void test_stale_receipt_resynchronises(void **state)
     json_decref(receipt);
 }
 
+/* A repeat is acknowledged only if it is the message kept at that leaf: the
+ * leaf index alone proves nothing. Here la-csc's store holds another message
+ * at the leaf the broker offers again. */
+static void test_repeat_of_another_message_is_split_view(void **state)
+{
+    struct net *n = *state;
+    start_all(n);
+    const char *log = net_agent_of(n, "la-csc")->log;
+    json_t *first = refer(n, EXAMPLE, 0);
+    long long leaf1 = json_integer_value(json_object_get(first, "leaf_index"));
+    char line[256];
+    snprintf(line, sizeof line, "MESSAGE-DELIVERED about=%lld recipient=la-csc", leaf1);
+    assert_true(wait_in_file(n->broker_log, line, 1, WAIT_MS));
+    net_agent_stop(n, "la-csc");
+    net_agent_start(n, "la-csc", "after-inbox-commit");
+    json_t *second = refer(n, EXAMPLE, 0);
+    long long leaf2 = json_integer_value(json_object_get(second, "leaf_index"));
+    assert_int_equal(net_agent_wait_exit(n, "la-csc", WAIT_MS), 99);
+    net_agent_inbox_copy(n, "la-csc", (uint64_t)leaf1, (uint64_t)leaf2);
+    net_agent_start(n, "la-csc", NULL);
+    /* The broker offers leaf2 again; the agent finds another message kept there. */
+    char detail[128];
+    snprintf(detail, sizeof detail, "leaf %lld was kept as message", leaf2);
+    assert_true(wait_in_file(log, detail, 1, WAIT_MS));
+    assert_true(count_in_file(log, "SPLIT-VIEW") >= 1);
+    assert_int_equal(count_in_file(log, "DELIVERY-REPEATED"), 0);
+    snprintf(line, sizeof line, "MESSAGE-DELIVERED about=%lld recipient=la-csc", leaf2);
+    assert_int_equal(count_in_file(n->broker_log, line), 0);
+    /* And nothing further is taken from that connection. */
+    const char *status[] = {"status", "--json", NULL};
+    assert_int_equal(net_cli(n, "la-csc", status, out, sizeof out, err, sizeof err), 0);
+    json_t *st = json_loads(out, 0, NULL);
+    assert_true(json_is_false(json_object_get(st, "connected")));
+    json_decref(st);
+    json_decref(second);
+    json_decref(first);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -634,6 +672,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_repeated_receipt_keeps_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_receipt_resynchronises, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repeat_of_another_message_is_split_view, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
