@@ -61,7 +61,8 @@ struct agent {
     struct agent_config cfg;
     struct cf_keys *keys;
     uint8_t broker_sign_pk[CF_SIGN_PK], broker_curve_pk[CF_CURVE_KEY], authority_pk[CF_SIGN_PK];
-    struct cf_directory *dir; /* NULL until the first verified bundle */
+    struct cf_directory *dir;  /* NULL until the first verified bundle */
+    uint64_t dir_serial_floor; /* the highest serial ever kept: never go below it */
     struct agent_store store;
     void *zmq, *dealer, *monitor;
     bool connected;      /* a verified Welcome on the current connection, and in step */

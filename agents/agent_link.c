@@ -305,7 +305,11 @@ static void on_directory(struct agent *a, const struct cf_frame *f)
                           f->agencies_len,        f->policy_len,        f->sig_len};
     struct cf_directory *fresh = NULL;
     struct cf_error err = {0};
-    int rc = cf_directory_load_mem(&b, a->authority_pk, a->dir ? a->dir->serial : 0, &fresh, &err);
+    /* The floor survives a kept bundle that no longer verifies: it comes from
+     * the stored serial, not only from the directory in memory. */
+    uint64_t floor =
+        a->dir && a->dir->serial > a->dir_serial_floor ? a->dir->serial : a->dir_serial_floor;
+    int rc = cf_directory_load_mem(&b, a->authority_pk, floor, &fresh, &err);
     if (rc != 0) {
         cf_log_error("DIRECTORY-REFUSED", "code=%s reason=\"%s\"", cf_error_name(rc), err.text);
         return;
@@ -321,6 +325,7 @@ static void on_directory(struct agent *a, const struct cf_frame *f)
         cf_directory_destroy(&fresh);
         return;
     }
+    a->dir_serial_floor = fresh->serial;
     if (a->dir)
         notice_key_changes(a, a->dir, fresh);
     cf_log_info("DIRECTORY-LOADED", "serial=%" PRIu64 " agencies=%zu", fresh->serial,
@@ -335,7 +340,7 @@ int agent_link_restore(struct agent *a, struct cf_error *err)
     int rc = cf_store_error(mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn));
     if (rc != 0)
         return cf_error_set(err, rc, "cannot read the agent store");
-    MDB_val note, ag, po, sg;
+    MDB_val note, ag, po, sg, serial;
     if (agent_store_get(txn, a->store.meta, "checkpoint", 10, &note) == 0) {
         rc = cf_checkpoint_open(note.mv_data, note.mv_size, a->broker_sign_pk, &a->checkpoint, err);
         if (rc != 0) {
@@ -348,14 +353,17 @@ int agent_link_restore(struct agent *a, struct cf_error *err)
         memcpy(a->checkpoint_note, note.mv_data, note.mv_size);
         a->checkpoint_note[note.mv_size] = 0;
     }
+    if (agent_store_get(txn, a->store.meta, "dir.serial", 10, &serial) == 0 && serial.mv_size == 8)
+        a->dir_serial_floor = cf_store_get_u64(serial.mv_data);
     if (agent_store_get(txn, a->store.meta, "dir.agencies", 12, &ag) == 0 &&
         agent_store_get(txn, a->store.meta, "dir.policy", 10, &po) == 0 &&
         agent_store_get(txn, a->store.meta, "dir.sig", 7, &sg) == 0) {
         struct cf_bundle b = {ag.mv_data, po.mv_data, sg.mv_data,
                               ag.mv_size, po.mv_size, sg.mv_size};
-        rc = cf_directory_load_mem(&b, a->authority_pk, 0, &a->dir, err);
-        if (rc != 0)
-            cf_log_warn("DIRECTORY-KEPT-INVALID", "%s", err->text); /* fetched again on connect */
+        rc = cf_directory_load_mem(&b, a->authority_pk, a->dir_serial_floor, &a->dir, err);
+        if (rc != 0) /* fetched again on connect, at no lower serial than the kept one */
+            cf_log_warn("DIRECTORY-KEPT-INVALID", "serial_floor=%" PRIu64 " reason=\"%s\"",
+                        a->dir_serial_floor, err->text);
     }
     mdb_txn_abort(txn);
     return 0;

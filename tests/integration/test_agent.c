@@ -651,6 +651,43 @@ static void test_repeat_of_another_message_is_split_view(void **state)
     json_decref(first);
 }
 
+/* "Agents refuse a lower serial than the one they have seen", even when the
+ * bundle they kept no longer verifies at start-up: the floor is the stored
+ * serial. Here a broker started on a fresh state folder serves serial 1 to an
+ * agent that saw serial 2. */
+static void test_agent_refuses_an_older_directory(void **state)
+{
+    struct net *n = *state;
+    struct net_agent *g = net_agent_of(n, "la-csc");
+    net_broker_stop(n);
+    net_sign_directory(n, 2);
+    net_broker_start(n);
+    net_agent_start(n, "la-csc", NULL);
+    assert_true(wait_in_file(g->log, "DIRECTORY-LOADED serial=2", 1, WAIT_MS));
+    net_agent_stop(n, "la-csc");
+    /* The kept bundle is damaged: at the next start it fails its signature. */
+    char path[1024], old[1024];
+    static const char entry[] = "name = Test agency la-csc";
+    snprintf(path, sizeof path, "%s/data.mdb", g->state);
+    assert_true(net_file_damage(path, entry, strlen(entry), 7) > 0);
+    /* A broker on a fresh state folder, with the older directory. */
+    net_broker_stop(n);
+    snprintf(old, sizeof old, "%s.serial-2", n->state_dir);
+    assert_int_equal(rename(n->state_dir, old), 0);
+    net_sign_directory(n, 1);
+    net_broker_start(n);
+    net_agent_start(n, "la-csc", NULL);
+    assert_true(wait_in_file(g->log, "DIRECTORY-KEPT-INVALID serial_floor=2", 1, WAIT_MS));
+    assert_true(wait_in_file(g->log, "DIRECTORY-REFUSED code=CF_ESERIAL", 1, WAIT_MS));
+    assert_true(count_in_file(g->log, "is lower than 2") >= 1);
+    assert_int_equal(count_in_file(g->log, "DIRECTORY-LOADED serial=1"), 0);
+    const char *status[] = {"status", "--json", NULL};
+    assert_int_equal(net_cli(n, "la-csc", status, out, sizeof out, err, sizeof err), 0);
+    json_t *st = json_loads(out, 0, NULL);
+    assert_int_not_equal(json_integer_value(json_object_get(st, "directory_serial")), 1);
+    json_decref(st);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -674,6 +711,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stale_receipt_resynchronises, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeat_of_another_message_is_split_view, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_agent_refuses_an_older_directory, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
