@@ -140,8 +140,10 @@ void agent_spool_scan(struct agent *a);
 /* After the broker answers a spooled message: move it to sent/ with a
  * .receipt.json, or to rejected/ with an .error.json. */
 void agent_spool_answered(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN]);
-/* Writes spool/inbox/<case_id>/<leaf>-<type>.json (temp, fsync, rename).
- * Leaf UINT64_MAX is the agent's own notice: spool/inbox/_agent/<ms>-<kind>.json. */
+/* Writes spool/inbox/<case_id>/<leaf>-<type>.json (temp, fsync, rename); a
+ * notice is <leaf>-notice.json, its kind inside (DESIGN.md section 9: "Notices
+ * are written the same way"). Leaf UINT64_MAX is the agent's own notice:
+ * spool/inbox/_agent/<ms>-notice.json. */
 int agent_spool_inbox(struct agent *a, uint64_t leaf, const json_t *doc, struct cf_error *err);
 /* That file's folder and path (each `cap` bytes), after checking the case id. */
 int agent_spool_inbox_path(struct agent *a, uint64_t leaf, const json_t *doc, char *dir, char *path,

@@ -120,10 +120,10 @@ static int render(struct agent *a, const struct cf_frame *f, const struct delive
     if (d->is_notice) {
         const struct cf_notice *n = &d->notice;
         json_t *doc =
-            json_pack("{s:I, s:s, s:s, s:o, s:s, s:o}", "leaf_index", (json_int_t)f->leaf_index,
-                      "type", "notice", "kind", n->kind, "message_id",
-                      agent_text_hex(n->notice_id, CF_MESSAGE_ID_LEN), "case_id", n->case_id,
-                      "created_at", agent_text_time_json(n->created_at));
+            json_pack("{s:I, s:s, s:s, s:s, s:o, s:s, s:o}", "leaf_index",
+                      (json_int_t)f->leaf_index, "type", "notice", "kind", n->kind, "sender",
+                      "broker", "message_id", agent_text_hex(n->notice_id, CF_MESSAGE_ID_LEN),
+                      "case_id", n->case_id, "created_at", agent_text_time_json(n->created_at));
         if (doc && n->urgency)
             json_object_set_new(doc, "urgency", json_string(cf_header_urgency_name(n->urgency)));
         if (doc && n->has_immediate_risk)

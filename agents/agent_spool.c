@@ -3,7 +3,8 @@
  *   outbox/   they drop referral JSON here (write, then rename);
  *   sent/     accepted ones move here, with FILE.receipt.json beside them;
  *   rejected/ refused ones move here, with FILE.error.json saying what to fix;
- *   inbox/CASE_ID/LEAF-TYPE.json  every received message, decrypted.
+ *   inbox/CASE_ID/LEAF-TYPE.json  every received message, decrypted; a notice
+ *             is LEAF-notice.json, its kind inside.
  * Every move is finished from the store's record of it, so a crash between
  * "answered" and "moved" is completed at the next scan. */
 #include <dirent.h>
@@ -238,17 +239,15 @@ int agent_spool_inbox_path(struct agent *a, uint64_t leaf, const json_t *doc, ch
 {
     const char *case_id = json_string_value(json_object_get(doc, "case_id"));
     const char *type = json_string_value(json_object_get(doc, "type"));
-    const char *kind = json_string_value(json_object_get(doc, "kind"));
     /* The case id is checked before it names a folder: it came off the wire. */
     if (leaf == UINT64_MAX) { /* the agent's own notices */
         spool_path(a, dir, cap, "inbox", "_agent");
-        snprintf(path, cap, "%s/%" PRIu64 "-%s.json", dir, agent_now(), kind ? kind : "notice");
+        snprintf(path, cap, "%s/%" PRIu64 "-notice.json", dir, agent_now());
     } else if (case_id && cf_header_case_id_valid(case_id, strlen(case_id)) && type) {
         char sub[64];
         snprintf(sub, sizeof sub, "inbox/%s", case_id);
         spool_path(a, dir, cap, sub, NULL);
-        snprintf(path, cap, "%s/%" PRIu64 "-%s.json", dir, leaf,
-                 strcmp(type, "notice") == 0 && kind ? kind : type);
+        snprintf(path, cap, "%s/%" PRIu64 "-%s.json", dir, leaf, type); /* notices: "notice" */
     } else {
         return cf_error_set(err, CF_EFIELD, "leaf %" PRIu64 ": no valid case id for a path", leaf);
     }

@@ -428,8 +428,10 @@ static void test_duty_team_notice_has_no_child_details(void **state)
     start_all(n);
     json_t *receipt = refer(n, EXAMPLE, 0);
     const char *case_id = json_string_value(json_object_get(receipt, "case_id"));
-    json_t *notice = await_inbox(n, "la-duty", case_id, "new_referral");
+    json_t *notice = await_inbox(n, "la-duty", case_id, "notice");
+    assert_string_equal(json_string_value(json_object_get(notice, "type")), "notice");
     assert_string_equal(json_string_value(json_object_get(notice, "kind")), "new_referral");
+    assert_string_equal(json_string_value(json_object_get(notice, "sender")), "broker");
     assert_string_equal(json_string_value(json_object_get(notice, "case_id")), case_id);
     assert_string_equal(json_string_value(json_object_get(notice, "urgency")), "immediate");
     assert_true(json_is_true(json_object_get(notice, "immediate_risk")));
@@ -516,7 +518,7 @@ static void test_directory_key_change_and_lower_serial(void **state)
     const char *message_id = json_string_value(json_object_get(receipt, "message_id"));
     json_decref(await_inbox(n, "la-csc", case_id, "referral"));
     char pattern[1024], path[1024];
-    snprintf(pattern, sizeof pattern, "%s/inbox/_agent/*-key_changed.json",
+    snprintf(pattern, sizeof pattern, "%s/inbox/_agent/*-notice.json",
              net_agent_of(n, "la-csc")->spool);
     assert_int_equal(net_count_glob(pattern), 0);
     /* The authority publishes new keys for the police force as serial 2. */
@@ -527,6 +529,7 @@ static void test_directory_key_change_and_lower_serial(void **state)
     net_broker_start(n);
     assert_true(net_wait_glob(pattern, WAIT_MS, path, sizeof path));
     json_t *notice = load_json(path);
+    assert_string_equal(json_string_value(json_object_get(notice, "kind")), "key_changed");
     assert_string_equal(json_string_value(json_object_get(notice, "agency")), "police-a");
     assert_int_equal(json_integer_value(json_object_get(notice, "new_serial")), 2);
     assert_true(net_file_contains(net_agent_of(n, "la-csc")->log, "AGENCY-KEY-CHANGED"));
