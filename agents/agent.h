@@ -46,14 +46,25 @@ int agent_config_load(const char *path, struct agent_config *c, struct cf_error 
  *   sent     message_id -> Accepted frame bytes the receipts
  *   rejected message_id -> Rejected frame bytes
  *   inbox    leaf (u64 BE) -> Deliver frame bytes, exactly as received and verified
- *   byid     message_id -> leaf (u64 BE)        for `childfirst show`
- *   hooks    sequence (u64 BE) -> leaf (u64 BE) || attempts (u32 BE) || next_at ms (u64 BE)
- *   meta     name -> value: checkpoint (note), directory (bundle), serial, hook_seq
+ *   notices  key (u64 BE) -> 'P' | 'W' || JSON   the agent's own notices (key_changed);
+ *            'P' until the spool file is written. Keys are AGENT_LOCAL_NOTICE + n.
+ *   byid     message_id -> leaf or notice key (u64 BE)   for `childfirst show`
+ *   hooks    sequence (u64 BE) -> leaf or notice key (u64 BE) || attempts (u32 BE) ||
+ *            next_at ms (u64 BE)
+ *   meta     name -> value:
+ *            checkpoint                        the kept checkpoint note
+ *            dir.agencies, dir.policy, dir.sig the kept signed directory bundle
+ *            dir.serial                        its serial (u64 BE): the floor for the next
+ *            hook_seq                          the last hook queue key used (u64 BE)
  */
 struct agent_store {
     MDB_env *env;
-    MDB_dbi outbox, spool, sent, rejected, inbox, byid, hooks, meta;
+    MDB_dbi outbox, spool, sent, rejected, inbox, notices, byid, hooks, meta;
 };
+
+/* Keys at or above this name the agent's own notices, never a log leaf (a
+ * log of 2^63 leaves is beyond any broker). */
+#define AGENT_LOCAL_NOTICE (UINT64_C(1) << 63)
 
 struct agent_control; /* the control socket: clients and waiting requests (agent_control.c) */
 
@@ -113,6 +124,24 @@ json_t *agent_inbox(struct agent *a, const char *case_id);
 json_t *agent_show(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN],
                    struct cf_error *err);
 
+/* The spool JSON of an inbox leaf or one of the agent's own notices (`key` at
+ * or above AGENT_LOCAL_NOTICE), read in `txn`. Caller owns the result; NULL
+ * (and err) if unknown or it cannot be opened. */
+json_t *agent_inbox_doc(struct agent *a, MDB_txn *txn, uint64_t key, struct cf_error *err);
+
+/* Adds one of the agent's own notices in `txn`: `doc` (borrowed; it gains
+ * "type", "sender", "message_id" and "created_at") goes to the notices table
+ * and the id index, and to the hook queue when on_notice is set. Its spool
+ * file is written by agent_inbox_spool_local once `txn` has committed. */
+int agent_inbox_add_local(struct agent *a, MDB_txn *txn, json_t *doc, struct cf_error *err);
+
+/* Writes the spool file of every local notice still waiting for one (after the
+ * commit that added it, and at start after a crash), then marks it written. */
+void agent_inbox_spool_local(struct agent *a);
+
+/* Test builds stop the agent here when CF_TEST_FAULT names the point. */
+void agent_fault_point(const char *name);
+
 /* {"agency", "connected", "connected_since", "broker", "outbox_depth",
  * "frames_per_commit", "broker_tree_size", "checkpoint": {"origin","size","root"},
  * "directory_serial"}.
@@ -142,8 +171,8 @@ void agent_spool_scan(struct agent *a);
 void agent_spool_answered(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN]);
 /* Writes spool/inbox/<case_id>/<leaf>-<type>.json (temp, fsync, rename); a
  * notice is <leaf>-notice.json, its kind inside (DESIGN.md section 9: "Notices
- * are written the same way"). Leaf UINT64_MAX is the agent's own notice:
- * spool/inbox/_agent/<ms>-notice.json. */
+ * are written the same way"). The agent's own notices (leaf at or above
+ * AGENT_LOCAL_NOTICE) have no case: spool/inbox/_agent/<n>-notice.json. */
 int agent_spool_inbox(struct agent *a, uint64_t leaf, const json_t *doc, struct cf_error *err);
 /* That file's folder and path (each `cap` bytes), after checking the case id. */
 int agent_spool_inbox_path(struct agent *a, uint64_t leaf, const json_t *doc, char *dir, char *path,

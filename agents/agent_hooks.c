@@ -152,23 +152,25 @@ static size_t split(char *line, char **argv, size_t cap)
     return n;
 }
 
+/* A string field of the hook's JSON, or "" when it has none. */
+static const char *text(const json_t *doc, const char *key)
+{
+    const char *s = json_string_value(json_object_get(doc, key));
+    return s ? s : "";
+}
+
 static int start(struct agent *a, const struct entry *e, uint64_t now)
 {
     MDB_txn *txn;
-    MDB_val frame;
-    uint8_t key[8];
     struct cf_error err = {0};
-    json_t *doc = NULL;
-    cf_store_put_u64(key, e->leaf);
     if (mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) != 0)
         return CF_ESTORE;
-    if (agent_store_get(txn, a->store.inbox, key, 8, &frame) == 0)
-        doc = agent_inbox_render(a, frame.mv_data, frame.mv_size, &err);
+    json_t *doc = agent_inbox_doc(a, txn, e->leaf, &err);
     mdb_txn_abort(txn);
     if (!doc)
         return cf_error_set(&err, CF_ENOTFOUND, "leaf %" PRIu64 " cannot be read", e->leaf);
-    const char *type = json_string_value(json_object_get(doc, "type"));
-    bool notice = type && strcmp(type, "notice") == 0;
+    const char *type = text(doc, "type");
+    bool notice = strcmp(type, "notice") == 0;
     char cmd[AGENT_PATH_MAX], dir[2 * AGENT_PATH_MAX], path[2 * AGENT_PATH_MAX];
     snprintf(cmd, sizeof cmd, "%s", notice ? a->cfg.on_notice : a->cfg.on_message);
     char *argv[HOOK_ARGS_MAX + 1];
@@ -178,19 +180,18 @@ static int start(struct agent *a, const struct entry *e, uint64_t now)
         json_decref(doc);
         return CF_ENOTFOUND; /* no hook for this kind any more: nothing to run */
     }
-    /* The delivery's facts for the hook, beside the inherited environment. */
+    /* The delivery's facts for the hook, beside the inherited environment. The
+     * agent's own notices have no case and no leaf. */
     static char vars[6][160];
-    const char *urgency = json_string_value(json_object_get(doc, "urgency"));
-    const char *deadline = json_string_value(json_object_get(doc, "deadline"));
-    snprintf(vars[0], sizeof vars[0], "CHILDFIRST_TYPE=%s",
-             notice ? json_string_value(json_object_get(doc, "kind")) : type);
-    snprintf(vars[1], sizeof vars[1], "CHILDFIRST_CASE=%s",
-             json_string_value(json_object_get(doc, "case_id")));
-    snprintf(vars[2], sizeof vars[2], "CHILDFIRST_URGENCY=%s", urgency ? urgency : "");
-    snprintf(vars[3], sizeof vars[3], "CHILDFIRST_DEADLINE=%s", deadline ? deadline : "");
-    snprintf(vars[4], sizeof vars[4], "CHILDFIRST_LEAF=%" PRIu64, e->leaf);
-    snprintf(vars[5], sizeof vars[5], "CHILDFIRST_MESSAGE_ID=%s",
-             json_string_value(json_object_get(doc, "message_id")));
+    snprintf(vars[0], sizeof vars[0], "CHILDFIRST_TYPE=%s", notice ? text(doc, "kind") : type);
+    snprintf(vars[1], sizeof vars[1], "CHILDFIRST_CASE=%s", text(doc, "case_id"));
+    snprintf(vars[2], sizeof vars[2], "CHILDFIRST_URGENCY=%s", text(doc, "urgency"));
+    snprintf(vars[3], sizeof vars[3], "CHILDFIRST_DEADLINE=%s", text(doc, "deadline"));
+    if (e->leaf < AGENT_LOCAL_NOTICE)
+        snprintf(vars[4], sizeof vars[4], "CHILDFIRST_LEAF=%" PRIu64, e->leaf);
+    else
+        snprintf(vars[4], sizeof vars[4], "CHILDFIRST_LEAF=");
+    snprintf(vars[5], sizeof vars[5], "CHILDFIRST_MESSAGE_ID=%s", text(doc, "message_id"));
     json_decref(doc);
     char *env[HOOK_ENV_MAX + 7];
     size_t n = 0;

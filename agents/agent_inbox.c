@@ -21,9 +21,11 @@
 #include "childfirst/record.h"
 #include "childfirst/store.h"
 
-/* Test builds can stop the agent between keeping a message and acknowledging
- * it, to prove the broker offers it again (CF_TEST_FAULT=after-inbox-commit). */
-static void fault_point(const char *name)
+/* Test builds can stop the agent at a named point, to prove what a crash there
+ * leaves: between keeping a message and acknowledging it (the broker offers it
+ * again: CF_TEST_FAULT=after-inbox-commit), or between committing a local
+ * notice and writing its spool file (after-notice-commit). */
+void agent_fault_point(const char *name)
 {
 #ifdef CF_TEST_HOOKS
     const char *f = getenv("CF_TEST_FAULT");
@@ -330,7 +332,7 @@ void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
         delivery_fini(&d);
         return;
     }
-    fault_point("after-inbox-commit");
+    agent_fault_point("after-inbox-commit");
     send_answer(a, f, &d, CF_ACK_OK);
     char id[2 * CF_MESSAGE_ID_LEN + 1];
     sodium_bin2hex(id, sizeof id, d.message_id, CF_MESSAGE_ID_LEN);
@@ -340,7 +342,147 @@ void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
     delivery_fini(&d);
 }
 
+/* ---- The agent's own notices ---- */
+
+/* The next key of the notices table, in `txn`. */
+static uint64_t next_local_key(struct agent *a, MDB_txn *txn)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    uint64_t next = AGENT_LOCAL_NOTICE + 1;
+    if (mdb_cursor_open(txn, a->store.notices, &c) == 0) {
+        if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
+            next = cf_store_get_u64(k.mv_data) + 1;
+        mdb_cursor_close(c);
+    }
+    return next;
+}
+
+int agent_inbox_add_local(struct agent *a, MDB_txn *txn, json_t *doc, struct cf_error *err)
+{
+    uint8_t id[CF_MESSAGE_ID_LEN], key[8];
+    randombytes_buf(id, sizeof id);
+    uint64_t k = next_local_key(a, txn);
+    cf_store_put_u64(key, k);
+    json_object_set_new(doc, "type", json_string("notice"));
+    json_object_set_new(doc, "sender", json_string("agent"));
+    json_object_set_new(doc, "message_id", agent_text_hex(id, sizeof id));
+    json_object_set_new(doc, "created_at", agent_text_time_json(agent_now()));
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    size_t len = text ? strlen(text) : 0;
+    uint8_t *val = text ? malloc(len + 1) : NULL;
+    if (!val) {
+        free(text);
+        return cf_error_set(err, CF_ENOMEM, "out of memory for a notice");
+    }
+    val[0] = 'P';
+    memcpy(val + 1, text, len);
+    free(text);
+    int rc = agent_store_put(txn, a->store.notices, key, 8, val, len + 1);
+    free(val);
+    if (rc == 0)
+        rc = agent_store_put(txn, a->store.byid, id, sizeof id, key, 8);
+    if (rc == 0 && a->cfg.on_notice[0])
+        rc = enqueue_hook(a, txn, k);
+    return rc == 0 ? 0 : cf_error_set(err, rc, "cannot keep the agent's notice");
+}
+
+static json_t *local_doc(const MDB_val *v)
+{
+    if (v->mv_size < 2)
+        return NULL;
+    return json_loadb((const char *)v->mv_data + 1, v->mv_size - 1, JSON_REJECT_DUPLICATES, NULL);
+}
+
+void agent_inbox_spool_local(struct agent *a)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    uint64_t written[64];
+    size_t n = 0;
+    if (mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        return;
+    if (mdb_cursor_open(txn, a->store.notices, &c) == 0) {
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && n < 64;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            if (k.mv_size != 8 || v.mv_size < 1 || ((const uint8_t *)v.mv_data)[0] != 'P')
+                continue;
+            uint64_t key = cf_store_get_u64(k.mv_data);
+            json_t *doc = local_doc(&v);
+            struct cf_error err = {0};
+            if (doc && agent_spool_inbox(a, key, doc, &err) == 0)
+                written[n++] = key;
+            else
+                cf_log_error("NOTICE-WRITE-FAILED", "notice=%" PRIu64 " reason=\"%s\"",
+                             key - AGENT_LOCAL_NOTICE, doc ? err.text : "unreadable");
+            json_decref(doc);
+        }
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    if (n == 0 || mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
+        return;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        uint8_t key[8];
+        cf_store_put_u64(key, written[i]);
+        if ((rc = agent_store_get(txn, a->store.notices, key, 8, &v)) == 0) {
+            uint8_t *val = malloc(v.mv_size);
+            if (!val) {
+                rc = CF_ENOMEM;
+                break;
+            }
+            memcpy(val, v.mv_data, v.mv_size);
+            val[0] = 'W';
+            rc = agent_store_put(txn, a->store.notices, key, 8, val, v.mv_size);
+            free(val);
+        }
+    }
+    if (rc == 0)
+        rc = cf_store_error(mdb_txn_commit(txn));
+    else
+        mdb_txn_abort(txn);
+    if (rc != 0) /* written again at the next start: a file twice, never none */
+        cf_log_error("NOTICE-MARK-FAILED", "code=%s", cf_error_name(rc));
+}
+
 /* ---- Listing and showing ---- */
+
+json_t *agent_inbox_doc(struct agent *a, MDB_txn *txn, uint64_t key, struct cf_error *err)
+{
+    uint8_t k[8];
+    MDB_val v;
+    cf_store_put_u64(k, key);
+    if (key >= AGENT_LOCAL_NOTICE) {
+        json_t *doc = agent_store_get(txn, a->store.notices, k, 8, &v) == 0 ? local_doc(&v) : NULL;
+        if (!doc)
+            cf_error_set(err, CF_ENOTFOUND, "the agent's notice %" PRIu64 " cannot be read",
+                         key - AGENT_LOCAL_NOTICE);
+        return doc;
+    }
+    if (agent_store_get(txn, a->store.inbox, k, 8, &v) != 0) {
+        cf_error_set(err, CF_ENOTFOUND, "leaf %" PRIu64 " is not in the inbox", key);
+        return NULL;
+    }
+    return agent_inbox_render(a, v.mv_data, v.mv_size, err);
+}
+
+/* Puts `e` into `list` (ordered by received_at, an ISO-8601 string that sorts
+ * as text) after every entry received no later. */
+static void insert_by_time(json_t *list, json_t *e)
+{
+    const char *t = json_string_value(json_object_get(e, "received_at"));
+    size_t i = json_array_size(list);
+    while (t && i > 0) {
+        const char *u =
+            json_string_value(json_object_get(json_array_get(list, i - 1), "received_at"));
+        if (!u || strcmp(u, t) <= 0)
+            break;
+        i--;
+    }
+    json_array_insert_new(list, i, e);
+}
 
 json_t *agent_inbox(struct agent *a, const char *case_id)
 {
@@ -357,6 +499,7 @@ json_t *agent_inbox(struct agent *a, const char *case_id)
              rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
             struct cf_frame f;
             struct delivery d;
+            memset(&d, 0, sizeof d);
             if (cf_wire_frame_decode(v.mv_data, v.mv_size, &f, NULL) == 0 &&
                 check_content(a, &f, &d, false, NULL) == 0) {
                 const char *cid = d.is_notice ? d.notice.case_id : d.hdr.case_id;
@@ -380,6 +523,23 @@ json_t *agent_inbox(struct agent *a, const char *case_id)
         }
         mdb_cursor_close(c);
     }
+    /* The agent's own notices belong to no case: listed only without --case. */
+    if (!case_id && mdb_cursor_open(txn, a->store.notices, &c) == 0) {
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            json_t *doc = local_doc(&v);
+            json_t *e = doc ? json_pack("{s:n, s:O?, s:s, s:s, s:s, s:O?, s:s, s:O?}", "leaf_index",
+                                        "received_at", json_object_get(doc, "created_at"),
+                                        "case_id", "", "type", "notice", "sender", "agent",
+                                        "message_id", json_object_get(doc, "message_id"), "urgency",
+                                        "", "kind", json_object_get(doc, "kind"))
+                            : NULL;
+            if (e)
+                insert_by_time(list, e);
+            json_decref(doc);
+        }
+        mdb_cursor_close(c);
+    }
     mdb_txn_abort(txn);
     return list;
 }
@@ -388,17 +548,17 @@ json_t *agent_show(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN],
                    struct cf_error *err)
 {
     MDB_txn *txn;
-    MDB_val leaf, frame;
+    MDB_val key;
     json_t *doc = NULL;
     if (mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) != 0) {
         cf_error_set(err, CF_ESTORE, "cannot read the agent store");
         return NULL;
     }
-    if (agent_store_get(txn, a->store.byid, message_id, CF_MESSAGE_ID_LEN, &leaf) != 0 ||
-        leaf.mv_size != 8 || agent_store_get(txn, a->store.inbox, leaf.mv_data, 8, &frame) != 0)
+    if (agent_store_get(txn, a->store.byid, message_id, CF_MESSAGE_ID_LEN, &key) != 0 ||
+        key.mv_size != 8)
         cf_error_set(err, CF_ENOTFOUND, "no received message has that id");
     else
-        doc = agent_inbox_render(a, frame.mv_data, frame.mv_size, err);
+        doc = agent_inbox_doc(a, txn, cf_store_get_u64(key.mv_data), err);
     mdb_txn_abort(txn);
     return doc;
 }

@@ -257,46 +257,67 @@ static bool keys_equal(const struct cf_agency *x, const struct cf_agency *y)
            memcmp(x->curve_pk, y->curve_pk, CF_CURVE_KEY) == 0;
 }
 
-/* A key change is news to the agency's people: a log line and a local notice. */
-static void notice_key_changes(struct agent *a, const struct cf_directory *old,
-                               const struct cf_directory *fresh)
+/* A key change is news to the agency's people: a notice of the agent's own
+ * for each agency whose keys differ, kept in `txn` with the directory itself,
+ * so a crash cannot keep the one without the other. Returns how many, or a
+ * negative CF_E* code. */
+static int notice_key_changes(struct agent *a, MDB_txn *txn, const struct cf_directory *old,
+                              const struct cf_directory *fresh)
 {
+    int count = 0;
     for (size_t i = 0; i < fresh->n_agencies; i++) {
         const struct cf_agency *now = &fresh->agencies[i];
         const struct cf_agency *before = cf_directory_find(old, now->id);
         if (!before || keys_equal(before, now))
             continue;
-        cf_log_warn("AGENCY-KEY-CHANGED", "agency=%s serial=%" PRIu64 "->%" PRIu64, now->id,
-                    old->serial, fresh->serial);
-        json_t *doc =
-            json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "type", "notice", "kind", "key_changed",
-                      "agency", now->id, "old_serial", (json_int_t)old->serial, "new_serial",
-                      (json_int_t)fresh->serial, "at_ms", (json_int_t)agent_now());
+        json_t *doc = json_pack("{s:s, s:s, s:I, s:I}", "kind", "key_changed", "agency", now->id,
+                                "old_serial", (json_int_t)old->serial, "new_serial",
+                                (json_int_t)fresh->serial);
         struct cf_error err = {0};
-        if (doc && agent_spool_inbox(a, UINT64_MAX, doc, &err) != 0)
-            cf_log_error("NOTICE-WRITE-FAILED", "%s", err.text);
+        int rc = doc ? agent_inbox_add_local(a, txn, doc, &err) : CF_ENOMEM;
         json_decref(doc);
+        if (rc != 0)
+            return rc;
+        count++;
+    }
+    return count;
+}
+
+static void log_key_changes(const struct cf_directory *old, const struct cf_directory *fresh)
+{
+    for (size_t i = 0; i < fresh->n_agencies; i++) {
+        const struct cf_agency *now = &fresh->agencies[i];
+        const struct cf_agency *before = cf_directory_find(old, now->id);
+        if (before && !keys_equal(before, now))
+            cf_log_warn("AGENCY-KEY-CHANGED", "agency=%s serial=%" PRIu64 "->%" PRIu64, now->id,
+                        old->serial, fresh->serial);
     }
 }
 
-static int keep_directory(struct agent *a, const struct cf_bundle *b, uint64_t serial)
+/* The bundle, its serial and the notices of the keys it changes, in one commit.
+ * Returns how many notices, or a negative CF_E* code. */
+static int keep_directory(struct agent *a, const struct cf_bundle *b,
+                          const struct cf_directory *fresh)
 {
     MDB_txn *txn;
     int rc = cf_store_error(mdb_txn_begin(a->store.env, NULL, 0, &txn));
     if (rc != 0)
         return rc;
     uint8_t be[8];
-    cf_store_put_u64(be, serial);
+    cf_store_put_u64(be, fresh->serial);
+    int notices = 0;
     if ((rc = agent_store_put(txn, a->store.meta, "dir.agencies", 12, b->agencies,
                               b->agencies_len)) != 0 ||
         (rc = agent_store_put(txn, a->store.meta, "dir.policy", 10, b->policy, b->policy_len)) !=
             0 ||
         (rc = agent_store_put(txn, a->store.meta, "dir.sig", 7, b->sig, b->sig_len)) != 0 ||
-        (rc = agent_store_put(txn, a->store.meta, "dir.serial", 10, be, 8)) != 0) {
+        (rc = agent_store_put(txn, a->store.meta, "dir.serial", 10, be, 8)) != 0 ||
+        (a->dir && (rc = notices = notice_key_changes(a, txn, a->dir, fresh)) < 0)) {
         mdb_txn_abort(txn);
         return rc;
     }
-    return cf_store_error(mdb_txn_commit(txn));
+    rc = cf_store_error(mdb_txn_commit(txn));
+    return rc != 0 ? rc : notices;
 }
 
 static void on_directory(struct agent *a, const struct cf_frame *f)
@@ -320,14 +341,19 @@ static void on_directory(struct agent *a, const struct cf_frame *f)
     }
     if (!cf_directory_find(fresh, a->cfg.id))
         cf_log_error("DIRECTORY-LACKS-US", "agency=%s serial=%" PRIu64, a->cfg.id, fresh->serial);
-    if ((rc = keep_directory(a, &b, fresh->serial)) != 0) {
-        cf_log_error("DIRECTORY-KEEP-FAILED", "code=%s", cf_error_name(rc));
+    int notices = keep_directory(a, &b, fresh);
+    if (notices < 0) {
+        cf_log_error("DIRECTORY-KEEP-FAILED", "code=%s", cf_error_name(notices));
         cf_directory_destroy(&fresh);
         return;
     }
     a->dir_serial_floor = fresh->serial;
     if (a->dir)
-        notice_key_changes(a, a->dir, fresh);
+        log_key_changes(a->dir, fresh);
+    if (notices > 0) {
+        agent_fault_point("after-notice-commit");
+        agent_inbox_spool_local(a); /* the spool files, now that the notices are kept */
+    }
     cf_log_info("DIRECTORY-LOADED", "serial=%" PRIu64 " agencies=%zu", fresh->serial,
                 fresh->n_agencies);
     cf_directory_destroy(&a->dir);

@@ -205,8 +205,10 @@ void agent_spool_scan(struct agent *a)
         spool_path(a, path, sizeof path, subs[i], NULL);
         mkdir(path, 0750);
     }
-    if (a->last_scan == 0)
+    if (a->last_scan == 0) {
         sweep(a);
+        agent_inbox_spool_local(a); /* notices whose spool file a crash cut short */
+    }
     a->last_scan = agent_now();
     spool_path(a, path, sizeof path, "outbox", NULL);
     DIR *d = opendir(path);
@@ -240,9 +242,9 @@ int agent_spool_inbox_path(struct agent *a, uint64_t leaf, const json_t *doc, ch
     const char *case_id = json_string_value(json_object_get(doc, "case_id"));
     const char *type = json_string_value(json_object_get(doc, "type"));
     /* The case id is checked before it names a folder: it came off the wire. */
-    if (leaf == UINT64_MAX) { /* the agent's own notices */
+    if (leaf >= AGENT_LOCAL_NOTICE) { /* the agent's own notices */
         spool_path(a, dir, cap, "inbox", "_agent");
-        snprintf(path, cap, "%s/%" PRIu64 "-notice.json", dir, agent_now());
+        snprintf(path, cap, "%s/%" PRIu64 "-notice.json", dir, leaf - AGENT_LOCAL_NOTICE);
     } else if (case_id && cf_header_case_id_valid(case_id, strlen(case_id)) && type) {
         char sub[64];
         snprintf(sub, sizeof sub, "inbox/%s", case_id);

@@ -16,6 +16,7 @@ static const struct {
     {"sent", offsetof(struct agent_store, sent)},
     {"rejected", offsetof(struct agent_store, rejected)},
     {"inbox", offsetof(struct agent_store, inbox)},
+    {"notices", offsetof(struct agent_store, notices)},
     {"byid", offsetof(struct agent_store, byid)},
     {"hooks", offsetof(struct agent_store, hooks)},
     {"meta", offsetof(struct agent_store, meta)},

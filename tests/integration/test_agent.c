@@ -509,10 +509,33 @@ static void test_queued_while_broker_down_then_sent(void **state)
     json_decref(queued);
 }
 
+/* Writes an executable shell script. */
+static void write_script(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    chmod(path, 0755);
+}
+
 static void test_directory_key_change_and_lower_serial(void **state)
 {
     struct net *n = *state;
-    start_all(n);
+    char hook[1024], ran[1024], extra[1200], script[2048];
+    snprintf(hook, sizeof hook, "%s/notice-hook.sh", n->dir);
+    snprintf(ran, sizeof ran, "%s/notice-hook.out", n->dir);
+    snprintf(script, sizeof script,
+             "#!/bin/sh\n{ echo \"type=$CHILDFIRST_TYPE leaf=$CHILDFIRST_LEAF\"; cat; echo; } "
+             ">> '%s'\n",
+             ran);
+    write_script(hook, script);
+    snprintf(extra, sizeof extra, "on_notice = %s\n", hook);
+    net_agent_setup(n, "la-csc", extra);
+    for (size_t i = 0; i < sizeof cast / sizeof cast[0]; i++)
+        if (strcmp(cast[i], "la-csc") != 0)
+            net_agent_start(n, cast[i], NULL);
+    net_agent_start(n, "la-csc", "after-notice-commit");
     json_t *receipt = refer(n, EXAMPLE, 0);
     const char *case_id = json_string_value(json_object_get(receipt, "case_id"));
     const char *message_id = json_string_value(json_object_get(receipt, "message_id"));
@@ -527,12 +550,45 @@ static void test_directory_key_change_and_lower_serial(void **state)
     net_sign_directory(n, 2);
     net_broker_stop(n);
     net_broker_start(n);
+    /* The notice is kept with the directory, before its spool file is written:
+     * la-csc stopped between the two loses nothing. */
+    assert_int_equal(net_agent_wait_exit(n, "la-csc", WAIT_MS), 99);
+    assert_int_equal(net_count_glob(pattern), 0);
+    net_agent_start(n, "la-csc", NULL);
     assert_true(net_wait_glob(pattern, WAIT_MS, path, sizeof path));
     json_t *notice = load_json(path);
+    assert_string_equal(json_string_value(json_object_get(notice, "type")), "notice");
+    assert_string_equal(json_string_value(json_object_get(notice, "sender")), "agent");
     assert_string_equal(json_string_value(json_object_get(notice, "kind")), "key_changed");
     assert_string_equal(json_string_value(json_object_get(notice, "agency")), "police-a");
     assert_int_equal(json_integer_value(json_object_get(notice, "new_serial")), 2);
     assert_true(net_file_contains(net_agent_of(n, "la-csc")->log, "AGENCY-KEY-CHANGED"));
+    /* on_notice runs for it, with its JSON... */
+    assert_true(wait_in_file(ran, "type=key_changed leaf=\n", 1, WAIT_MS));
+    assert_true(wait_in_file(ran, "\"police-a\"", 1, WAIT_MS));
+    /* ...and `childfirst inbox` lists it, `childfirst show` opens it. */
+    const char *inbox[] = {"inbox", "--json", NULL};
+    assert_int_equal(net_cli(n, "la-csc", inbox, out, sizeof out, err, sizeof err), 0);
+    json_t *list = json_loads(out, 0, NULL), *listed = NULL, *m;
+    size_t i;
+    json_array_foreach(list, i, m)
+    {
+        const char *kind = json_string_value(json_object_get(m, "kind"));
+        if (kind && strcmp(kind, "key_changed") == 0)
+            listed = m;
+    }
+    assert_non_null(listed);
+    assert_string_equal(json_string_value(json_object_get(listed, "type")), "notice");
+    assert_string_equal(json_string_value(json_object_get(listed, "message_id")),
+                        json_string_value(json_object_get(notice, "message_id")));
+    const char *show_notice[] = {"show", json_string_value(json_object_get(listed, "message_id")),
+                                 "--json", NULL};
+    assert_int_equal(net_cli(n, "la-csc", show_notice, out, sizeof out, err, sizeof err), 0);
+    json_t *opened = json_loads(out, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(opened, "agency")), "police-a");
+    json_decref(opened);
+    json_decref(list);
+    assert_int_equal(net_count_glob(pattern), 1); /* raised once, not again on restart */
     json_decref(notice);
     /* What police-a sent before the rotation stays readable. */
     const char *show[] = {"show", message_id, "--json", NULL};
