@@ -178,6 +178,8 @@ int agent_spool_inbox(struct agent *a, uint64_t leaf, const json_t *doc, struct 
 int agent_spool_inbox_path(struct agent *a, uint64_t leaf, const json_t *doc, char *dir, char *path,
                            size_t cap, struct cf_error *err);
 
+/* Removes hook input files that a crash left under state_dir (at start). */
+void agent_hooks_sweep(struct agent *a);
 /* Starts due hooks and reaps finished ones; never blocks. */
 void agent_hooks_tick(struct agent *a, uint64_t now_ms);
 

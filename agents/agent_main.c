@@ -138,6 +138,8 @@ int main(int argc, char **argv)
     }
     if (rc == 0)
         rc = agent_link_restore(a, &err);
+    if (rc == 0)
+        agent_hooks_sweep(a);
     if (rc == 0) {
         MDB_txn *txn;
         MDB_val v;

@@ -212,6 +212,16 @@ static void spool_drop(struct net *n, const char *name, const char *text)
     assert_int_equal(rename(tmp, final), 0);
 }
 
+/* Writes an executable shell script. */
+static void write_script(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    chmod(path, 0755);
+}
+
 static char *read_all(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -395,6 +405,46 @@ static void test_hook_fails_twice_then_succeeds(void **state)
     json_decref(receipt);
 }
 
+/* The hook's JSON comes from the agent's own copy: an agency system that has
+ * already taken the spool file does not stop it. Here the first run takes the
+ * file away and fails; the retry still gets the whole message on stdin. */
+static void test_hook_runs_without_its_spool_file(void **state)
+{
+    struct net *n = *state;
+    struct net_agent *g = net_agent_of(n, "la-csc");
+    char hook[1024], marker[1024], done[1024], extra[1200], script[4096], pattern[1024];
+    snprintf(hook, sizeof hook, "%s/take.sh", n->dir);
+    snprintf(marker, sizeof marker, "%s/take.first", n->dir);
+    snprintf(done, sizeof done, "%s/take.done", n->dir);
+    snprintf(script, sizeof script,
+             "#!/bin/sh\n"
+             "if [ ! -e '%s' ]; then\n"
+             "  touch '%s'\n"
+             "  rm \"%s/inbox/$CHILDFIRST_CASE/$CHILDFIRST_LEAF-referral.json\" || exit 2\n"
+             "  exit 1\n"
+             "fi\n"
+             "cat > '%s'\n",
+             marker, marker, g->spool, done);
+    write_script(hook, script);
+    snprintf(extra, sizeof extra, "on_message = %s\n", hook);
+    net_agent_setup(n, "la-csc", extra);
+    start_all(n);
+    json_t *receipt = refer(n, EXAMPLE, 0);
+    const char *case_id = json_string_value(json_object_get(receipt, "case_id"));
+    assert_true(net_wait_glob(done, WAIT_MS, NULL, 0));
+    assert_true(wait_in_file(g->log, "HOOK-DONE", 1, WAIT_MS));
+    snprintf(pattern, sizeof pattern, "%s/inbox/%s/*-referral.json", g->spool, case_id);
+    assert_int_equal(net_count_glob(pattern), 0); /* it really ran without the file */
+    json_t *got = load_json(done);
+    assert_string_equal(json_string_value(json_object_get(got, "case_id")), case_id);
+    assert_same_referral(json_object_get(got, "payload"));
+    /* Its input file was private and is gone. */
+    snprintf(pattern, sizeof pattern, "%s/.hook-stdin-*", g->state);
+    assert_int_equal(net_count_glob(pattern), 0);
+    json_decref(got);
+    json_decref(receipt);
+}
+
 static void test_hook_is_time_limited(void **state)
 {
     struct net *n = *state;
@@ -507,16 +557,6 @@ static void test_queued_while_broker_down_then_sent(void **state)
     json_decref(st);
     json_decref(got);
     json_decref(queued);
-}
-
-/* Writes an executable shell script. */
-static void write_script(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    chmod(path, 0755);
 }
 
 static void test_directory_key_change_and_lower_serial(void **state)
@@ -759,6 +799,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_broker_killed_recipient_offline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_killed_between_commit_and_ack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_fails_twice_then_succeeds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hook_runs_without_its_spool_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_is_time_limited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duty_team_notice_has_no_child_details, setup,
                                         teardown),
