@@ -76,9 +76,10 @@ struct agent {
     uint64_t dir_serial_floor; /* the highest serial ever kept: never go below it */
     struct agent_store store;
     void *zmq, *dealer, *monitor;
-    bool connected;      /* a verified Welcome on the current connection, and in step */
-    bool distrusted;     /* this connection showed a split view: nothing more from it */
-    uint64_t hello_size; /* the kept size the last Hello named */
+    bool connected;        /* a verified Welcome on the current connection, and in step */
+    bool distrusted;       /* this connection showed a split view: nothing more from it */
+    uint64_t hello_size;   /* the kept size the last Hello named */
+    uint64_t status_asked; /* ms when the StatusRequest in flight went out; 0: none */
     uint64_t connected_since, last_resend, last_scan;
     struct cf_checkpoint checkpoint; /* the newest verified; size 0 before any */
     char checkpoint_note[CF_CHECKPOINT_MAX + 1];
@@ -114,6 +115,10 @@ enum agent_outcome agent_outcome(struct agent *a, const uint8_t message_id[CF_ME
  * Rejected); agent_control.c answers any control request waiting on it. */
 void agent_control_answered(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN]);
 
+/* Called by the core when fresh Status figures arrive; agent_control.c
+ * answers the status requests waiting for them. */
+void agent_control_status(struct agent *a);
+
 /* The inbox, newest last: [{leaf_index, received_at, case_id, type, sender,
  * message_id, urgency}], only `case_id` if not NULL. Caller owns the array;
  * NULL when the store cannot be read. */
@@ -144,8 +149,9 @@ void agent_fault_point(const char *name);
 
 /* {"agency", "connected", "connected_since", "broker", "outbox_depth",
  * "frames_per_commit", "broker_tree_size", "checkpoint": {"origin","size","root"},
- * "directory_serial"}.
- * Also asks the broker for fresh figures (they arrive for the next call). */
+ * "directory_serial"}, with the broker's figures as last received. The agent
+ * asks for them on every Welcome and Accepted, and the control socket's
+ * status command asks and waits (up to STATUS_WAIT_MS) for fresh ones. */
 json_t *agent_status(struct agent *a);
 
 /* ---- Control socket (agent_control.c) ---- */

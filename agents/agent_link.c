@@ -189,6 +189,16 @@ int agent_link_take_checkpoint(struct agent *a, const struct cf_frame *f, const 
     return rc;
 }
 
+void agent_link_ask_status(struct agent *a)
+{
+    uint64_t now = agent_now();
+    if (!a->connected || (a->status_asked && now - a->status_asked < STATUS_WAIT_MS))
+        return;
+    struct cf_frame f = {.kind = CF_FRAME_STATUS_REQUEST};
+    if (agent_link_send(a, &f))
+        a->status_asked = now;
+}
+
 int agent_checkpoint_advance(struct agent *a, MDB_txn *txn, const char *note, size_t len,
                              uint64_t from, const uint8_t (*proof)[CF_MERKLE_HASH], size_t n,
                              struct cf_checkpoint *out, struct cf_error *err)
@@ -429,6 +439,8 @@ static void on_welcome(struct agent *a, const struct cf_frame *f)
     a->connected_since = agent_now();
     cf_log_info("BROKER-WELCOME", "size=%" PRIu64 " mailbox=%" PRIu64, a->checkpoint.size,
                 f->mailbox_depth);
+    a->status_asked = 0; /* one asked on an earlier connection is not coming */
+    agent_link_ask_status(a);
     agent_outbox_resend(a);
 }
 
@@ -451,6 +463,10 @@ void agent_link_ready(struct agent *a)
             on_welcome(a, &f);
         } else if (f.kind == CF_FRAME_DIRECTORY) {
             on_directory(a, &f);
+        } else if (f.kind == CF_FRAME_STATUS && !a->distrusted) {
+            a->broker_status = f.status;
+            a->status_asked = 0;
+            agent_control_status(a);
         } else if (!a->connected) {
             /* Until a Welcome is verified this broker's frames are not trusted. */
         } else if (f.kind == CF_FRAME_DELIVER) {
@@ -462,8 +478,6 @@ void agent_link_ready(struct agent *a)
             sodium_bin2hex(id, sizeof id, f.message_id, CF_MESSAGE_ID_LEN);
             cf_log_info("DELIVERY-REPORT", "message=%s recipient=%s outcome=%s code=%s", id,
                         f.recipient, f.outcome, f.code[0] ? f.code : "-");
-        } else if (f.kind == CF_FRAME_STATUS) {
-            a->broker_status = f.status;
         }
         cf_wire_frame_fini(&f);
         zmq_msg_close(&m);

@@ -60,6 +60,11 @@ bool agent_link_refused(struct agent *a, int rc, const char *resync_event, const
  * Handles a refusal as agent_link_refused does; returns 0 or the code. */
 int agent_link_take_checkpoint(struct agent *a, const struct cf_frame *f, const char *resync_event);
 
+/* Asks the broker for fresh Status figures, unless a request is out already
+ * (for less than STATUS_WAIT_MS) or the broker is not connected. */
+#define STATUS_WAIT_MS 1000
+void agent_link_ask_status(struct agent *a);
+
 /* The inbox and outbox sides (agent_inbox.c, agent_outbox.c). */
 void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
                          const struct cf_frame *f);

@@ -278,6 +278,7 @@ static void on_accepted(struct agent *a, const uint8_t *frame, size_t len, const
         return;
     }
     cf_log_info("MESSAGE-ACCEPTED", "message=%s leaf=%" PRIu64, id, f->leaf_index);
+    agent_link_ask_status(a); /* the commit that took it changed the broker's figures */
     agent_spool_answered(a, f->message_id);
     agent_control_answered(a, f->message_id);
 }
@@ -410,10 +411,6 @@ json_t *agent_status(struct agent *a)
     if (mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) == 0) {
         depth = agent_store_count(txn, a->store.outbox);
         mdb_txn_abort(txn);
-    }
-    if (a->connected) { /* fresh figures for the next call */
-        struct cf_frame f = {.kind = CF_FRAME_STATUS_REQUEST};
-        agent_link_send(a, &f);
     }
     const struct cf_status *s = &a->broker_status;
     char root[64];

@@ -650,6 +650,39 @@ static void test_directory_key_change_and_lower_serial(void **state)
     net_broker_start(n);
 }
 
+/* `childfirst status` right after a referral shows the broker's figures as
+ * they are now, not as of the call before, and the checkpoint of the receipt. */
+static void test_status_is_fresh_after_a_referral(void **state)
+{
+    struct net *n = *state;
+    start_all(n);
+    json_t *receipt = refer(n, EXAMPLE, 0);
+    const char *note = json_string_value(json_object_get(receipt, "checkpoint"));
+    char root[128] = "";
+    const char *line3 = strchr(strchr(note, '\n') + 1, '\n') + 1;
+    snprintf(root, sizeof root, "%.*s", (int)(strchr(line3, '\n') - line3), line3);
+    const char *status[] = {"status", "--json", NULL};
+    assert_int_equal(net_cli(n, "police-a", status, out, sizeof out, err, sizeof err), 0);
+    json_t *st = json_loads(out, 0, NULL);
+    assert_non_null(st);
+    assert_true(json_real_value(json_object_get(st, "frames_per_commit")) > 0);
+    assert_true(json_integer_value(json_object_get(st, "broker_tree_size")) >=
+                receipt_size(receipt));
+    json_t *cp = json_object_get(st, "checkpoint");
+    assert_string_equal(json_string_value(json_object_get(cp, "origin")), "test.childfirst/log");
+    assert_int_equal(json_integer_value(json_object_get(cp, "size")), receipt_size(receipt));
+    assert_string_equal(json_string_value(json_object_get(cp, "root")), root);
+    assert_true(json_is_true(json_object_get(st, "connected")));
+    assert_int_equal(json_integer_value(json_object_get(st, "directory_serial")), 1);
+    /* The text form shows the same. */
+    const char *text[] = {"status", NULL};
+    assert_int_equal(net_cli(n, "police-a", text, out, sizeof out, err, sizeof err), 0);
+    assert_null(strstr(out, "frames per commit:  0.00"));
+    assert_non_null(strstr(out, "last checkpoint:    test.childfirst/log, size"));
+    json_decref(st);
+    json_decref(receipt);
+}
+
 /* A receipt for a message already answered (a resend crossed the first
  * answer) still carries the checkpoint the broker now counts as shown: unless
  * the agent keeps it, the next receipt's proof does not start at its kept size
@@ -807,6 +840,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queued_while_broker_down_then_sent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_directory_key_change_and_lower_serial, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_status_is_fresh_after_a_referral, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeated_receipt_keeps_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_receipt_resynchronises, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeat_of_another_message_is_split_view, setup,
