@@ -288,6 +288,38 @@ static void test_rejection_lands_in_spool_rejected(void **state)
     json_decref(doc);
 }
 
+/* The broker's refusals reach the spool too: a referral naming a case id that
+ * already exists passes the agent's checks and is rejected by the broker. */
+static void test_broker_rejection_lands_in_spool_rejected(void **state)
+{
+    struct net *n = *state;
+    start_all(n);
+    json_t *first = refer(n, EXAMPLE, 0);
+    json_t *doc = load_json(EXAMPLE);
+    json_object_set(doc, "case_id", json_object_get(first, "case_id"));
+    char *text = json_dumps(doc, 0);
+    spool_drop(n, "same-case.json", text);
+    char pattern[1024], path[1024];
+    const char *spool = net_agent_of(n, "police-a")->spool;
+    snprintf(pattern, sizeof pattern, "%s/rejected/same-case.json.error.json", spool);
+    assert_true(net_wait_glob(pattern, WAIT_MS, path, sizeof path));
+    json_t *e = load_json(path);
+    assert_string_equal(json_string_value(json_object_get(e, "status")), "rejected");
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "CF_ECASEEXISTS");
+    const char *reason = json_string_value(json_object_get(e, "reason"));
+    assert_non_null(reason);
+    assert_true(strlen(reason) > 0);
+    assert_int_equal(strlen(json_string_value(json_object_get(e, "message_id"))), 32);
+    snprintf(pattern, sizeof pattern, "%s/rejected/same-case.json", spool);
+    assert_int_equal(net_count_glob(pattern), 1);
+    snprintf(pattern, sizeof pattern, "%s/outbox/same-case.json", spool);
+    assert_int_equal(net_count_glob(pattern), 0);
+    json_decref(e);
+    free(text);
+    json_decref(doc);
+    json_decref(first);
+}
+
 static size_t inbox_files(struct net *n, const char *id, const char *case_id)
 {
     char pattern[1024];
@@ -828,6 +860,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_police_to_la_end_to_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_through_the_spool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejection_lands_in_spool_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broker_rejection_lands_in_spool_rejected, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_recipient_offline_then_started, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_killed_recipient_offline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_killed_between_commit_and_ack, setup, teardown),
