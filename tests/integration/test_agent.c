@@ -248,7 +248,7 @@ static void test_through_the_spool(void **state)
     json_t *receipt = load_json(path);
     assert_string_equal(json_string_value(json_object_get(receipt, "status")), "accepted");
     snprintf(pattern, sizeof pattern, "%s/sent/ref-1.json", net_agent_of(n, "police-a")->spool);
-    assert_int_equal(net_count_glob(pattern), 1);
+    assert_true(net_wait_glob(pattern, WAIT_MS, NULL, 0)); /* moved just after its sidecar */
     snprintf(pattern, sizeof pattern, "%s/outbox/ref-1.json", net_agent_of(n, "police-a")->spool);
     assert_int_equal(net_count_glob(pattern), 0);
     json_t *got = await_inbox(n, "la-csc", json_string_value(json_object_get(receipt, "case_id")),
@@ -276,7 +276,7 @@ static void test_rejection_lands_in_spool_rejected(void **state)
     assert_string_equal(json_string_value(json_object_get(e, "reason")), "narrative: is required");
     snprintf(pattern, sizeof pattern, "%s/rejected/no-narrative.json",
              net_agent_of(n, "police-a")->spool);
-    assert_int_equal(net_count_glob(pattern), 1);
+    assert_true(net_wait_glob(pattern, WAIT_MS, NULL, 0)); /* moved just after its sidecar */
     /* The CLI says the same and exits non-zero. */
     char file[1024];
     snprintf(file, sizeof file, "%s/bad.json", n->dir);
@@ -313,7 +313,7 @@ static void test_broker_rejection_lands_in_spool_rejected(void **state)
     assert_true(strlen(reason) > 0);
     assert_int_equal(strlen(json_string_value(json_object_get(e, "message_id"))), 32);
     snprintf(pattern, sizeof pattern, "%s/rejected/same-case.json", spool);
-    assert_int_equal(net_count_glob(pattern), 1);
+    assert_true(net_wait_glob(pattern, WAIT_MS, NULL, 0)); /* moved just after its sidecar */
     snprintf(pattern, sizeof pattern, "%s/outbox/same-case.json", spool);
     assert_int_equal(net_count_glob(pattern), 0);
     json_decref(e);
