@@ -322,6 +322,50 @@ static void test_broker_rejection_lands_in_spool_rejected(void **state)
     json_decref(first);
 }
 
+/* A spool file that cannot go yet waits quietly: one SPOOL-WAITING, not one a
+ * scan; one that cannot be read (a folder, a FIFO) is reported once and does
+ * not stall the agent; one the policy routes nowhere is refused at once. */
+static void test_spool_files_that_cannot_go(void **state)
+{
+    struct net *n = *state;
+    struct net_agent *g = net_agent_of(n, "police-a");
+    net_broker_stop(n);
+    net_agent_start(n, "police-a", NULL); /* new: no signed directory yet */
+    spool_drop(n, "early.json", read_all(EXAMPLE));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/outbox/folder.json", g->spool);
+    assert_int_equal(mkdir(path, 0750), 0);
+    snprintf(path, sizeof path, "%s/outbox/fifo.json", g->spool);
+    assert_int_equal(mkfifo(path, 0640), 0);
+    assert_true(wait_in_file(g->log, "SPOOL-WAITING file=early.json", 1, WAIT_MS));
+    assert_true(wait_in_file(g->log, "SPOOL-UNREADABLE file=folder.json", 1, WAIT_MS));
+    assert_true(wait_in_file(g->log, "SPOOL-UNREADABLE file=fifo.json", 1, WAIT_MS));
+    usleep(600 * 1000); /* a dozen scans at spool_scan_ms = 50 */
+    assert_int_equal(count_in_file(g->log, "SPOOL-WAITING file=early.json"), 1);
+    assert_int_equal(count_in_file(g->log, "SPOOL-UNREADABLE file=folder.json"), 1);
+    assert_int_equal(count_in_file(g->log, "SPOOL-UNREADABLE file=fifo.json"), 1);
+    const char *status[] = {"status", "--json", NULL}; /* the FIFO stalled nothing */
+    assert_int_equal(net_cli(n, "police-a", status, out, sizeof out, err, sizeof err), 0);
+    /* With the broker back, the waiting file goes, and one routed nowhere is refused. */
+    net_broker_start(n);
+    char pattern[1024];
+    snprintf(pattern, sizeof pattern, "%s/sent/early.json.receipt.json", g->spool);
+    assert_true(net_wait_glob(pattern, WAIT_MS, NULL, 0));
+    json_t *doc = load_json(EXAMPLE);
+    json_object_set_new(doc, "la_code", json_string("S12000036")); /* Scotland: nobody here */
+    char *text = json_dumps(doc, 0);
+    spool_drop(n, "nowhere.json", text);
+    snprintf(pattern, sizeof pattern, "%s/rejected/nowhere.json.error.json", g->spool);
+    assert_true(net_wait_glob(pattern, WAIT_MS, path, sizeof path));
+    json_t *e = load_json(path);
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "CF_ENOROUTE");
+    assert_true(strlen(json_string_value(json_object_get(e, "reason"))) > 0);
+    assert_int_equal(count_in_file(g->log, "SPOOL-WAITING file=nowhere.json"), 0);
+    json_decref(e);
+    free(text);
+    json_decref(doc);
+}
+
 static size_t inbox_files(struct net *n, const char *id, const char *case_id)
 {
     char pattern[1024];
@@ -909,6 +953,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rejection_lands_in_spool_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_rejection_lands_in_spool_rejected, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_spool_files_that_cannot_go, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recipient_offline_then_started, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_killed_recipient_offline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_killed_between_commit_and_ack, setup, teardown),
