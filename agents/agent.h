@@ -79,6 +79,7 @@ struct agent {
     bool connected;        /* a verified Welcome on the current connection, and in step */
     bool distrusted;       /* this connection showed a split view: nothing more from it */
     uint64_t hello_size;   /* the kept size the last Hello named */
+    uint64_t resync_at;    /* ms when a resynchronising Hello went out; 0 once Welcomed */
     uint64_t status_asked; /* ms when the StatusRequest in flight went out; 0: none */
     uint64_t connected_since, last_resend, last_scan;
     struct cf_checkpoint checkpoint; /* the newest verified; size 0 before any */

@@ -20,6 +20,8 @@
 
 static const char monitor_endpoint[] = "inproc://childfirst-agent-monitor";
 
+#define RESYNC_RETRY_MS 5000 /* a resynchronising Hello unanswered this long is sent again */
+
 int agent_link_open(struct agent *a, struct cf_error *err)
 {
     a->dealer = zmq_socket(a->zmq, ZMQ_DEALER);
@@ -75,13 +77,13 @@ bool agent_link_send(struct agent *a, const struct cf_frame *f)
 }
 
 /* Hello names the kept checkpoint; the Welcome's consistency proof starts there. */
-static void send_hello(struct agent *a)
+static bool send_hello(struct agent *a)
 {
     struct cf_frame h = {.kind = CF_FRAME_HELLO,
                          .version = CF_PROTOCOL_VERSION,
                          .last_checkpoint_size = a->checkpoint.size};
     a->hello_size = a->checkpoint.size;
-    agent_link_send(a, &h);
+    return agent_link_send(a, &h);
 }
 
 static void say_hello(struct agent *a)
@@ -111,6 +113,7 @@ void agent_link_events(struct agent *a)
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
             cf_log_info("BROKER-CONNECTED", "broker=%s", a->cfg.broker);
             a->distrusted = false; /* a new connection earns trust by its Welcome */
+            a->resync_at = 0;
             say_hello(a);
             break;
         case ZMQ_EVENT_DISCONNECTED:
@@ -148,8 +151,10 @@ void agent_link_resync(struct agent *a, const char *event, const char *detail)
                 a->checkpoint.size, detail);
     /* Until the Welcome, every frame is ignored: the broker offers again all it
      * had not been answered, and the outbox is resent, once the Welcome is in. */
+    if (!send_hello(a))
+        return; /* not queued: still in step as before, and the next stale frame tries again */
     a->connected = false;
-    send_hello(a);
+    a->resync_at = agent_now();
 }
 
 bool agent_link_refused(struct agent *a, int rc, const char *resync_event, const char *detail)
@@ -429,6 +434,7 @@ static void on_welcome(struct agent *a, const struct cf_frame *f)
         cf_log_warn("CHECKPOINT-RESYNC", "broker=%s detail=\"%s\"", a->cfg.broker, err.text);
         a->connected = false;
         send_hello(a);
+        a->resync_at = agent_now();
         return;
     }
     if (rc != 0) {
@@ -436,6 +442,7 @@ static void on_welcome(struct agent *a, const struct cf_frame *f)
         return; /* not connected: nothing is sent to or accepted from this broker */
     }
     a->connected = true;
+    a->resync_at = 0;
     a->connected_since = agent_now();
     cf_log_info("BROKER-WELCOME", "size=%" PRIu64 " mailbox=%" PRIu64, a->checkpoint.size,
                 f->mailbox_depth);
@@ -486,6 +493,13 @@ void agent_link_ready(struct agent *a)
 
 void agent_link_tick(struct agent *a, uint64_t now)
 {
+    /* A resynchronising Hello whose Welcome has not come: ask again. */
+    if (a->resync_at && !a->connected && !a->distrusted && now - a->resync_at >= RESYNC_RETRY_MS) {
+        cf_log_warn("CHECKPOINT-RESYNC", "broker=%s detail=\"no Welcome yet; saying Hello again\"",
+                    a->cfg.broker);
+        send_hello(a);
+        a->resync_at = now;
+    }
     if (a->connected && now - a->last_resend >= a->cfg.resend_s * 1000u)
         agent_outbox_resend(a);
 }
