@@ -46,14 +46,25 @@ int agent_config_load(const char *path, struct agent_config *c, struct cf_error 
  *   sent     message_id -> Accepted frame bytes the receipts
  *   rejected message_id -> Rejected frame bytes
  *   inbox    leaf (u64 BE) -> Deliver frame bytes, exactly as received and verified
- *   byid     message_id -> leaf (u64 BE)        for `childfirst show`
- *   hooks    sequence (u64 BE) -> leaf (u64 BE) || attempts (u32 BE) || next_at ms (u64 BE)
- *   meta     name -> value: checkpoint (note), directory (bundle), serial, hook_seq
+ *   notices  key (u64 BE) -> 'P' | 'W' || JSON   the agent's own notices (key_changed);
+ *            'P' until the spool file is written. Keys are AGENT_LOCAL_NOTICE + n.
+ *   byid     message_id -> leaf or notice key (u64 BE)   for `childfirst show`
+ *   hooks    sequence (u64 BE) -> leaf or notice key (u64 BE) || attempts (u32 BE) ||
+ *            next_at ms (u64 BE)
+ *   meta     name -> value:
+ *            checkpoint                        the kept checkpoint note
+ *            dir.agencies, dir.policy, dir.sig the kept signed directory bundle
+ *            dir.serial                        its serial (u64 BE): the floor for the next
+ *            hook_seq                          the last hook queue key used (u64 BE)
  */
 struct agent_store {
     MDB_env *env;
-    MDB_dbi outbox, spool, sent, rejected, inbox, byid, hooks, meta;
+    MDB_dbi outbox, spool, sent, rejected, inbox, notices, byid, hooks, meta;
 };
+
+/* Keys at or above this name the agent's own notices, never a log leaf (a
+ * log of 2^63 leaves is beyond any broker). */
+#define AGENT_LOCAL_NOTICE (UINT64_C(1) << 63)
 
 struct agent_control; /* the control socket: clients and waiting requests (agent_control.c) */
 
@@ -61,14 +72,19 @@ struct agent {
     struct agent_config cfg;
     struct cf_keys *keys;
     uint8_t broker_sign_pk[CF_SIGN_PK], broker_curve_pk[CF_CURVE_KEY], authority_pk[CF_SIGN_PK];
-    struct cf_directory *dir; /* NULL until the first verified bundle */
+    struct cf_directory *dir;  /* NULL until the first verified bundle */
+    uint64_t dir_serial_floor; /* the highest serial ever kept: never go below it */
     struct agent_store store;
     void *zmq, *dealer, *monitor;
-    bool connected;        /* a verified Welcome on the current connection */
+    bool connected;        /* a verified Welcome on the current connection, and in step */
+    bool distrusted;       /* this connection showed a split view: nothing more from it */
+    uint64_t hello_size;   /* the kept size the last Hello named */
+    uint64_t resync_at;    /* ms when a resynchronising Hello went out; 0 once Welcomed */
+    uint64_t status_asked; /* ms when the StatusRequest in flight went out; 0: none */
     uint64_t connected_since, last_resend, last_scan;
     struct cf_checkpoint checkpoint; /* the newest verified; size 0 before any */
     char checkpoint_note[CF_CHECKPOINT_MAX + 1];
-    struct cf_status broker_status;  /* the last Status the broker sent */
+    struct cf_status broker_status; /* the last Status the broker sent */
     int control_fd;
     struct agent_control *pending;
     pid_t hook_pid;        /* the running hook, or 0 */
@@ -100,6 +116,10 @@ enum agent_outcome agent_outcome(struct agent *a, const uint8_t message_id[CF_ME
  * Rejected); agent_control.c answers any control request waiting on it. */
 void agent_control_answered(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN]);
 
+/* Called by the core when fresh Status figures arrive; agent_control.c
+ * answers the status requests waiting for them. */
+void agent_control_status(struct agent *a);
+
 /* The inbox, newest last: [{leaf_index, received_at, case_id, type, sender,
  * message_id, urgency}], only `case_id` if not NULL. Caller owns the array;
  * NULL when the store cannot be read. */
@@ -110,10 +130,29 @@ json_t *agent_inbox(struct agent *a, const char *case_id);
 json_t *agent_show(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN],
                    struct cf_error *err);
 
+/* The spool JSON of an inbox leaf or one of the agent's own notices (`key` at
+ * or above AGENT_LOCAL_NOTICE), read in `txn`. Caller owns the result; NULL
+ * (and err) if unknown or it cannot be opened. */
+json_t *agent_inbox_doc(struct agent *a, MDB_txn *txn, uint64_t key, struct cf_error *err);
+
+/* Adds one of the agent's own notices in `txn`: `doc` (borrowed; it gains
+ * "type", "sender", "message_id" and "created_at") goes to the notices table
+ * and the id index, and to the hook queue when on_notice is set. Its spool
+ * file is written by agent_inbox_spool_local once `txn` has committed. */
+int agent_inbox_add_local(struct agent *a, MDB_txn *txn, json_t *doc, struct cf_error *err);
+
+/* Writes the spool file of every local notice still waiting for one (after the
+ * commit that added it, and at start after a crash), then marks it written. */
+void agent_inbox_spool_local(struct agent *a);
+
+/* Test builds stop the agent here when CF_TEST_FAULT names the point. */
+void agent_fault_point(const char *name);
+
 /* {"agency", "connected", "connected_since", "broker", "outbox_depth",
  * "frames_per_commit", "broker_tree_size", "checkpoint": {"origin","size","root"},
- * "directory_serial"}.
- * Also asks the broker for fresh figures (they arrive for the next call). */
+ * "directory_serial"}, with the broker's figures as last received. The agent
+ * asks for them on every Welcome and Accepted, and the control socket's
+ * status command asks and waits (up to STATUS_WAIT_MS) for fresh ones. */
 json_t *agent_status(struct agent *a);
 
 /* ---- Control socket (agent_control.c) ---- */
@@ -137,13 +176,17 @@ void agent_spool_scan(struct agent *a);
 /* After the broker answers a spooled message: move it to sent/ with a
  * .receipt.json, or to rejected/ with an .error.json. */
 void agent_spool_answered(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN]);
-/* Writes spool/inbox/<case_id>/<leaf>-<type>.json (temp, fsync, rename).
- * Leaf UINT64_MAX is the agent's own notice: spool/inbox/_agent/<ms>-<kind>.json. */
+/* Writes spool/inbox/<case_id>/<leaf>-<type>.json (temp, fsync, rename); a
+ * notice is <leaf>-notice.json, its kind inside (DESIGN.md section 9: "Notices
+ * are written the same way"). The agent's own notices (leaf at or above
+ * AGENT_LOCAL_NOTICE) have no case: spool/inbox/_agent/<n>-notice.json. */
 int agent_spool_inbox(struct agent *a, uint64_t leaf, const json_t *doc, struct cf_error *err);
 /* That file's folder and path (each `cap` bytes), after checking the case id. */
-int agent_spool_inbox_path(struct agent *a, uint64_t leaf, const json_t *doc, char *dir,
-                           char *path, size_t cap, struct cf_error *err);
+int agent_spool_inbox_path(struct agent *a, uint64_t leaf, const json_t *doc, char *dir, char *path,
+                           size_t cap, struct cf_error *err);
 
+/* Removes hook input files that a crash left under state_dir (at start). */
+void agent_hooks_sweep(struct agent *a);
 /* Starts due hooks and reaps finished ones; never blocks. */
 void agent_hooks_tick(struct agent *a, uint64_t now_ms);
 

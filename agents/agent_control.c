@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "agent.h"
+#include "agent_link.h"
 #include "childfirst/header.h"
 #include "childfirst/log.h"
 #include "ctl.h"
@@ -45,6 +46,7 @@ struct client {
     size_t out_len, out_off;
     uint8_t message_id[CF_MESSAGE_ID_LEN]; /* WAIT: the referral's message */
     char case_id[CF_CASE_ID_LEN + 1];
+    bool wants_status; /* WAIT: a status request, waiting for the broker's figures */
 };
 
 /* The control socket's state. Its clients in CLIENT_WAIT are the requests
@@ -293,16 +295,28 @@ static json_t *cmd_show(struct agent *a, struct client *c, const json_t *req)
     return json_pack("{s:b, s:o}", "ok", 1, "message", msg);
 }
 
-static json_t *cmd_status(struct agent *a, struct client *c, const json_t *req)
+static json_t *status_answer(struct agent *a)
 {
-    (void)c;
-    (void)req;
     json_t *st = agent_status(a);
     if (!st)
         return refusal(NULL, CF_ENOMEM, "the status cannot be made; the agent's log says why");
     json_t *ans = answer_with(true, st);
     json_decref(st);
     return ans;
+}
+
+/* The broker's figures are asked for and awaited (briefly), so the answer is
+ * fresh rather than one call late. */
+static json_t *cmd_status(struct agent *a, struct client *c, const json_t *req)
+{
+    (void)req;
+    agent_link_ask_status(a);
+    if (!a->connected || !a->status_asked)
+        return status_answer(a);
+    c->state = CLIENT_WAIT;
+    c->wants_status = true;
+    c->deadline = agent_now() + STATUS_WAIT_MS;
+    return NULL;
 }
 
 /* Each command, and the keys its request may carry besides "cmd". A handler
@@ -375,14 +389,14 @@ static void client_read(struct agent *a, struct client *c)
  * Bytes after the request break the one-request rule: a waiting refer is
  * answered "queued" at once, so the caller still learns its message id, and
  * whatever else arrives while an answer goes out is discarded. */
-static void client_extra(struct client *c)
+static void client_extra(struct agent *a, struct client *c)
 {
     uint8_t junk[4096];
     ssize_t n = recv(c->fd, junk, sizeof junk, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0) {
-        if (c->state == CLIENT_WAIT) {
+        if (c->state == CLIENT_WAIT && !c->wants_status) {
             char hex[2 * CF_MESSAGE_ID_LEN + 1];
             sodium_bin2hex(hex, sizeof hex, c->message_id, CF_MESSAGE_ID_LEN);
             cf_log_info("CONTROL-GONE", "uid=%u message_id=%s stays queued", c->uid, hex);
@@ -393,7 +407,7 @@ static void client_extra(struct client *c)
     if (c->state == CLIENT_WAIT) {
         cf_log_warn("CONTROL-BAD-REQUEST", "uid=%u code=%s detail=bytes-after-request", c->uid,
                     cf_error_name(CF_EINVAL));
-        client_answer(c, queued_answer(c));
+        client_answer(c, c->wants_status ? status_answer(a) : queued_answer(c));
     }
 }
 
@@ -543,7 +557,7 @@ void agent_control_close(struct agent *a)
     for (size_t i = 0; i < CONTROL_CLIENTS; i++) {
         struct client *c = &p->clients[i];
         if (c->state == CLIENT_WAIT)
-            answer_once(c->fd, queued_answer(c));
+            answer_once(c->fd, c->wants_status ? status_answer(a) : queued_answer(c));
         else if (c->state == CLIENT_WRITE)
             client_flush(c);
         if (c->state != CLIENT_FREE)
@@ -596,7 +610,7 @@ void agent_control_ready(struct agent *a, int fd)
         if (c->state == CLIENT_READ)
             client_read(a, c);
         else
-            client_extra(c);
+            client_extra(a, c);
         if (c->state == CLIENT_WRITE)
             client_flush(c);
         return;
@@ -610,7 +624,8 @@ void agent_control_answered(struct agent *a, const uint8_t message_id[CF_MESSAGE
         return;
     for (size_t i = 0; i < CONTROL_CLIENTS; i++) {
         struct client *c = &p->clients[i];
-        if (c->state != CLIENT_WAIT || memcmp(c->message_id, message_id, CF_MESSAGE_ID_LEN) != 0)
+        if (c->state != CLIENT_WAIT || c->wants_status ||
+            memcmp(c->message_id, message_id, CF_MESSAGE_ID_LEN) != 0)
             continue;
         enum agent_outcome outcome;
         json_t *ans = refer_outcome(a, c, &outcome);
@@ -619,6 +634,14 @@ void agent_control_answered(struct agent *a, const uint8_t message_id[CF_MESSAGE
         if (ans || outcome != AGENT_QUEUED)
             client_answer(c, ans);
     }
+}
+
+void agent_control_status(struct agent *a)
+{
+    struct agent_control *p = a->pending;
+    for (size_t i = 0; p && i < CONTROL_CLIENTS; i++)
+        if (p->clients[i].state == CLIENT_WAIT && p->clients[i].wants_status)
+            client_answer(&p->clients[i], status_answer(a));
 }
 
 void agent_control_tick(struct agent *a, uint64_t now_ms)
@@ -631,13 +654,16 @@ void agent_control_tick(struct agent *a, uint64_t now_ms)
     for (size_t i = 0; i < CONTROL_CLIENTS; i++) {
         struct client *c = &p->clients[i];
         if (c->state == CLIENT_WRITE)
-            client_flush(c); /* the agent polls only for reading: the rest goes out here */
+            client_flush(
+                c); /* POLLOUT wakes writers too (agent_control_fds): this is a spare try */
         if (c->state == CLIENT_FREE || now_ms < c->deadline)
             continue;
         if (c->state == CLIENT_READ) {
             cf_log_warn("CONTROL-TIMEOUT", "uid=%u waiting=request", c->uid);
             client_answer(c, refusal(NULL, CF_ETIMEOUT, "no complete request within %d s",
                                      CONTROL_READ_MS / 1000));
+        } else if (c->state == CLIENT_WAIT && c->wants_status) {
+            client_answer(c, status_answer(a)); /* the broker is slow: the last figures */
         } else if (c->state == CLIENT_WAIT) {
             enum agent_outcome outcome;
             json_t *ans = refer_outcome(a, c, &outcome);

@@ -4,7 +4,10 @@
  * is started with posix_spawn (never fork: LMDB handles must not cross into a
  * child), gets the delivery's JSON on stdin and its facts in environment
  * variables, is killed after hook_timeout_s, and is retried with a backoff
- * that doubles from 1 s up to 10 minutes until it succeeds. */
+ * that doubles from 1 s up to 10 minutes until it succeeds. The JSON is
+ * rendered from the agent's own LMDB copy, never read from the spool file:
+ * the agency's system may have taken that file already. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -16,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "agent_link.h"
 #include "agent_store.h"
 #include "childfirst/log.h"
@@ -26,6 +31,7 @@ extern char **environ;
 #define BACKOFF_MAX_MS (10u * 60u * 1000u)
 #define HOOK_ARGS_MAX 16
 #define HOOK_ENV_MAX 256
+#define STDIN_PREFIX ".hook-stdin-"
 
 struct entry {
     uint64_t seq, leaf, next_at;
@@ -152,45 +158,103 @@ static size_t split(char *line, char **argv, size_t cap)
     return n;
 }
 
+/* The hook's stdin: its JSON in a private file under state_dir (mkstemp:
+ * mode 0600), unlinked as soon as it is written, so the decrypted text has no
+ * name on disk while the hook runs and nothing is left once the descriptor
+ * closes. Returns a descriptor at offset 0 (close-on-exec), or -1. */
+static int stdin_file(struct agent *a, const json_t *doc)
+{
+    char path[2 * AGENT_PATH_MAX];
+    snprintf(path, sizeof path, "%s/" STDIN_PREFIX "XXXXXX", a->cfg.state_dir);
+    char *json = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (!json)
+        return -1;
+    size_t len = strlen(json), off = 0;
+    int fd = mkstemp(path);
+    if (fd >= 0) {
+        unlink(path);
+        while (off < len) {
+            ssize_t w = write(fd, json + off, len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+        if (off < len || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    sodium_memzero(json, len);
+    free(json);
+    return fd;
+}
+
+void agent_hooks_sweep(struct agent *a)
+{
+    DIR *d = opendir(a->cfg.state_dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, STDIN_PREFIX, strlen(STDIN_PREFIX)) != 0)
+            continue;
+        char path[2 * AGENT_PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", a->cfg.state_dir, e->d_name);
+        if (unlink(path) == 0)
+            cf_log_info("HOOK-INPUT-REMOVED", "file=%s", e->d_name);
+    }
+    closedir(d);
+}
+
+/* A string field of the hook's JSON, or "" when it has none. */
+static const char *text(const json_t *doc, const char *key)
+{
+    const char *s = json_string_value(json_object_get(doc, key));
+    return s ? s : "";
+}
+
 static int start(struct agent *a, const struct entry *e, uint64_t now)
 {
     MDB_txn *txn;
-    MDB_val frame;
-    uint8_t key[8];
     struct cf_error err = {0};
-    json_t *doc = NULL;
-    cf_store_put_u64(key, e->leaf);
     if (mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) != 0)
         return CF_ESTORE;
-    if (agent_store_get(txn, a->store.inbox, key, 8, &frame) == 0)
-        doc = agent_inbox_render(a, frame.mv_data, frame.mv_size, &err);
+    json_t *doc = agent_inbox_doc(a, txn, e->leaf, &err);
     mdb_txn_abort(txn);
     if (!doc)
         return cf_error_set(&err, CF_ENOTFOUND, "leaf %" PRIu64 " cannot be read", e->leaf);
-    const char *type = json_string_value(json_object_get(doc, "type"));
-    bool notice = type && strcmp(type, "notice") == 0;
-    char cmd[AGENT_PATH_MAX], dir[2 * AGENT_PATH_MAX], path[2 * AGENT_PATH_MAX];
+    const char *type = text(doc, "type");
+    bool notice = strcmp(type, "notice") == 0;
+    char cmd[AGENT_PATH_MAX];
     snprintf(cmd, sizeof cmd, "%s", notice ? a->cfg.on_notice : a->cfg.on_message);
     char *argv[HOOK_ARGS_MAX + 1];
     int rc = 0;
-    if (split(cmd, argv, HOOK_ARGS_MAX + 1) == 0 ||
-        agent_spool_inbox_path(a, e->leaf, doc, dir, path, sizeof path, &err) != 0) {
+    if (split(cmd, argv, HOOK_ARGS_MAX + 1) == 0) {
         json_decref(doc);
         return CF_ENOTFOUND; /* no hook for this kind any more: nothing to run */
     }
-    /* The delivery's facts for the hook, beside the inherited environment. */
+    int in = stdin_file(a, doc);
+    if (in < 0) {
+        json_decref(doc);
+        cf_log_warn("HOOK-NOT-STARTED", "command=%s error=\"cannot write its input under %s\"",
+                    argv[0], a->cfg.state_dir);
+        settle(a, e, false, now);
+        return 0;
+    }
+    /* The delivery's facts for the hook, beside the inherited environment. The
+     * agent's own notices have no case and no leaf. */
     static char vars[6][160];
-    const char *urgency = json_string_value(json_object_get(doc, "urgency"));
-    const char *deadline = json_string_value(json_object_get(doc, "deadline"));
-    snprintf(vars[0], sizeof vars[0], "CHILDFIRST_TYPE=%s",
-             notice ? json_string_value(json_object_get(doc, "kind")) : type);
-    snprintf(vars[1], sizeof vars[1], "CHILDFIRST_CASE=%s",
-             json_string_value(json_object_get(doc, "case_id")));
-    snprintf(vars[2], sizeof vars[2], "CHILDFIRST_URGENCY=%s", urgency ? urgency : "");
-    snprintf(vars[3], sizeof vars[3], "CHILDFIRST_DEADLINE=%s", deadline ? deadline : "");
-    snprintf(vars[4], sizeof vars[4], "CHILDFIRST_LEAF=%" PRIu64, e->leaf);
-    snprintf(vars[5], sizeof vars[5], "CHILDFIRST_MESSAGE_ID=%s",
-             json_string_value(json_object_get(doc, "message_id")));
+    snprintf(vars[0], sizeof vars[0], "CHILDFIRST_TYPE=%s", notice ? text(doc, "kind") : type);
+    snprintf(vars[1], sizeof vars[1], "CHILDFIRST_CASE=%s", text(doc, "case_id"));
+    snprintf(vars[2], sizeof vars[2], "CHILDFIRST_URGENCY=%s", text(doc, "urgency"));
+    snprintf(vars[3], sizeof vars[3], "CHILDFIRST_DEADLINE=%s", text(doc, "deadline"));
+    if (e->leaf < AGENT_LOCAL_NOTICE)
+        snprintf(vars[4], sizeof vars[4], "CHILDFIRST_LEAF=%" PRIu64, e->leaf);
+    else
+        snprintf(vars[4], sizeof vars[4], "CHILDFIRST_LEAF=");
+    snprintf(vars[5], sizeof vars[5], "CHILDFIRST_MESSAGE_ID=%s", text(doc, "message_id"));
     json_decref(doc);
     char *env[HOOK_ENV_MAX + 7];
     size_t n = 0;
@@ -205,12 +269,13 @@ static int start(struct agent *a, const struct entry *e, uint64_t now)
     snprintf(log, sizeof log, "%s/hooks.log", a->cfg.state_dir);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, path, O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, in, 0);
     posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     pid_t pid;
     rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, env);
     posix_spawn_file_actions_destroy(&fa);
+    close(in); /* the hook holds its own copy of the descriptor */
     if (rc != 0) {
         cf_log_warn("HOOK-NOT-STARTED", "command=%s error=%s", argv[0], strerror(rc));
         settle(a, e, false, now);

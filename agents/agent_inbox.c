@@ -4,25 +4,28 @@
  * Then, in this order: one LMDB commit (inbox, index, hook queue, checkpoint),
  * the spool file (temp, fsync, rename), and only then the signed DeliveryAck.
  * A crash anywhere leaves the message unacknowledged, so the broker offers it
- * again, and a repeat is acknowledged without being kept twice. */
+ * again, and a repeat (the same message at the same leaf) is acknowledged
+ * without being kept twice; another message at a kept leaf is a split view. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "agent_link.h"
 #include "agent_store.h"
+#include "agent_text.h"
 #include "childfirst/log.h"
 #include "childfirst/record.h"
 #include "childfirst/store.h"
 
-/* Test builds can stop the agent between keeping a message and acknowledging
- * it, to prove the broker offers it again (CF_TEST_FAULT=after-inbox-commit). */
-static void fault_point(const char *name)
+/* Test builds can stop the agent at a named point, to prove what a crash there
+ * leaves: between keeping a message and acknowledging it (the broker offers it
+ * again: CF_TEST_FAULT=after-inbox-commit), or between committing a local
+ * notice and writing its spool file (after-notice-commit). */
+void agent_fault_point(const char *name)
 {
 #ifdef CF_TEST_HOOKS
     const char *f = getenv("CF_TEST_FAULT");
@@ -33,29 +36,6 @@ static void fault_point(const char *name)
 #else
     (void)name;
 #endif
-}
-
-static void iso_time(uint64_t ms, char out[64])
-{
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
-}
-
-static json_t *hex(const uint8_t *b, size_t n)
-{
-    char out[2 * 64 + 1];
-    sodium_bin2hex(out, sizeof out, b, n);
-    return json_string(out);
-}
-
-static json_t *time_json(uint64_t ms)
-{
-    char t[64];
-    iso_time(ms, t);
-    return json_string(t);
 }
 
 /* What a delivery holds, once checked. */
@@ -79,8 +59,8 @@ static void delivery_fini(struct delivery *d)
  * record describes exactly these bytes. Signatures are checked on arrival
  * (`verify`) against the directory then in force; a kept message is not
  * checked again, so a later key rotation leaves it readable. */
-static int check_content(struct agent *a, const struct cf_frame *f, struct delivery *d,
-                         bool verify, struct cf_error *err)
+static int check_content(struct agent *a, const struct cf_frame *f, struct delivery *d, bool verify,
+                         struct cf_error *err)
 {
     memset(d, 0, sizeof *d);
     int rc = cf_wire_record_decode(f->record, f->record_len, &d->rec, err);
@@ -124,7 +104,8 @@ static void send_answer(struct agent *a, const struct cf_frame *f, const struct 
                         const char *code)
 {
     struct cf_frame r = {.kind = strcmp(code, CF_ACK_OK) == 0 ? CF_FRAME_ACK : CF_FRAME_NACK,
-                         .leaf_index = f->leaf_index, .has_message_id = true};
+                         .leaf_index = f->leaf_index,
+                         .has_message_id = true};
     memcpy(r.message_id, d->message_id, CF_MESSAGE_ID_LEN);
     snprintf(r.code, sizeof r.code, "%s", code);
     if (cf_envelope_ack_sign(d->message_id, d->hash, code, a->keys, r.signature) == 0)
@@ -134,16 +115,17 @@ static void send_answer(struct agent *a, const struct cf_frame *f, const struct 
 /* The spool JSON of a checked delivery; opens a message with the agency's key.
  * Returns 0, an open failure (CF_ESEAL, CF_ECOMMIT, CF_EDECRYPT, CF_EPAD) that
  * deserves a nack, or another code. */
-static int render(struct agent *a, const struct cf_frame *f, const struct delivery *d,
-                  json_t **out, struct cf_error *err)
+static int render(struct agent *a, const struct cf_frame *f, const struct delivery *d, json_t **out,
+                  struct cf_error *err)
 {
     *out = NULL;
     if (d->is_notice) {
         const struct cf_notice *n = &d->notice;
-        json_t *doc = json_pack("{s:I, s:s, s:s, s:o, s:s, s:o}", "leaf_index",
-                                (json_int_t)f->leaf_index, "type", "notice", "kind", n->kind,
-                                "message_id", hex(n->notice_id, CF_MESSAGE_ID_LEN), "case_id",
-                                n->case_id, "created_at", time_json(n->created_at));
+        json_t *doc =
+            json_pack("{s:I, s:s, s:s, s:s, s:o, s:s, s:o}", "leaf_index",
+                      (json_int_t)f->leaf_index, "type", "notice", "kind", n->kind, "sender",
+                      "broker", "message_id", agent_text_hex(n->notice_id, CF_MESSAGE_ID_LEN),
+                      "case_id", n->case_id, "created_at", agent_text_time_json(n->created_at));
         if (doc && n->urgency)
             json_object_set_new(doc, "urgency", json_string(cf_header_urgency_name(n->urgency)));
         if (doc && n->has_immediate_risk)
@@ -186,25 +168,24 @@ static int render(struct agent *a, const struct cf_frame *f, const struct delive
     json_t *to = json_array();
     for (size_t i = 0; to && i < h->n_recipients; i++)
         json_array_append_new(to, json_string(h->recipients[i]));
-    *out = json_pack("{s:I, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:b, s:o}",
-                     "leaf_index", (json_int_t)f->leaf_index, "type", cf_header_type_name(h->type),
-                     "message_id", hex(h->message_id, CF_MESSAGE_ID_LEN), "case_id", h->case_id,
-                     "sender", h->sender, "recipients", to, "created_at", time_json(h->created_at),
-                     "accepted_at", time_json(d->rec.time), "jurisdiction", h->jurisdiction,
-                     "la_code", h->la_code, "urgency", cf_header_urgency_name(h->urgency),
-                     "immediate_risk", h->immediate_risk, "payload", body);
+    *out =
+        json_pack("{s:I, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:b, s:o}", "leaf_index",
+                  (json_int_t)f->leaf_index, "type", cf_header_type_name(h->type), "message_id",
+                  agent_text_hex(h->message_id, CF_MESSAGE_ID_LEN), "case_id", h->case_id, "sender",
+                  h->sender, "recipients", to, "created_at", agent_text_time_json(h->created_at),
+                  "accepted_at", agent_text_time_json(d->rec.time), "jurisdiction", h->jurisdiction,
+                  "la_code", h->la_code, "urgency", cf_header_urgency_name(h->urgency),
+                  "immediate_risk", h->immediate_risk, "payload", body);
     return *out ? 0 : cf_error_set(err, CF_ENOMEM, "out of memory");
 }
 
-json_t *agent_inbox_render(struct agent *a, const uint8_t *frame, size_t len,
-                           struct cf_error *err)
+json_t *agent_inbox_render(struct agent *a, const uint8_t *frame, size_t len, struct cf_error *err)
 {
     struct cf_frame f;
     struct delivery d;
     json_t *doc = NULL;
     memset(&d, 0, sizeof d);
-    if (cf_wire_frame_decode(frame, len, &f, err) == 0 &&
-        check_content(a, &f, &d, false, err) == 0)
+    if (cf_wire_frame_decode(frame, len, &f, err) == 0 && check_content(a, &f, &d, false, err) == 0)
         render(a, &f, &d, &doc, err);
     delivery_fini(&d);
     cf_wire_frame_fini(&f);
@@ -217,15 +198,48 @@ static int enqueue_hook(struct agent *a, MDB_txn *txn, uint64_t leaf)
     uint64_t seq = a->hook_seq++;
     cf_store_put_u64(key, seq);
     cf_store_put_u64(val, leaf);
-    memset(val + 8, 0, 4);                      /* attempts */
-    cf_store_put_u64(val + 12, agent_now());     /* due now */
+    memset(val + 8, 0, 4);                   /* attempts */
+    cf_store_put_u64(val + 12, agent_now()); /* due now */
     int rc = agent_store_put(txn, a->store.hooks, key, 8, val, sizeof val);
     if (rc == 0)
         rc = agent_store_put(txn, a->store.meta, "hook_seq", 8, key, 8);
     return rc;
 }
 
-/* Keeps a checked delivery: inbox, id index, hook queue and checkpoint in one commit. */
+/* A leaf already kept must come again as the same message with the same
+ * delivered bytes: the leaf index alone proves nothing. CF_ECORRUPT (a split
+ * view: never acknowledged) when the broker now shows another one there. */
+static int same_as_kept(struct agent *a, const MDB_val *kept, const struct cf_frame *f,
+                        const struct delivery *d, struct cf_error *err)
+{
+    struct cf_frame old;
+    struct delivery was;
+    memset(&was, 0, sizeof was);
+    int rc = cf_wire_frame_decode(kept->mv_data, kept->mv_size, &old, NULL);
+    if (rc == 0)
+        rc = check_content(a, &old, &was, false, NULL);
+    if (rc != 0) {
+        rc = cf_error_set(err, CF_ESTORE, "the kept copy of leaf %" PRIu64 " cannot be read",
+                          f->leaf_index);
+    } else if (sodium_memcmp(was.message_id, d->message_id, CF_MESSAGE_ID_LEN) != 0 ||
+               sodium_memcmp(was.hash, d->hash, CF_HASH_LEN) != 0) {
+        char then[2 * CF_MESSAGE_ID_LEN + 1], now[2 * CF_MESSAGE_ID_LEN + 1];
+        sodium_bin2hex(then, sizeof then, was.message_id, CF_MESSAGE_ID_LEN);
+        sodium_bin2hex(now, sizeof now, d->message_id, CF_MESSAGE_ID_LEN);
+        rc = cf_error_set(err, CF_ECORRUPT,
+                          "leaf %" PRIu64 " was kept as message %s; the broker now shows %s%s "
+                          "there",
+                          f->leaf_index, then, now,
+                          strcmp(then, now) == 0 ? " with other bytes" : "");
+    }
+    delivery_fini(&was);
+    cf_wire_frame_fini(&old);
+    return rc;
+}
+
+/* Keeps a checked delivery: inbox, id index, hook queue and checkpoint in one
+ * commit. A repeat (a leaf already kept) stores only the checkpoint: the broker
+ * counts it as shown, so the next delivery's proof starts from it. */
 static int keep(struct agent *a, const uint8_t *frame, size_t len, const struct cf_frame *f,
                 const struct delivery *d, bool *repeat, struct cf_error *err)
 {
@@ -237,28 +251,29 @@ static int keep(struct agent *a, const uint8_t *frame, size_t len, const struct 
     MDB_val v;
     cf_store_put_u64(key, f->leaf_index);
     *repeat = agent_store_get(txn, a->store.inbox, key, 8, &v) == 0;
-    if (*repeat) {
+    if (*repeat && (rc = same_as_kept(a, &v, f, d, err)) != 0) {
         mdb_txn_abort(txn);
-        return 0;
+        return rc;
     }
+    struct cf_checkpoint kept;
     rc = agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len, f->consistency_from,
                                   (const uint8_t(*)[CF_MERKLE_HASH])f->consistency,
-                                  f->n_consistency, err);
+                                  f->n_consistency, &kept, err);
     if (rc == 0) {
         struct cf_checkpoint cp;
         rc = cf_record_prove(f->record, f->record_len, f->leaf_index,
                              (const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof, f->checkpoint,
                              f->checkpoint_len, a->broker_sign_pk, &cp, err);
     }
-    if (rc == 0 && ((rc = agent_store_put(txn, a->store.inbox, key, 8, frame, len)) != 0 ||
-                    (rc = agent_store_put(txn, a->store.byid, d->message_id, CF_MESSAGE_ID_LEN,
-                                          key, 8)) != 0))
+    if (rc == 0 && !*repeat &&
+        ((rc = agent_store_put(txn, a->store.inbox, key, 8, frame, len)) != 0 ||
+         (rc = agent_store_put(txn, a->store.byid, d->message_id, CF_MESSAGE_ID_LEN, key, 8)) != 0))
         cf_error_set(err, rc, "cannot keep leaf %" PRIu64, f->leaf_index);
     bool hook = d->is_notice ? a->cfg.on_notice[0] : a->cfg.on_message[0];
-    if (rc == 0 && hook && (rc = enqueue_hook(a, txn, f->leaf_index)) != 0)
+    if (rc == 0 && !*repeat && hook && (rc = enqueue_hook(a, txn, f->leaf_index)) != 0)
         cf_error_set(err, rc, "cannot queue the hook");
     if (rc == 0)
-        rc = cf_store_error(mdb_txn_commit(txn));
+        rc = agent_checkpoint_commit(a, txn, &kept, f->checkpoint, f->checkpoint_len);
     else
         mdb_txn_abort(txn);
     return rc;
@@ -280,41 +295,34 @@ void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
     if (rc != 0) {
         /* Not the sender's fault: a broker showing something it did not log, or
          * a directory this agent has not caught up with. Nothing is answered;
-         * the broker offers it again after the next Hello. */
-        cf_log_error("DELIVERY-UNVERIFIED", "leaf=%" PRIu64 " code=%s reason=\"%s\"",
-                     f->leaf_index, cf_error_name(rc), err.text);
+         * the broker offers it again after the next Hello. Its checkpoint is
+         * still kept, so the frames after it follow on. */
+        cf_log_error("DELIVERY-UNVERIFIED", "leaf=%" PRIu64 " code=%s reason=\"%s\"", f->leaf_index,
+                     cf_error_name(rc), err.text);
         if (rc == CF_EUNKNOWNAGENCY) {
             struct cf_frame r = {.kind = CF_FRAME_DIRECTORY_REQUEST};
             agent_link_send(a, &r);
         }
+        (void)agent_link_take_checkpoint(a, f, "CHECKPOINT-RESYNC");
         delivery_fini(&d);
         return;
     }
     rc = render(a, f, &d, &doc, &err);
     if (rc != 0) {
-        /* The sender's envelope cannot be opened here: a signed nack tells them. */
+        /* The sender's envelope cannot be opened here: a signed nack tells them,
+         * once its checkpoint is kept like any other. */
         cf_log_error("DELIVERY-UNOPENABLE", "leaf=%" PRIu64 " code=%s", f->leaf_index,
                      cf_error_name(rc));
-        if (open_failure(rc))
+        if (agent_link_take_checkpoint(a, f, "CHECKPOINT-RESYNC") == 0 && open_failure(rc))
             send_answer(a, f, &d, cf_error_name(rc));
         delivery_fini(&d);
         return;
     }
     bool repeat = false;
     rc = keep(a, frame, len, f, &d, &repeat, &err);
-    if (rc == CF_ESTALE) {
-        cf_log_warn("CHECKPOINT-RESYNC", "%s", err.text);
-        struct cf_frame h = {.kind = CF_FRAME_HELLO, .version = CF_PROTOCOL_VERSION,
-                             .last_checkpoint_size = a->checkpoint.size};
-        agent_link_send(a, &h); /* the broker starts again from our kept checkpoint */
-    } else if (rc == CF_ECORRUPT || rc == CF_EPROOF || rc == CF_ESIG || rc == CF_EDECODE ||
-               rc == CF_ERANGE) {
-        cf_log_error("SPLIT-VIEW", "leaf=%" PRIu64 " detail=\"%s\"", f->leaf_index, err.text);
-        a->connected = false;
-    } else if (rc != 0) {
+    if (rc != 0 && !agent_link_refused(a, rc, "CHECKPOINT-RESYNC", err.text))
         cf_log_error("INBOX-KEEP-FAILED", "leaf=%" PRIu64 " reason=\"%s\"", f->leaf_index,
                      err.text);
-    }
     /* The spool file, also for a repeat whose file a crash may have lost. */
     if (rc == 0 && (rc = agent_spool_inbox(a, f->leaf_index, doc, &err)) != 0)
         cf_log_error("SPOOL-WRITE-FAILED", "leaf=%" PRIu64 " reason=\"%s\"", f->leaf_index,
@@ -324,7 +332,7 @@ void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
         delivery_fini(&d);
         return;
     }
-    fault_point("after-inbox-commit");
+    agent_fault_point("after-inbox-commit");
     send_answer(a, f, &d, CF_ACK_OK);
     char id[2 * CF_MESSAGE_ID_LEN + 1];
     sodium_bin2hex(id, sizeof id, d.message_id, CF_MESSAGE_ID_LEN);
@@ -334,7 +342,147 @@ void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
     delivery_fini(&d);
 }
 
+/* ---- The agent's own notices ---- */
+
+/* The next key of the notices table, in `txn`. */
+static uint64_t next_local_key(struct agent *a, MDB_txn *txn)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    uint64_t next = AGENT_LOCAL_NOTICE + 1;
+    if (mdb_cursor_open(txn, a->store.notices, &c) == 0) {
+        if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
+            next = cf_store_get_u64(k.mv_data) + 1;
+        mdb_cursor_close(c);
+    }
+    return next;
+}
+
+int agent_inbox_add_local(struct agent *a, MDB_txn *txn, json_t *doc, struct cf_error *err)
+{
+    uint8_t id[CF_MESSAGE_ID_LEN], key[8];
+    randombytes_buf(id, sizeof id);
+    uint64_t k = next_local_key(a, txn);
+    cf_store_put_u64(key, k);
+    json_object_set_new(doc, "type", json_string("notice"));
+    json_object_set_new(doc, "sender", json_string("agent"));
+    json_object_set_new(doc, "message_id", agent_text_hex(id, sizeof id));
+    json_object_set_new(doc, "created_at", agent_text_time_json(agent_now()));
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    size_t len = text ? strlen(text) : 0;
+    uint8_t *val = text ? malloc(len + 1) : NULL;
+    if (!val) {
+        free(text);
+        return cf_error_set(err, CF_ENOMEM, "out of memory for a notice");
+    }
+    val[0] = 'P';
+    memcpy(val + 1, text, len);
+    free(text);
+    int rc = agent_store_put(txn, a->store.notices, key, 8, val, len + 1);
+    free(val);
+    if (rc == 0)
+        rc = agent_store_put(txn, a->store.byid, id, sizeof id, key, 8);
+    if (rc == 0 && a->cfg.on_notice[0])
+        rc = enqueue_hook(a, txn, k);
+    return rc == 0 ? 0 : cf_error_set(err, rc, "cannot keep the agent's notice");
+}
+
+static json_t *local_doc(const MDB_val *v)
+{
+    if (v->mv_size < 2)
+        return NULL;
+    return json_loadb((const char *)v->mv_data + 1, v->mv_size - 1, JSON_REJECT_DUPLICATES, NULL);
+}
+
+void agent_inbox_spool_local(struct agent *a)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    uint64_t written[64];
+    size_t n = 0;
+    if (mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        return;
+    if (mdb_cursor_open(txn, a->store.notices, &c) == 0) {
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && n < 64;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            if (k.mv_size != 8 || v.mv_size < 1 || ((const uint8_t *)v.mv_data)[0] != 'P')
+                continue;
+            uint64_t key = cf_store_get_u64(k.mv_data);
+            json_t *doc = local_doc(&v);
+            struct cf_error err = {0};
+            if (doc && agent_spool_inbox(a, key, doc, &err) == 0)
+                written[n++] = key;
+            else
+                cf_log_error("NOTICE-WRITE-FAILED", "notice=%" PRIu64 " reason=\"%s\"",
+                             key - AGENT_LOCAL_NOTICE, doc ? err.text : "unreadable");
+            json_decref(doc);
+        }
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
+    if (n == 0 || mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
+        return;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        uint8_t key[8];
+        cf_store_put_u64(key, written[i]);
+        if ((rc = agent_store_get(txn, a->store.notices, key, 8, &v)) == 0) {
+            uint8_t *val = malloc(v.mv_size);
+            if (!val) {
+                rc = CF_ENOMEM;
+                break;
+            }
+            memcpy(val, v.mv_data, v.mv_size);
+            val[0] = 'W';
+            rc = agent_store_put(txn, a->store.notices, key, 8, val, v.mv_size);
+            free(val);
+        }
+    }
+    if (rc == 0)
+        rc = cf_store_error(mdb_txn_commit(txn));
+    else
+        mdb_txn_abort(txn);
+    if (rc != 0) /* written again at the next start: a file twice, never none */
+        cf_log_error("NOTICE-MARK-FAILED", "code=%s", cf_error_name(rc));
+}
+
 /* ---- Listing and showing ---- */
+
+json_t *agent_inbox_doc(struct agent *a, MDB_txn *txn, uint64_t key, struct cf_error *err)
+{
+    uint8_t k[8];
+    MDB_val v;
+    cf_store_put_u64(k, key);
+    if (key >= AGENT_LOCAL_NOTICE) {
+        json_t *doc = agent_store_get(txn, a->store.notices, k, 8, &v) == 0 ? local_doc(&v) : NULL;
+        if (!doc)
+            cf_error_set(err, CF_ENOTFOUND, "the agent's notice %" PRIu64 " cannot be read",
+                         key - AGENT_LOCAL_NOTICE);
+        return doc;
+    }
+    if (agent_store_get(txn, a->store.inbox, k, 8, &v) != 0) {
+        cf_error_set(err, CF_ENOTFOUND, "leaf %" PRIu64 " is not in the inbox", key);
+        return NULL;
+    }
+    return agent_inbox_render(a, v.mv_data, v.mv_size, err);
+}
+
+/* Puts `e` into `list` (ordered by received_at, an ISO-8601 string that sorts
+ * as text) after every entry received no later. */
+static void insert_by_time(json_t *list, json_t *e)
+{
+    const char *t = json_string_value(json_object_get(e, "received_at"));
+    size_t i = json_array_size(list);
+    while (t && i > 0) {
+        const char *u =
+            json_string_value(json_object_get(json_array_get(list, i - 1), "received_at"));
+        if (!u || strcmp(u, t) <= 0)
+            break;
+        i--;
+    }
+    json_array_insert_new(list, i, e);
+}
 
 json_t *agent_inbox(struct agent *a, const char *case_id)
 {
@@ -351,18 +499,20 @@ json_t *agent_inbox(struct agent *a, const char *case_id)
              rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
             struct cf_frame f;
             struct delivery d;
+            memset(&d, 0, sizeof d);
             if (cf_wire_frame_decode(v.mv_data, v.mv_size, &f, NULL) == 0 &&
                 check_content(a, &f, &d, false, NULL) == 0) {
                 const char *cid = d.is_notice ? d.notice.case_id : d.hdr.case_id;
                 if (!case_id || strcmp(case_id, cid) == 0) {
                     enum cf_urgency u = d.is_notice ? d.notice.urgency : d.hdr.urgency;
-                    json_t *e = json_pack(
-                        "{s:I, s:o, s:s, s:s, s:s, s:o, s:s}", "leaf_index",
-                        (json_int_t)f.leaf_index, "received_at", time_json(d.rec.time), "case_id",
-                        cid, "type", d.is_notice ? "notice" : cf_header_type_name(d.hdr.type),
-                        "sender", d.is_notice ? "broker" : d.hdr.sender, "message_id",
-                        hex(d.message_id, CF_MESSAGE_ID_LEN), "urgency",
-                        u ? cf_header_urgency_name(u) : "");
+                    json_t *e =
+                        json_pack("{s:I, s:o, s:s, s:s, s:s, s:o, s:s}", "leaf_index",
+                                  (json_int_t)f.leaf_index, "received_at",
+                                  agent_text_time_json(d.rec.time), "case_id", cid, "type",
+                                  d.is_notice ? "notice" : cf_header_type_name(d.hdr.type),
+                                  "sender", d.is_notice ? "broker" : d.hdr.sender, "message_id",
+                                  agent_text_hex(d.message_id, CF_MESSAGE_ID_LEN), "urgency",
+                                  u ? cf_header_urgency_name(u) : "");
                     if (e && d.is_notice)
                         json_object_set_new(e, "kind", json_string(d.notice.kind));
                     json_array_append_new(list, e);
@@ -370,6 +520,23 @@ json_t *agent_inbox(struct agent *a, const char *case_id)
             }
             delivery_fini(&d);
             cf_wire_frame_fini(&f);
+        }
+        mdb_cursor_close(c);
+    }
+    /* The agent's own notices belong to no case: listed only without --case. */
+    if (!case_id && mdb_cursor_open(txn, a->store.notices, &c) == 0) {
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            json_t *doc = local_doc(&v);
+            json_t *e = doc ? json_pack("{s:n, s:O?, s:s, s:s, s:s, s:O?, s:s, s:O?}", "leaf_index",
+                                        "received_at", json_object_get(doc, "created_at"),
+                                        "case_id", "", "type", "notice", "sender", "agent",
+                                        "message_id", json_object_get(doc, "message_id"), "urgency",
+                                        "", "kind", json_object_get(doc, "kind"))
+                            : NULL;
+            if (e)
+                insert_by_time(list, e);
+            json_decref(doc);
         }
         mdb_cursor_close(c);
     }
@@ -381,17 +548,17 @@ json_t *agent_show(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN],
                    struct cf_error *err)
 {
     MDB_txn *txn;
-    MDB_val leaf, frame;
+    MDB_val key;
     json_t *doc = NULL;
     if (mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) != 0) {
         cf_error_set(err, CF_ESTORE, "cannot read the agent store");
         return NULL;
     }
-    if (agent_store_get(txn, a->store.byid, message_id, CF_MESSAGE_ID_LEN, &leaf) != 0 ||
-        leaf.mv_size != 8 || agent_store_get(txn, a->store.inbox, leaf.mv_data, 8, &frame) != 0)
+    if (agent_store_get(txn, a->store.byid, message_id, CF_MESSAGE_ID_LEN, &key) != 0 ||
+        key.mv_size != 8)
         cf_error_set(err, CF_ENOTFOUND, "no received message has that id");
     else
-        doc = agent_inbox_render(a, frame.mv_data, frame.mv_size, err);
+        doc = agent_inbox_doc(a, txn, cf_store_get_u64(key.mv_data), err);
     mdb_txn_abort(txn);
     return doc;
 }

@@ -20,6 +20,8 @@
 
 static const char monitor_endpoint[] = "inproc://childfirst-agent-monitor";
 
+#define RESYNC_RETRY_MS 5000 /* a resynchronising Hello unanswered this long is sent again */
+
 int agent_link_open(struct agent *a, struct cf_error *err)
 {
     a->dealer = zmq_socket(a->zmq, ZMQ_DEALER);
@@ -74,13 +76,21 @@ bool agent_link_send(struct agent *a, const struct cf_frame *f)
     return ok;
 }
 
+/* Hello names the kept checkpoint; the Welcome's consistency proof starts there. */
+static bool send_hello(struct agent *a)
+{
+    struct cf_frame h = {.kind = CF_FRAME_HELLO,
+                         .version = CF_PROTOCOL_VERSION,
+                         .last_checkpoint_size = a->checkpoint.size};
+    a->hello_size = a->checkpoint.size;
+    return agent_link_send(a, &h);
+}
+
 static void say_hello(struct agent *a)
 {
     struct cf_frame d = {.kind = CF_FRAME_DIRECTORY_REQUEST};
-    struct cf_frame h = {.kind = CF_FRAME_HELLO, .version = CF_PROTOCOL_VERSION,
-                         .last_checkpoint_size = a->checkpoint.size};
     agent_link_send(a, &d);
-    agent_link_send(a, &h);
+    send_hello(a);
 }
 
 void agent_link_events(struct agent *a)
@@ -102,6 +112,8 @@ void agent_link_events(struct agent *a)
         switch (event) {
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
             cf_log_info("BROKER-CONNECTED", "broker=%s", a->cfg.broker);
+            a->distrusted = false; /* a new connection earns trust by its Welcome */
+            a->resync_at = 0;
             say_hello(a);
             break;
         case ZMQ_EVENT_DISCONNECTED:
@@ -110,8 +122,10 @@ void agent_link_events(struct agent *a)
             a->connected = false;
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-            cf_log_error("BROKER-REFUSED-US", "broker=%s reason=\"this agency's CURVE key is not "
-                         "in the broker's signed directory\"", a->cfg.broker);
+            cf_log_error("BROKER-REFUSED-US",
+                         "broker=%s reason=\"this agency's CURVE key is not "
+                         "in the broker's signed directory\"",
+                         a->cfg.broker);
             break;
         default:
             cf_log_error("BROKER-HANDSHAKE-FAILED", "broker=%s event=%u", a->cfg.broker, event);
@@ -121,17 +135,83 @@ void agent_link_events(struct agent *a)
 
 /* ---- Checkpoints: the split-view guard ---- */
 
-static void split_view(struct agent *a, const char *what)
+void agent_link_distrust(struct agent *a, const char *detail)
 {
     cf_log_error("SPLIT-VIEW", "broker=%s kept_size=%" PRIu64 " detail=\"%s\"", a->cfg.broker,
-                 a->checkpoint.size, what);
+                 a->checkpoint.size, detail);
+    a->connected = false;
+    a->distrusted = true;
+}
+
+void agent_link_resync(struct agent *a, const char *event, const char *detail)
+{
+    if (!a->connected)
+        return; /* a Hello is already out, or this connection is not trusted */
+    cf_log_warn(event, "broker=%s kept_size=%" PRIu64 " detail=\"%s\"", a->cfg.broker,
+                a->checkpoint.size, detail);
+    /* Until the Welcome, every frame is ignored: the broker offers again all it
+     * had not been answered, and the outbox is resent, once the Welcome is in. */
+    if (!send_hello(a))
+        return; /* not queued: still in step as before, and the next stale frame tries again */
+    a->connected = false;
+    a->resync_at = agent_now();
+}
+
+bool agent_link_refused(struct agent *a, int rc, const char *resync_event, const char *detail)
+{
+    if (rc == CF_ESTALE) {
+        agent_link_resync(a, resync_event, detail);
+        return true;
+    }
+    if (rc == CF_ECORRUPT || rc == CF_EPROOF || rc == CF_ESIG || rc == CF_EDECODE ||
+        rc == CF_ERANGE) {
+        agent_link_distrust(a, detail);
+        return true;
+    }
+    return false;
+}
+
+int agent_link_take_checkpoint(struct agent *a, const struct cf_frame *f, const char *resync_event)
+{
+    MDB_txn *txn;
+    struct cf_error err = {0};
+    struct cf_checkpoint kept;
+    int rc = cf_store_error(mdb_txn_begin(a->store.env, NULL, 0, &txn));
+    if (rc != 0) {
+        cf_log_error("CHECKPOINT-KEEP-FAILED", "code=%s", cf_error_name(rc));
+        return rc;
+    }
+    rc = agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len, f->consistency_from,
+                                  (const uint8_t(*)[CF_MERKLE_HASH])f->consistency,
+                                  f->n_consistency, &kept, &err);
+    if (rc == 0)
+        rc = agent_checkpoint_commit(a, txn, &kept, f->checkpoint, f->checkpoint_len);
+    else
+        mdb_txn_abort(txn);
+    if (rc != 0 && !agent_link_refused(a, rc, resync_event, err.text))
+        cf_log_error("CHECKPOINT-KEEP-FAILED", "code=%s reason=\"%s\"", cf_error_name(rc),
+                     err.text);
+    return rc;
+}
+
+void agent_link_ask_status(struct agent *a)
+{
+    uint64_t now = agent_now();
+    if (!a->connected || (a->status_asked && now - a->status_asked < STATUS_WAIT_MS))
+        return;
+    struct cf_frame f = {.kind = CF_FRAME_STATUS_REQUEST};
+    if (agent_link_send(a, &f))
+        a->status_asked = now;
 }
 
 int agent_checkpoint_advance(struct agent *a, MDB_txn *txn, const char *note, size_t len,
                              uint64_t from, const uint8_t (*proof)[CF_MERKLE_HASH], size_t n,
-                             struct cf_error *err)
+                             struct cf_checkpoint *out, struct cf_error *err)
 {
     struct cf_checkpoint cp;
+    if (len > CF_CHECKPOINT_MAX)
+        return cf_error_set(err, CF_ETOOBIG, "the checkpoint note is %zu bytes; the limit is %d",
+                            len, CF_CHECKPOINT_MAX);
     int rc = cf_checkpoint_open(note, len, a->broker_sign_pk, &cp, err);
     if (rc != 0)
         return rc;
@@ -142,13 +222,15 @@ int agent_checkpoint_advance(struct agent *a, MDB_txn *txn, const char *note, si
                                 kept->origin, cp.origin);
         if (cp.size < kept->size)
             return cf_error_set(err, CF_ECORRUPT,
-                                "the broker shows a tree of %" PRIu64 " leaves after one of %" PRIu64,
+                                "the broker shows a tree of %" PRIu64
+                                " leaves after one of %" PRIu64,
                                 cp.size, kept->size);
         if (cp.size == kept->size) {
             if (memcmp(cp.root, kept->root, sizeof cp.root) != 0)
                 return cf_error_set(err, CF_ECORRUPT,
                                     "two different roots for the tree of %" PRIu64 " leaves",
                                     cp.size);
+            *out = cp;
             return 0;
         }
         if (from != kept->size)
@@ -158,13 +240,24 @@ int agent_checkpoint_advance(struct agent *a, MDB_txn *txn, const char *note, si
         rc = cf_merkle_verify_consistency(kept->size, cp.size, kept->root, cp.root, proof, n);
         if (rc != 0)
             return cf_error_set(err, CF_EPROOF,
-                                "the tree of %" PRIu64 " leaves does not extend the kept one of %" PRIu64,
+                                "the tree of %" PRIu64
+                                " leaves does not extend the kept one of %" PRIu64,
                                 cp.size, kept->size);
     }
     rc = agent_store_put(txn, a->store.meta, "checkpoint", 10, note, len);
     if (rc != 0)
         return cf_error_set(err, rc, "cannot keep the checkpoint");
-    a->checkpoint = cp;
+    *out = cp;
+    return 0;
+}
+
+int agent_checkpoint_commit(struct agent *a, MDB_txn *txn, const struct cf_checkpoint *cp,
+                            const char *note, size_t len)
+{
+    int rc = cf_store_error(mdb_txn_commit(txn));
+    if (rc != 0 || len > CF_CHECKPOINT_MAX)
+        return rc;
+    a->checkpoint = *cp;
     memcpy(a->checkpoint_note, note, len);
     a->checkpoint_note[len] = 0;
     return 0;
@@ -179,46 +272,67 @@ static bool keys_equal(const struct cf_agency *x, const struct cf_agency *y)
            memcmp(x->curve_pk, y->curve_pk, CF_CURVE_KEY) == 0;
 }
 
-/* A key change is news to the agency's people: a log line and a local notice. */
-static void notice_key_changes(struct agent *a, const struct cf_directory *old,
-                               const struct cf_directory *fresh)
+/* A key change is news to the agency's people: a notice of the agent's own
+ * for each agency whose keys differ, kept in `txn` with the directory itself,
+ * so a crash cannot keep the one without the other. Returns how many, or a
+ * negative CF_E* code. */
+static int notice_key_changes(struct agent *a, MDB_txn *txn, const struct cf_directory *old,
+                              const struct cf_directory *fresh)
 {
+    int count = 0;
     for (size_t i = 0; i < fresh->n_agencies; i++) {
         const struct cf_agency *now = &fresh->agencies[i];
         const struct cf_agency *before = cf_directory_find(old, now->id);
         if (!before || keys_equal(before, now))
             continue;
-        cf_log_warn("AGENCY-KEY-CHANGED", "agency=%s serial=%" PRIu64 "->%" PRIu64, now->id,
-                    old->serial, fresh->serial);
-        json_t *doc = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "type", "notice", "kind",
-                                "key_changed", "agency", now->id, "old_serial",
-                                (json_int_t)old->serial, "new_serial", (json_int_t)fresh->serial,
-                                "at_ms", (json_int_t)agent_now());
+        json_t *doc = json_pack("{s:s, s:s, s:I, s:I}", "kind", "key_changed", "agency", now->id,
+                                "old_serial", (json_int_t)old->serial, "new_serial",
+                                (json_int_t)fresh->serial);
         struct cf_error err = {0};
-        if (doc && agent_spool_inbox(a, UINT64_MAX, doc, &err) != 0)
-            cf_log_error("NOTICE-WRITE-FAILED", "%s", err.text);
+        int rc = doc ? agent_inbox_add_local(a, txn, doc, &err) : CF_ENOMEM;
         json_decref(doc);
+        if (rc != 0)
+            return rc;
+        count++;
+    }
+    return count;
+}
+
+static void log_key_changes(const struct cf_directory *old, const struct cf_directory *fresh)
+{
+    for (size_t i = 0; i < fresh->n_agencies; i++) {
+        const struct cf_agency *now = &fresh->agencies[i];
+        const struct cf_agency *before = cf_directory_find(old, now->id);
+        if (before && !keys_equal(before, now))
+            cf_log_warn("AGENCY-KEY-CHANGED", "agency=%s serial=%" PRIu64 "->%" PRIu64, now->id,
+                        old->serial, fresh->serial);
     }
 }
 
-static int keep_directory(struct agent *a, const struct cf_bundle *b, uint64_t serial)
+/* The bundle, its serial and the notices of the keys it changes, in one commit.
+ * Returns how many notices, or a negative CF_E* code. */
+static int keep_directory(struct agent *a, const struct cf_bundle *b,
+                          const struct cf_directory *fresh)
 {
     MDB_txn *txn;
     int rc = cf_store_error(mdb_txn_begin(a->store.env, NULL, 0, &txn));
     if (rc != 0)
         return rc;
     uint8_t be[8];
-    cf_store_put_u64(be, serial);
+    cf_store_put_u64(be, fresh->serial);
+    int notices = 0;
     if ((rc = agent_store_put(txn, a->store.meta, "dir.agencies", 12, b->agencies,
                               b->agencies_len)) != 0 ||
         (rc = agent_store_put(txn, a->store.meta, "dir.policy", 10, b->policy, b->policy_len)) !=
             0 ||
         (rc = agent_store_put(txn, a->store.meta, "dir.sig", 7, b->sig, b->sig_len)) != 0 ||
-        (rc = agent_store_put(txn, a->store.meta, "dir.serial", 10, be, 8)) != 0) {
+        (rc = agent_store_put(txn, a->store.meta, "dir.serial", 10, be, 8)) != 0 ||
+        (a->dir && (rc = notices = notice_key_changes(a, txn, a->dir, fresh)) < 0)) {
         mdb_txn_abort(txn);
         return rc;
     }
-    return cf_store_error(mdb_txn_commit(txn));
+    rc = cf_store_error(mdb_txn_commit(txn));
+    return rc != 0 ? rc : notices;
 }
 
 static void on_directory(struct agent *a, const struct cf_frame *f)
@@ -227,7 +341,11 @@ static void on_directory(struct agent *a, const struct cf_frame *f)
                           f->agencies_len,        f->policy_len,        f->sig_len};
     struct cf_directory *fresh = NULL;
     struct cf_error err = {0};
-    int rc = cf_directory_load_mem(&b, a->authority_pk, a->dir ? a->dir->serial : 0, &fresh, &err);
+    /* The floor survives a kept bundle that no longer verifies: it comes from
+     * the stored serial, not only from the directory in memory. */
+    uint64_t floor =
+        a->dir && a->dir->serial > a->dir_serial_floor ? a->dir->serial : a->dir_serial_floor;
+    int rc = cf_directory_load_mem(&b, a->authority_pk, floor, &fresh, &err);
     if (rc != 0) {
         cf_log_error("DIRECTORY-REFUSED", "code=%s reason=\"%s\"", cf_error_name(rc), err.text);
         return;
@@ -238,13 +356,19 @@ static void on_directory(struct agent *a, const struct cf_frame *f)
     }
     if (!cf_directory_find(fresh, a->cfg.id))
         cf_log_error("DIRECTORY-LACKS-US", "agency=%s serial=%" PRIu64, a->cfg.id, fresh->serial);
-    if ((rc = keep_directory(a, &b, fresh->serial)) != 0) {
-        cf_log_error("DIRECTORY-KEEP-FAILED", "code=%s", cf_error_name(rc));
+    int notices = keep_directory(a, &b, fresh);
+    if (notices < 0) {
+        cf_log_error("DIRECTORY-KEEP-FAILED", "code=%s", cf_error_name(notices));
         cf_directory_destroy(&fresh);
         return;
     }
+    a->dir_serial_floor = fresh->serial;
     if (a->dir)
-        notice_key_changes(a, a->dir, fresh);
+        log_key_changes(a->dir, fresh);
+    if (notices > 0) {
+        agent_fault_point("after-notice-commit");
+        agent_inbox_spool_local(a); /* the spool files, now that the notices are kept */
+    }
     cf_log_info("DIRECTORY-LOADED", "serial=%" PRIu64 " agencies=%zu", fresh->serial,
                 fresh->n_agencies);
     cf_directory_destroy(&a->dir);
@@ -257,26 +381,30 @@ int agent_link_restore(struct agent *a, struct cf_error *err)
     int rc = cf_store_error(mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn));
     if (rc != 0)
         return cf_error_set(err, rc, "cannot read the agent store");
-    MDB_val note, ag, po, sg;
+    MDB_val note, ag, po, sg, serial;
     if (agent_store_get(txn, a->store.meta, "checkpoint", 10, &note) == 0) {
-        rc = cf_checkpoint_open(note.mv_data, note.mv_size, a->broker_sign_pk, &a->checkpoint,
-                                err);
+        rc = cf_checkpoint_open(note.mv_data, note.mv_size, a->broker_sign_pk, &a->checkpoint, err);
         if (rc != 0) {
             mdb_txn_abort(txn);
-            return cf_error_set(err, rc, "the kept checkpoint fails (%s): was broker_sign_key "
-                                "changed?", err->text);
+            return cf_error_set(err, rc,
+                                "the kept checkpoint fails (%s): was broker_sign_key "
+                                "changed?",
+                                err->text);
         }
         memcpy(a->checkpoint_note, note.mv_data, note.mv_size);
         a->checkpoint_note[note.mv_size] = 0;
     }
+    if (agent_store_get(txn, a->store.meta, "dir.serial", 10, &serial) == 0 && serial.mv_size == 8)
+        a->dir_serial_floor = cf_store_get_u64(serial.mv_data);
     if (agent_store_get(txn, a->store.meta, "dir.agencies", 12, &ag) == 0 &&
         agent_store_get(txn, a->store.meta, "dir.policy", 10, &po) == 0 &&
         agent_store_get(txn, a->store.meta, "dir.sig", 7, &sg) == 0) {
         struct cf_bundle b = {ag.mv_data, po.mv_data, sg.mv_data,
                               ag.mv_size, po.mv_size, sg.mv_size};
-        rc = cf_directory_load_mem(&b, a->authority_pk, 0, &a->dir, err);
-        if (rc != 0)
-            cf_log_warn("DIRECTORY-KEPT-INVALID", "%s", err->text); /* fetched again on connect */
+        rc = cf_directory_load_mem(&b, a->authority_pk, a->dir_serial_floor, &a->dir, err);
+        if (rc != 0) /* fetched again on connect, at no lower serial than the kept one */
+            cf_log_warn("DIRECTORY-KEPT-INVALID", "serial_floor=%" PRIu64 " reason=\"%s\"",
+                        a->dir_serial_floor, err->text);
     }
     mdb_txn_abort(txn);
     return 0;
@@ -288,23 +416,38 @@ static void on_welcome(struct agent *a, const struct cf_frame *f)
 {
     MDB_txn *txn;
     struct cf_error err = {0};
+    struct cf_checkpoint cp;
+    if (a->distrusted)
+        return; /* this connection showed a split view: only a new one is heard */
     if (mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
         return;
-    int rc = agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len,
-                                      a->checkpoint.size,
-                                      (const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof, &err);
+    /* The proof starts at the size our Hello named. */
+    int rc =
+        agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len, a->hello_size,
+                                 (const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof, &cp, &err);
     if (rc == 0)
-        rc = cf_store_error(mdb_txn_commit(txn));
+        rc = agent_checkpoint_commit(a, txn, &cp, f->checkpoint, f->checkpoint_len);
     else
         mdb_txn_abort(txn);
+    if (rc == CF_ESTALE) {
+        /* A Welcome to an older Hello: ask again from what is kept now. */
+        cf_log_warn("CHECKPOINT-RESYNC", "broker=%s detail=\"%s\"", a->cfg.broker, err.text);
+        a->connected = false;
+        send_hello(a);
+        a->resync_at = agent_now();
+        return;
+    }
     if (rc != 0) {
-        split_view(a, err.text);
+        agent_link_distrust(a, err.text);
         return; /* not connected: nothing is sent to or accepted from this broker */
     }
     a->connected = true;
+    a->resync_at = 0;
     a->connected_since = agent_now();
     cf_log_info("BROKER-WELCOME", "size=%" PRIu64 " mailbox=%" PRIu64, a->checkpoint.size,
                 f->mailbox_depth);
+    a->status_asked = 0; /* one asked on an earlier connection is not coming */
+    agent_link_ask_status(a);
     agent_outbox_resend(a);
 }
 
@@ -327,6 +470,10 @@ void agent_link_ready(struct agent *a)
             on_welcome(a, &f);
         } else if (f.kind == CF_FRAME_DIRECTORY) {
             on_directory(a, &f);
+        } else if (f.kind == CF_FRAME_STATUS && !a->distrusted) {
+            a->broker_status = f.status;
+            a->status_asked = 0;
+            agent_control_status(a);
         } else if (!a->connected) {
             /* Until a Welcome is verified this broker's frames are not trusted. */
         } else if (f.kind == CF_FRAME_DELIVER) {
@@ -338,8 +485,6 @@ void agent_link_ready(struct agent *a)
             sodium_bin2hex(id, sizeof id, f.message_id, CF_MESSAGE_ID_LEN);
             cf_log_info("DELIVERY-REPORT", "message=%s recipient=%s outcome=%s code=%s", id,
                         f.recipient, f.outcome, f.code[0] ? f.code : "-");
-        } else if (f.kind == CF_FRAME_STATUS) {
-            a->broker_status = f.status;
         }
         cf_wire_frame_fini(&f);
         zmq_msg_close(&m);
@@ -348,6 +493,13 @@ void agent_link_ready(struct agent *a)
 
 void agent_link_tick(struct agent *a, uint64_t now)
 {
+    /* A resynchronising Hello whose Welcome has not come: ask again. */
+    if (a->resync_at && !a->connected && !a->distrusted && now - a->resync_at >= RESYNC_RETRY_MS) {
+        cf_log_warn("CHECKPOINT-RESYNC", "broker=%s detail=\"no Welcome yet; saying Hello again\"",
+                    a->cfg.broker);
+        send_hello(a);
+        a->resync_at = now;
+    }
     if (a->connected && now - a->last_resend >= a->cfg.resend_s * 1000u)
         agent_outbox_resend(a);
 }

@@ -21,13 +21,49 @@ bool agent_link_send(struct agent *a, const struct cf_frame *f);
 
 /* Accepts a checkpoint note shown by the broker: it must be signed by the
  * pinned broker key, and be the kept checkpoint or extend it by the given
- * consistency proof. Stores it in `txn` as the new kept one. CF_ESTALE when the
- * proof starts from another size (the caller resynchronises with a Hello);
- * CF_EPROOF, CF_ESIG, CF_ECORRUPT for a broker showing a different history:
- * the caller raises the split-view alarm. */
+ * consistency proof. Stores it in `txn` and fills *out with it; the kept
+ * checkpoint in memory changes only through agent_checkpoint_commit, once that
+ * transaction has committed, so memory never runs ahead of the disk. CF_ESTALE
+ * when the proof starts from another size (the caller resynchronises with a
+ * Hello); CF_EPROOF, CF_ESIG, CF_ECORRUPT for a broker showing a different
+ * history: the caller raises the split-view alarm. */
 int agent_checkpoint_advance(struct agent *a, MDB_txn *txn, const char *note, size_t len,
                              uint64_t from, const uint8_t (*proof)[CF_MERKLE_HASH], size_t n,
-                             struct cf_error *err);
+                             struct cf_checkpoint *out, struct cf_error *err);
+
+/* Commits `txn` (which LMDB then frees, committed or not) and, only if the
+ * commit succeeded, makes `cp` with its note the kept checkpoint in memory.
+ * Returns 0 or the commit's CF_E* code. */
+int agent_checkpoint_commit(struct agent *a, MDB_txn *txn, const struct cf_checkpoint *cp,
+                            const char *note, size_t len);
+
+/* The broker showed a history that does not extend the kept one: logs
+ * SPLIT-VIEW and takes nothing more from this connection (not even a
+ * Welcome) until a new one is made. */
+void agent_link_distrust(struct agent *a, const char *detail);
+
+/* A frame's consistency proof did not start at the kept size (CF_ESTALE): logs
+ * `event`, says Hello again from the kept checkpoint and ignores every frame
+ * until the Welcome, after which the broker offers again whatever was not
+ * acknowledged and the outbox is resent. Does nothing when not connected. */
+void agent_link_resync(struct agent *a, const char *event, const char *detail);
+
+/* Handles a refused checkpoint or proof: CF_ESTALE resynchronises (logging
+ * `resync_event`), a different history (CF_ECORRUPT, CF_EPROOF, CF_ESIG,
+ * CF_EDECODE, CF_ERANGE) raises the split-view alarm. False for any other
+ * code, which the caller reports. */
+bool agent_link_refused(struct agent *a, int rc, const char *resync_event, const char *detail);
+
+/* Keeps the checkpoint a Deliver or Accepted carries, in its own commit, for
+ * a frame that stores nothing else (a repeat, a nack, one not verified): the
+ * broker counts it as shown, so the next frame's proof starts from it.
+ * Handles a refusal as agent_link_refused does; returns 0 or the code. */
+int agent_link_take_checkpoint(struct agent *a, const struct cf_frame *f, const char *resync_event);
+
+/* Asks the broker for fresh Status figures, unless a request is out already
+ * (for less than STATUS_WAIT_MS) or the broker is not connected. */
+#define STATUS_WAIT_MS 1000
+void agent_link_ask_status(struct agent *a);
 
 /* The inbox and outbox sides (agent_inbox.c, agent_outbox.c). */
 void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
@@ -38,8 +74,7 @@ void agent_outbox_resend(struct agent *a);
 
 /* Renders a stored Deliver frame as the JSON of the spool inbox; decrypts a
  * message with the agency's key. NULL with err when it cannot be opened. */
-json_t *agent_inbox_render(struct agent *a, const uint8_t *frame, size_t len,
-                           struct cf_error *err);
+json_t *agent_inbox_render(struct agent *a, const uint8_t *frame, size_t len, struct cf_error *err);
 
 /* Loads the kept checkpoint and directory from the store at start. */
 int agent_link_restore(struct agent *a, struct cf_error *err);

@@ -134,11 +134,12 @@ int main(int argc, char **argv)
     }
     if (rc == 0) {
         mkdir(a->cfg.state_dir, 0700);
-        rc = agent_store_open(&a->store, a->cfg.state_dir, (size_t)a->cfg.map_size_mb << 20,
-                              &err);
+        rc = agent_store_open(&a->store, a->cfg.state_dir, (size_t)a->cfg.map_size_mb << 20, &err);
     }
     if (rc == 0)
         rc = agent_link_restore(a, &err);
+    if (rc == 0)
+        agent_hooks_sweep(a);
     if (rc == 0) {
         MDB_txn *txn;
         MDB_val v;
@@ -157,8 +158,8 @@ int main(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
-        cf_log_info("AGENT-STARTED", "agency=%s broker=%s kept_size=%llu", a->cfg.id,
-                    a->cfg.broker, (unsigned long long)a->checkpoint.size);
+        cf_log_info("AGENT-STARTED", "agency=%s broker=%s kept_size=%llu", a->cfg.id, a->cfg.broker,
+                    (unsigned long long)a->checkpoint.size);
         agent_spool_scan(a);
         serve(a);
         cf_log_info("AGENT-STOPPING", "agency=%s", a->cfg.id);

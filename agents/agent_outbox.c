@@ -13,6 +13,7 @@
 
 #include "agent_link.h"
 #include "agent_store.h"
+#include "agent_text.h"
 #include "childfirst/log.h"
 #include "childfirst/record.h"
 #include "childfirst/store.h"
@@ -24,11 +25,55 @@ uint64_t agent_now(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static json_t *hex(const uint8_t *b, size_t n)
+/* Test builds can resend what the broker has already accepted, so a receipt
+ * arrives for a message no longer in the outbox, as when a resend crosses the
+ * first answer (CF_TEST_FAULT=resend-answered). */
+#ifdef CF_TEST_HOOKS
+#define ANSWERED_MAX 8
+static struct {
+    uint8_t *envelope;
+    size_t len;
+} answered[ANSWERED_MAX];
+static size_t n_answered;
+
+static bool fault_active(const char *name)
 {
-    char out[2 * 64 + 1];
-    sodium_bin2hex(out, sizeof out, b, n);
-    return json_string(out);
+    const char *f = getenv("CF_TEST_FAULT");
+    return f && strcmp(f, name) == 0;
+}
+#endif
+
+static void fault_keep_answered(const MDB_val *entry)
+{
+#ifdef CF_TEST_HOOKS
+    struct cf_outbox_entry e;
+    uint8_t *copy = NULL;
+    if (fault_active("resend-answered") && n_answered < ANSWERED_MAX &&
+        cf_wire_outbox_decode(entry->mv_data, entry->mv_size, &e, &copy, NULL) == 0) {
+        answered[n_answered].envelope = malloc(e.envelope_len);
+        if (answered[n_answered].envelope) {
+            memcpy(answered[n_answered].envelope, e.envelope, e.envelope_len);
+            answered[n_answered++].len = e.envelope_len;
+        }
+    }
+    free(copy);
+#else
+    (void)entry;
+#endif
+}
+
+static void submit(struct agent *a, const uint8_t *env, size_t len);
+
+static void fault_resend_answered(struct agent *a)
+{
+#ifdef CF_TEST_HOOKS
+    for (size_t i = 0; i < n_answered; i++) {
+        cf_log_warn("TEST-FAULT", "point=resend-answered");
+        submit(a, answered[i].envelope, answered[i].len);
+    }
+#else
+    (void)a;
+#endif
 }
 
 /* The header of a new referral: ids, enums and times only. */
@@ -106,7 +151,8 @@ int agent_refer(struct agent *a, const char *json, size_t len, const char *spool
     size_t env_len, entry_len;
     MDB_txn *txn = NULL;
     if (!a->dir) {
-        rc = cf_error_set(err, CF_EUNKNOWNAGENCY, "no signed directory yet: the agent has not "
+        rc = cf_error_set(err, CF_EUNKNOWNAGENCY,
+                          "no signed directory yet: the agent has not "
                           "reached the broker since it was installed");
         goto out;
     }
@@ -152,6 +198,119 @@ static bool transient(const char *code)
     return rc == CF_ENOSPACE || rc == CF_ENOMEM || rc == CF_ESTORE || rc == CF_EMAPFULL;
 }
 
+/* Whether a receipt's record is this outbox entry's envelope. */
+static int receipt_matches(const MDB_val *entry, const struct cf_frame *f, struct cf_error *err)
+{
+    struct cf_outbox_entry e;
+    uint8_t *copy = NULL;
+    struct cf_record rec;
+    struct cf_envelope env;
+    struct cf_header h;
+    memset(&rec, 0, sizeof rec);
+    memset(&env, 0, sizeof env);
+    int rc = cf_wire_outbox_decode(entry->mv_data, entry->mv_size, &e, &copy, err);
+    if (rc == 0)
+        rc = cf_envelope_decode(e.envelope, e.envelope_len, &env, &h, err);
+    if (rc == 0)
+        rc = cf_wire_record_decode(f->record, f->record_len, &rec, err);
+    if (rc == 0 && (rec.index != f->leaf_index || !cf_record_matches(&rec, &env)))
+        rc = cf_error_set(err, CF_ECORRUPT, "the receipt's record is not this message");
+    cf_wire_record_fini(&rec);
+    cf_envelope_fini(&env);
+    free(copy);
+    return rc;
+}
+
+/* An Accepted: its checkpoint must extend ours and hold its record, and the
+ * record must be the envelope we sent. The checkpoint is kept for every
+ * receipt, also one for a message already answered (a resend crossed the first
+ * answer): the broker counts it as shown to this connection, so the next
+ * receipt's consistency proof starts from it. */
+static void on_accepted(struct agent *a, const uint8_t *frame, size_t len, const struct cf_frame *f,
+                        const char *id)
+{
+    MDB_txn *txn;
+    MDB_val v;
+    struct cf_error err = {0};
+    struct cf_checkpoint kept, cp;
+    if (mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
+        return;
+    int rc = agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len, f->consistency_from,
+                                      (const uint8_t(*)[CF_MERKLE_HASH])f->consistency,
+                                      f->n_consistency, &kept, &err);
+    if (rc == 0)
+        rc = cf_record_prove(f->record, f->record_len, f->leaf_index,
+                             (const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof, f->checkpoint,
+                             f->checkpoint_len, a->broker_sign_pk, &cp, &err);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        char detail[sizeof err.text + 64];
+        snprintf(detail, sizeof detail, "receipt for message %s: %s", id, err.text);
+        if (!agent_link_refused(a, rc, "RECEIPT-RESYNC", detail))
+            cf_log_error("RECEIPT-REFUSED", "message=%s code=%s reason=\"%s\"", id,
+                         cf_error_name(rc), err.text);
+        return; /* kept in the outbox: resent, and answered again from dedup */
+    }
+    if (agent_store_get(txn, a->store.outbox, f->message_id, CF_MESSAGE_ID_LEN, &v) != 0) {
+        rc = agent_checkpoint_commit(a, txn, &kept, f->checkpoint, f->checkpoint_len);
+        if (rc != 0)
+            cf_log_error("CHECKPOINT-KEEP-FAILED", "code=%s", cf_error_name(rc));
+        else
+            cf_log_info("RECEIPT-REPEATED", "message=%s leaf=%" PRIu64 " size=%" PRIu64, id,
+                        f->leaf_index, kept.size);
+        return;
+    }
+    if ((rc = receipt_matches(&v, f, &err)) != 0) {
+        cf_log_error("RECEIPT-REFUSED", "message=%s code=%s reason=\"%s\"", id, cf_error_name(rc),
+                     err.text);
+        if (agent_checkpoint_commit(a, txn, &kept, f->checkpoint, f->checkpoint_len) != 0)
+            cf_log_error("CHECKPOINT-KEEP-FAILED", "message=%s", id);
+        return; /* kept in the outbox: resent, and answered again from dedup */
+    }
+    fault_keep_answered(&v);
+    if ((rc = agent_store_put(txn, a->store.sent, f->message_id, CF_MESSAGE_ID_LEN, frame, len)) !=
+            0 ||
+        (rc = agent_store_del(txn, a->store.outbox, f->message_id, CF_MESSAGE_ID_LEN)) != 0)
+        mdb_txn_abort(txn);
+    else
+        rc = agent_checkpoint_commit(a, txn, &kept, f->checkpoint, f->checkpoint_len);
+    if (rc != 0) {
+        cf_log_error("OUTBOX-UPDATE-FAILED", "message=%s code=%s", id, cf_error_name(rc));
+        return;
+    }
+    cf_log_info("MESSAGE-ACCEPTED", "message=%s leaf=%" PRIu64, id, f->leaf_index);
+    agent_link_ask_status(a); /* the commit that took it changed the broker's figures */
+    agent_spool_answered(a, f->message_id);
+    agent_control_answered(a, f->message_id);
+}
+
+static void on_rejected(struct agent *a, const uint8_t *frame, size_t len, const struct cf_frame *f,
+                        const char *id)
+{
+    MDB_txn *txn;
+    MDB_val v;
+    if (mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
+        return;
+    int rc = agent_store_get(txn, a->store.outbox, f->message_id, CF_MESSAGE_ID_LEN, &v);
+    if (rc != 0) { /* an answer to a resend already answered */
+        mdb_txn_abort(txn);
+        return;
+    }
+    if ((rc = agent_store_put(txn, a->store.rejected, f->message_id, CF_MESSAGE_ID_LEN, frame,
+                              len)) != 0 ||
+        (rc = agent_store_del(txn, a->store.outbox, f->message_id, CF_MESSAGE_ID_LEN)) != 0)
+        mdb_txn_abort(txn);
+    else
+        rc = cf_store_error(mdb_txn_commit(txn));
+    if (rc != 0) {
+        cf_log_error("OUTBOX-UPDATE-FAILED", "message=%s code=%s", id, cf_error_name(rc));
+        return;
+    }
+    cf_log_warn("MESSAGE-REJECTED", "message=%s code=%s reason=\"%s\"", id, f->code, f->reason);
+    agent_spool_answered(a, f->message_id);
+    agent_control_answered(a, f->message_id);
+}
+
 void agent_outbox_answer(struct agent *a, const uint8_t *frame, size_t len,
                          const struct cf_frame *f)
 {
@@ -161,71 +320,12 @@ void agent_outbox_answer(struct agent *a, const uint8_t *frame, size_t len,
         cf_log_warn("BROKER-REJECTED-FRAME", "code=%s reason=\"%s\"", f->code, f->reason);
         return;
     }
-    if (f->kind == CF_FRAME_REJECTED && transient(f->code)) {
-        cf_log_warn("MESSAGE-DEFERRED", "message=%s code=%s", id, f->code);
-        return;
-    }
-    MDB_txn *txn;
-    MDB_val v;
-    struct cf_error err = {0};
-    if (mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
-        return;
-    int rc = agent_store_get(txn, a->store.outbox, f->message_id, CF_MESSAGE_ID_LEN, &v);
-    if (rc != 0) { /* an answer to a resend already answered */
-        mdb_txn_abort(txn);
-        return;
-    }
-    if (f->kind == CF_FRAME_ACCEPTED) {
-        /* The receipt must prove this envelope is in a checkpoint that extends ours. */
-        struct cf_outbox_entry e;
-        uint8_t *copy = NULL;
-        struct cf_record rec;
-        struct cf_envelope env;
-        struct cf_header h;
-        struct cf_checkpoint cp;
-        memset(&rec, 0, sizeof rec);
-        memset(&env, 0, sizeof env);
-        rc = cf_wire_outbox_decode(v.mv_data, v.mv_size, &e, &copy, &err);
-        if (rc == 0)
-            rc = cf_envelope_decode(e.envelope, e.envelope_len, &env, &h, &err);
-        if (rc == 0)
-            rc = cf_wire_record_decode(f->record, f->record_len, &rec, &err);
-        if (rc == 0 && (rec.index != f->leaf_index || !cf_record_matches(&rec, &env)))
-            rc = cf_error_set(&err, CF_ECORRUPT, "the receipt's record is not this message");
-        if (rc == 0)
-            rc = cf_record_prove(f->record, f->record_len, f->leaf_index,
-                                 (const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof,
-                                 f->checkpoint, f->checkpoint_len, a->broker_sign_pk, &cp, &err);
-        if (rc == 0)
-            rc = agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len,
-                                          f->consistency_from,
-                                          (const uint8_t(*)[CF_MERKLE_HASH])f->consistency,
-                                          f->n_consistency, &err);
-        cf_wire_record_fini(&rec);
-        cf_envelope_fini(&env);
-        free(copy);
-        if (rc != 0) {
-            mdb_txn_abort(txn);
-            cf_log_error(rc == CF_ESTALE ? "RECEIPT-RESYNC" : "RECEIPT-REFUSED",
-                         "message=%s reason=\"%s\"", id, err.text);
-            return; /* kept in the outbox: resent, and answered again from dedup */
-        }
-    }
-    MDB_dbi to = f->kind == CF_FRAME_ACCEPTED ? a->store.sent : a->store.rejected;
-    if ((rc = agent_store_put(txn, to, f->message_id, CF_MESSAGE_ID_LEN, frame, len)) != 0 ||
-        (rc = agent_store_del(txn, a->store.outbox, f->message_id, CF_MESSAGE_ID_LEN)) != 0 ||
-        (rc = cf_store_error(mdb_txn_commit(txn))) != 0) {
-        if (rc != 0)
-            cf_log_error("OUTBOX-UPDATE-FAILED", "message=%s code=%s", id, cf_error_name(rc));
-        return;
-    }
     if (f->kind == CF_FRAME_ACCEPTED)
-        cf_log_info("MESSAGE-ACCEPTED", "message=%s leaf=%" PRIu64, id, f->leaf_index);
+        on_accepted(a, frame, len, f, id);
+    else if (transient(f->code))
+        cf_log_warn("MESSAGE-DEFERRED", "message=%s code=%s", id, f->code);
     else
-        cf_log_warn("MESSAGE-REJECTED", "message=%s code=%s reason=\"%s\"", id, f->code,
-                    f->reason);
-    agent_spool_answered(a, f->message_id);
-    agent_control_answered(a, f->message_id);
+        on_rejected(a, frame, len, f, id);
 }
 
 void agent_outbox_resend(struct agent *a)
@@ -253,6 +353,7 @@ void agent_outbox_resend(struct agent *a)
     mdb_txn_abort(txn);
     if (sent)
         cf_log_info("OUTBOX-RESENT", "messages=%zu", sent);
+    fault_resend_answered(a);
 }
 
 /* The receipt JSON of DESIGN.md section 9, from a stored Accepted frame. */
@@ -266,7 +367,7 @@ static json_t *receipt(const uint8_t *frame, size_t len)
         cf_wire_record_decode(f.record, f.record_len, &rec, NULL) == 0) {
         if (cf_wire_header_decode(rec.header, rec.header_len, &h, NULL) == 0)
             doc = json_pack("{s:o, s:s, s:I, s:s#, s:s}", "message_id",
-                            hex(f.message_id, CF_MESSAGE_ID_LEN), "case_id", h.case_id,
+                            agent_text_hex(f.message_id, CF_MESSAGE_ID_LEN), "case_id", h.case_id,
                             "leaf_index", (json_int_t)f.leaf_index, "checkpoint", f.checkpoint,
                             (int)f.checkpoint_len, "status", "accepted");
         cf_wire_record_fini(&rec);
@@ -292,13 +393,13 @@ enum agent_outcome agent_outcome(struct agent *a, const uint8_t message_id[CF_ME
         out = AGENT_REJECTED;
         if (cf_wire_frame_decode(v.mv_data, v.mv_size, &f, NULL) == 0)
             *detail = json_pack("{s:o, s:s, s:s, s:s}", "message_id",
-                                hex(message_id, CF_MESSAGE_ID_LEN), "status", "rejected", "code",
-                                f.code, "reason", f.reason);
+                                agent_text_hex(message_id, CF_MESSAGE_ID_LEN), "status", "rejected",
+                                "code", f.code, "reason", f.reason);
         cf_wire_frame_fini(&f);
     } else if (agent_store_get(txn, a->store.outbox, message_id, CF_MESSAGE_ID_LEN, &v) == 0) {
         out = AGENT_QUEUED;
-        *detail = json_pack("{s:o, s:s}", "message_id", hex(message_id, CF_MESSAGE_ID_LEN),
-                            "status", "queued");
+        *detail = json_pack("{s:o, s:s}", "message_id",
+                            agent_text_hex(message_id, CF_MESSAGE_ID_LEN), "status", "queued");
     }
     mdb_txn_abort(txn);
     return out;
@@ -312,10 +413,6 @@ json_t *agent_status(struct agent *a)
         depth = agent_store_count(txn, a->store.outbox);
         mdb_txn_abort(txn);
     }
-    if (a->connected) { /* fresh figures for the next call */
-        struct cf_frame f = {.kind = CF_FRAME_STATUS_REQUEST};
-        agent_link_send(a, &f);
-    }
     const struct cf_status *s = &a->broker_status;
     char root[64];
     sodium_bin2base64(root, sizeof root, a->checkpoint.root, 32, sodium_base64_VARIANT_ORIGINAL);
@@ -323,8 +420,8 @@ json_t *agent_status(struct agent *a)
                      a->cfg.id, "connected", a->connected, "connected_since",
                      (json_int_t)(a->connected ? a->connected_since : 0), "broker", a->cfg.broker,
                      "outbox_depth", (json_int_t)depth, "frames_per_commit",
-                     s->commits ? (double)s->frames / (double)s->commits : 0.0,
-                     "broker_tree_size", (json_int_t)s->tree_size, "checkpoint", "origin",
-                     a->checkpoint.origin, "size", (json_int_t)a->checkpoint.size, "root", root,
-                     "directory_serial", (json_int_t)(a->dir ? a->dir->serial : 0));
+                     s->commits ? (double)s->frames / (double)s->commits : 0.0, "broker_tree_size",
+                     (json_int_t)s->tree_size, "checkpoint", "origin", a->checkpoint.origin, "size",
+                     (json_int_t)a->checkpoint.size, "root", root, "directory_serial",
+                     (json_int_t)(a->dir ? a->dir->serial : 0));
 }

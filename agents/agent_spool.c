@@ -3,7 +3,8 @@
  *   outbox/   they drop referral JSON here (write, then rename);
  *   sent/     accepted ones move here, with FILE.receipt.json beside them;
  *   rejected/ refused ones move here, with FILE.error.json saying what to fix;
- *   inbox/CASE_ID/LEAF-TYPE.json  every received message, decrypted.
+ *   inbox/CASE_ID/LEAF-TYPE.json  every received message, decrypted; a notice
+ *             is LEAF-notice.json, its kind inside.
  * Every move is finished from the store's record of it, so a crash between
  * "answered" and "moved" is completed at the next scan. */
 #include <dirent.h>
@@ -135,6 +136,66 @@ static void refuse(struct agent *a, const char *name, const struct cf_error *err
     cf_log_warn("SPOOL-REFUSED", "file=%s code=%s", name, cf_error_name(err->code));
 }
 
+/* Refusals that may pass with time (memory, storage): the file waits. Every
+ * other failure of a referral is permanent (invalid JSON or fields, a policy
+ * that routes it nowhere or to an agency the directory lacks, ...): waiting
+ * would only repeat it, so the file is refused with the reason. */
+static bool spool_transient(int rc)
+{
+    return rc == CF_ENOMEM || rc == CF_ESTORE || rc == CF_ENOSPACE || rc == CF_EMAPFULL ||
+           rc == CF_EIO;
+}
+
+/* What was said about a file still waiting in outbox/, so each scan does not
+ * say it again: a warning at most once a minute, an unreadable file once. */
+#define NOTED_MAX 64
+#define WARN_EVERY_MS 60000u
+static struct noted {
+    char name[NAME_MAX_LEN + 1];
+    uint64_t warned_at; /* 0: free */
+    bool unreadable;
+} noted[NOTED_MAX];
+
+static struct noted *noted_find(const char *name)
+{
+    for (size_t i = 0; i < NOTED_MAX; i++)
+        if (noted[i].warned_at && strcmp(noted[i].name, name) == 0)
+            return &noted[i];
+    return NULL;
+}
+
+static void noted_forget(const char *name)
+{
+    struct noted *n = noted_find(name);
+    if (n)
+        memset(n, 0, sizeof *n);
+}
+
+/* True if `name` should be warned about now (and records that it was). */
+static bool noted_due(const char *name, bool unreadable)
+{
+    uint64_t now = agent_now();
+    struct noted *n = noted_find(name);
+    if (n && n->unreadable != unreadable) {
+        memset(n, 0, sizeof *n); /* something else now: say so */
+        n = NULL;
+    }
+    if (n) {
+        if (unreadable || now - n->warned_at < WARN_EVERY_MS)
+            return false;
+        n->warned_at = now;
+        return true;
+    }
+    struct noted *slot = &noted[0]; /* a free entry, else the one warned longest ago */
+    for (size_t i = 0; i < NOTED_MAX && slot->warned_at; i++)
+        if (!noted[i].warned_at || noted[i].warned_at < slot->warned_at)
+            slot = &noted[i];
+    snprintf(slot->name, sizeof slot->name, "%s", name);
+    slot->warned_at = now ? now : 1;
+    slot->unreadable = unreadable;
+    return true;
+}
+
 static void pick_up(struct agent *a, const char *name)
 {
     char path[2 * AGENT_PATH_MAX];
@@ -150,18 +211,34 @@ static void pick_up(struct agent *a, const char *name)
     int rc = cf_file_read(path, CF_MAX_JSON, &text, &len, &err);
     if (rc == CF_ETOOBIG) {
         refuse(a, name, &err);
+        noted_forget(name);
         return;
     }
-    if (rc != 0)
-        return; /* gone or unreadable for now: the next scan sees */
+    if (rc != 0) {
+        struct stat st;
+        if (lstat(path, &st) != 0)
+            noted_forget(name); /* gone: taken back by its owner */
+        else if (noted_due(name, true))
+            cf_log_warn("SPOOL-UNREADABLE", "file=%s reason=\"%s\"", name, err.text);
+        return; /* the next scan tries again, quietly */
+    }
+    if (!a->dir) { /* not the file's fault: it goes once the agent has a directory */
+        free(text);
+        if (noted_due(name, false))
+            cf_log_warn("SPOOL-WAITING", "file=%s code=%s reason=\"no signed directory yet\"", name,
+                        cf_error_name(CF_EUNKNOWNAGENCY));
+        return;
+    }
     char case_id[CF_CASE_ID_LEN + 1];
     rc = agent_refer(a, (const char *)text, len, name, id, case_id, &err);
     free(text);
-    if (rc == CF_EJSON || rc == CF_EFIELD || rc == CF_ETOOBIG || rc == CF_EJURISDICTION ||
-        rc == CF_ENOROUTE || rc == CF_EINVAL) {
+    if (rc == 0) {
+        noted_forget(name);
+    } else if (!spool_transient(rc)) {
         err.code = rc;
         refuse(a, name, &err);
-    } else if (rc != 0) {
+        noted_forget(name);
+    } else if (noted_due(name, false)) {
         cf_log_warn("SPOOL-WAITING", "file=%s code=%s reason=\"%s\"", name, cf_error_name(rc),
                     err.text);
     }
@@ -204,15 +281,17 @@ void agent_spool_scan(struct agent *a)
         spool_path(a, path, sizeof path, subs[i], NULL);
         mkdir(path, 0750);
     }
-    if (a->last_scan == 0)
+    if (a->last_scan == 0) {
         sweep(a);
+        agent_inbox_spool_local(a); /* notices whose spool file a crash cut short */
+    }
     a->last_scan = agent_now();
     spool_path(a, path, sizeof path, "outbox", NULL);
     DIR *d = opendir(path);
     if (!d)
         return;
     /* Names first, then work: picking up a file moves it under readdir's feet. */
-    char (*names)[NAME_MAX_LEN + 1] = NULL;
+    char(*names)[NAME_MAX_LEN + 1] = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
@@ -233,22 +312,20 @@ void agent_spool_scan(struct agent *a)
     free(names);
 }
 
-int agent_spool_inbox_path(struct agent *a, uint64_t leaf, const json_t *doc, char *dir,
-                           char *path, size_t cap, struct cf_error *err)
+int agent_spool_inbox_path(struct agent *a, uint64_t leaf, const json_t *doc, char *dir, char *path,
+                           size_t cap, struct cf_error *err)
 {
     const char *case_id = json_string_value(json_object_get(doc, "case_id"));
     const char *type = json_string_value(json_object_get(doc, "type"));
-    const char *kind = json_string_value(json_object_get(doc, "kind"));
     /* The case id is checked before it names a folder: it came off the wire. */
-    if (leaf == UINT64_MAX) { /* the agent's own notices */
+    if (leaf >= AGENT_LOCAL_NOTICE) { /* the agent's own notices */
         spool_path(a, dir, cap, "inbox", "_agent");
-        snprintf(path, cap, "%s/%" PRIu64 "-%s.json", dir, agent_now(), kind ? kind : "notice");
+        snprintf(path, cap, "%s/%" PRIu64 "-notice.json", dir, leaf - AGENT_LOCAL_NOTICE);
     } else if (case_id && cf_header_case_id_valid(case_id, strlen(case_id)) && type) {
         char sub[64];
         snprintf(sub, sizeof sub, "inbox/%s", case_id);
         spool_path(a, dir, cap, sub, NULL);
-        snprintf(path, cap, "%s/%" PRIu64 "-%s.json", dir, leaf,
-                 strcmp(type, "notice") == 0 && kind ? kind : type);
+        snprintf(path, cap, "%s/%" PRIu64 "-%s.json", dir, leaf, type); /* notices: "notice" */
     } else {
         return cf_error_set(err, CF_EFIELD, "leaf %" PRIu64 ": no valid case id for a path", leaf);
     }

@@ -16,13 +16,13 @@ static const struct {
     {"sent", offsetof(struct agent_store, sent)},
     {"rejected", offsetof(struct agent_store, rejected)},
     {"inbox", offsetof(struct agent_store, inbox)},
+    {"notices", offsetof(struct agent_store, notices)},
     {"byid", offsetof(struct agent_store, byid)},
     {"hooks", offsetof(struct agent_store, hooks)},
     {"meta", offsetof(struct agent_store, meta)},
 };
 
-int agent_store_open(struct agent_store *s, const char *dir, size_t map_size,
-                     struct cf_error *err)
+int agent_store_open(struct agent_store *s, const char *dir, size_t map_size, struct cf_error *err)
 {
     memset(s, 0, sizeof *s);
     mkdir(dir, 0700);

@@ -4,8 +4,7 @@
 
 #include "agent.h"
 
-int agent_store_open(struct agent_store *s, const char *dir, size_t map_size,
-                     struct cf_error *err);
+int agent_store_open(struct agent_store *s, const char *dir, size_t map_size, struct cf_error *err);
 void agent_store_close(struct agent_store *s);
 
 /* Key/value helpers inside a transaction. get: borrowed until the txn ends;

@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "agent_text.h"
 #include "childfirst/file.h"
 #include "childfirst/header.h"
 #include "childfirst/limits.h"
@@ -147,23 +147,16 @@ static size_t put_str(const char *s)
     return put_clean(stdout, s, strlen(s));
 }
 
-/* Milliseconds since the epoch as ISO-8601 UTC. */
-static void iso_time(uint64_t ms, char *out, size_t cap)
-{
-    time_t t = (time_t)(ms / 1000u);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, cap, "%llu", (unsigned long long)ms);
-}
-
 /* A time the agent gives as text (already ISO-8601) or as milliseconds. */
 static void time_text(const json_t *v, char *out, size_t cap)
 {
     if (json_is_string(v))
         snprintf(out, cap, "%s", json_string_value(v));
-    else if (json_is_integer(v) && json_integer_value(v) > 0)
-        iso_time((uint64_t)json_integer_value(v), out, cap);
-    else
+    else if (json_is_integer(v) && json_integer_value(v) > 0) {
+        char t[AGENT_TEXT_TIME_MAX];
+        agent_text_time((uint64_t)json_integer_value(v), t);
+        snprintf(out, cap, "%s", t);
+    } else
         snprintf(out, cap, "-");
 }
 
@@ -313,15 +306,13 @@ struct args {
 };
 
 /* Returns -1 to go on, or the exit code (help printed, or a usage error). */
-static int parse_args(int argc, char **argv, const char *help, const char *allowed,
-                      bool operand, struct args *a)
+static int parse_args(int argc, char **argv, const char *help, const char *allowed, bool operand,
+                      struct args *a)
 {
-    static const struct option opts[] = {{"wait", required_argument, NULL, 'w'},
-                                         {"case", required_argument, NULL, 'k'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
+    static const struct option opts[] = {
+        {"wait", required_argument, NULL, 'w'}, {"case", required_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},       {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},       {0}};
     memset(a, 0, sizeof *a);
     int c, index = -1;
     optind = 1;

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "childfirst/checkpoint.h"
 #include "childfirst/envelope.h"
@@ -19,13 +18,15 @@
 #include "childfirst/record.h"
 #include "childfirst/store.h"
 #include "childfirst/wire.h"
+#include "agent_text.h"
 #include "cli.h"
 
 #define KEY_FILE_MAX (64u * 1024u) /* a key file or an agent.ini: far below this */
 #define TREE_LEVELS 65             /* node levels of a tree of fewer than 2^64 leaves */
 
 static const char help[] =
-    "usage: childfirst audit verify DIR (--broker-key BASE64 | --broker-key-file FILE)\n"
+    "usage: childfirst audit verify DIR\n"
+    "                               (--broker-key BASE64 | --broker-key-file FILE)\n"
     "\n"
     "Checks a broker's log folder in one read snapshot (safe while the broker\n"
     "runs): records run 0..N-1 without gaps, decode canonically and never go back\n"
@@ -230,19 +231,6 @@ static int failed(struct verify *v, const char *where, uint64_t at, const char *
 
 static const char at_index[] = "index", at_checkpoint[] = "checkpoint of size";
 
-/* ISO-8601 UTC with milliseconds, or the raw count if the year is absurd. */
-static void format_time(uint64_t ms, char out[64])
-{
-    struct tm tm;
-    time_t secs = (time_t)(ms / 1000);
-    if (ms / 1000 > (uint64_t)253402300799 /* 9999-12-31T23:59:59Z */ || !gmtime_r(&secs, &tm)) {
-        snprintf(out, 64, "%" PRIu64 " ms", ms);
-        return;
-    }
-    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
-}
-
 static int next_checkpoint(struct verify *v, MDB_cursor_op op)
 {
     int rc = mdb_cursor_get(v->cp, &v->cp_key, &v->cp_val, op);
@@ -366,12 +354,12 @@ static int check_record(struct verify *v, const MDB_val *key, const MDB_val *val
         return failed(v, at_index, i, "the record does not decode: %s (%s)", err.text,
                       cf_error_name(rc));
     }
-    char t1[64], t2[64];
+    char t1[AGENT_TEXT_TIME_MAX], t2[AGENT_TEXT_TIME_MAX];
     if (r.index != i)
         rc = failed(v, at_index, i, "the record says it is index %" PRIu64, r.index);
     else if (i > 0 && r.time < v->last_time) {
-        format_time(r.time, t1);
-        format_time(v->last_time, t2);
+        agent_text_time(r.time, t1);
+        agent_text_time(v->last_time, t2);
         rc = failed(v, at_index, i, "its time %s is before %s, the time of the record before it",
                     t1, t2);
     }
@@ -489,11 +477,11 @@ static int verify(const char *dir, const uint8_t pk[CF_SIGN_PK])
         mdb_cursor_close(v->cp);
     print_counts(v);
     if (rc == CLI_OK) {
-        char t[64];
+        char t[AGENT_TEXT_TIME_MAX];
         if (v->records > 0) {
-            format_time(v->first_time, t);
+            agent_text_time(v->first_time, t);
             printf("first: %s\n", t);
-            format_time(v->last_time, t);
+            agent_text_time(v->last_time, t);
             printf("last: %s\n", t);
         }
         printf("verified\n");

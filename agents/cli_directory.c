@@ -11,7 +11,8 @@
 #include "cli.h"
 
 static const char help[] =
-    "usage: childfirst directory sign --key AUTHORITY.key --serial N agencies.ini policy.ini\n"
+    "usage: childfirst directory sign --key AUTHORITY.key --serial N\n"
+    "                                 agencies.ini policy.ini\n"
     "\n"
     "Checks both files, then writes agencies.ini.sig: the serial and the\n"
     "authority's signature over the serial and the BLAKE2b-256 of each file.\n"

@@ -125,10 +125,10 @@ export CHILDFIRST_CONFIG="$net/la-e09000033-csc/agent.ini"
 $cf inbox
 id=$($cf inbox --json | sed -n 's/.*"message_id": *"\([0-9a-f]*\)".*/\1/p' | head -1)
 $cf show "$id"
-wait_for "la-e09000033-duty/spool/inbox/cf-*/*-new_referral.json" 20
+wait_for "la-e09000033-duty/spool/inbox/cf-*/*-notice.json" 20
 echo
-echo "duty team notice ($(ls la-e09000033-duty/spool/inbox/cf-*/*-new_referral.json)):"
-cat la-e09000033-duty/spool/inbox/cf-*/*-new_referral.json; echo
+echo "duty team notice ($(ls la-e09000033-duty/spool/inbox/cf-*/*-notice.json)):"
+cat la-e09000033-duty/spool/inbox/cf-*/*-notice.json; echo
 unset CHILDFIRST_CONFIG
 
 say "6. Stop everything, then verify the audit log from the broker key alone"

@@ -16,7 +16,9 @@ int cf_file_read(const char *path, size_t max, uint8_t **out, size_t *len, struc
 {
     int rc = 0;
     uint8_t *buf = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO or device in the way must not stall the caller; it is
+     * refused below as not a regular file. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return cf_error_set(err, CF_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;

@@ -866,6 +866,40 @@ int net_cli(struct net *n, const char *id, const char *const *args, char *out, s
     return net_run_split(argv, out, cap, err, err_cap);
 }
 
+void net_agent_inbox_copy(struct net *n, const char *id, uint64_t from, uint64_t to)
+{
+    struct net_agent *g = net_agent_of(n, id);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi inbox;
+    MDB_val v;
+    uint8_t kf[8], kt[8];
+    cf_store_put_u64(kf, from);
+    cf_store_put_u64(kt, to);
+    MDB_val key_from = {8, kf}, key_to = {8, kt};
+    if (g->pid > 0)
+        fail_msg("stop the agent %s before editing its store", id);
+    int rc = mdb_env_create(&env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(env, 16);
+    if (rc == 0)
+        rc = mdb_env_open(env, g->state, 0, 0600);
+    if (rc == 0 && (rc = mdb_txn_begin(env, NULL, 0, &txn)) == 0) {
+        MDB_val present;
+        if ((rc = mdb_dbi_open(txn, "inbox", 0, &inbox)) == 0 &&
+            (rc = mdb_get(txn, inbox, &key_from, &v)) == 0 &&
+            (rc = mdb_get(txn, inbox, &key_to, &present)) == 0 &&
+            (rc = mdb_put(txn, inbox, &key_to, &v, 0)) == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    mdb_env_close(env);
+    if (rc != 0)
+        fail_msg("%s: cannot copy inbox leaf %llu over %llu: %s", g->state,
+                 (unsigned long long)from, (unsigned long long)to, mdb_strerror(rc));
+}
+
 bool net_wait_glob(const char *pattern, int timeout_ms, char *match, size_t cap)
 {
     for (int waited = 0; waited <= timeout_ms; waited += 20) {

@@ -177,6 +177,10 @@ int net_agent_wait_exit(struct net *n, const char *id, int timeout_ms);
 /* Runs `childfirst ARGS... -c <id's agent.ini>`: exit status, stdout, stderr. */
 int net_cli(struct net *n, const char *id, const char *const *args, char *out, size_t cap,
             char *err, size_t err_cap);
+/* With the agent stopped, overwrites the inbox entry for leaf `to` in its
+ * store with the one kept for leaf `from`: as if the broker had shown another
+ * message at `to` before. */
+void net_agent_inbox_copy(struct net *n, const char *id, uint64_t from, uint64_t to);
 /* Waits until a path matching the glob pattern exists; its first match in `match`. */
 bool net_wait_glob(const char *pattern, int timeout_ms, char *match, size_t cap);
 /* How many paths match the pattern now. */

@@ -2,8 +2,10 @@
  * command, the spool folders and hooks, on 127.0.0.1. The child in these tests
  * is the fictional one of deploy/examples/referral.json; the last test proves
  * her details reach nobody but the recipients. */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -84,8 +86,8 @@ static json_t *refer(struct net *n, const char *file, int want_status)
 static json_t *await_inbox(struct net *n, const char *id, const char *case_id, const char *type)
 {
     char pattern[1024], path[1024];
-    snprintf(pattern, sizeof pattern, "%s/inbox/%s/*-%s.json", net_agent_of(n, id)->spool,
-             case_id, type);
+    snprintf(pattern, sizeof pattern, "%s/inbox/%s/*-%s.json", net_agent_of(n, id)->spool, case_id,
+             type);
     if (!net_wait_glob(pattern, WAIT_MS, path, sizeof path))
         fail_msg("%s received no %s for %s within %d ms", id, type, case_id, WAIT_MS);
     return load_json(path);
@@ -103,6 +105,64 @@ static void assert_same_referral(const json_t *payload)
     json_decref(want);
 }
 
+/* How many times `needle` occurs in the file at `path` (0 if unreadable). */
+static size_t count_in_file(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    static char buf[1 << 22];
+    size_t len = fread(buf, 1, sizeof buf - 1, f), n = 0;
+    fclose(f);
+    buf[len] = 0;
+    for (const char *p = buf; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Waits until `needle` occurs at least `times` times in the file. */
+static bool wait_in_file(const char *path, const char *needle, size_t times, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        if (count_in_file(path, needle) >= times)
+            return true;
+        usleep(20 * 1000);
+    }
+    return false;
+}
+
+/* The number after `key` on the last line of the file that holds `event`; -1 if none. */
+static long long last_logged(const char *path, const char *event, const char *key)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    long long value = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f)) {
+        const char *at = strstr(line, event), *k = at ? strstr(at, key) : NULL;
+        if (k)
+            value = atoll(k + strlen(key));
+    }
+    fclose(f);
+    return value;
+}
+
+/* The tree size a receipt's checkpoint signs (the note's second line). */
+static long long receipt_size(const json_t *receipt)
+{
+    const char *note = json_string_value(json_object_get(receipt, "checkpoint"));
+    const char *nl = note ? strchr(note, '\n') : NULL;
+    return nl ? atoll(nl + 1) : -1;
+}
+
+/* `childfirst refer FILE --wait S` from police-a: the exit status, the answer in `out`. */
+static int refer_wait(struct net *n, const char *file, const char *wait_s)
+{
+    const char *args[] = {"refer", file, "--wait", wait_s, NULL};
+    return net_cli(n, "police-a", args, out, sizeof out, err, sizeof err);
+}
+
 static void test_police_to_la_end_to_end(void **state)
 {
     struct net *n = *state;
@@ -110,8 +170,8 @@ static void test_police_to_la_end_to_end(void **state)
     json_t *receipt = refer(n, EXAMPLE, 0);
     assert_string_equal(json_string_value(json_object_get(receipt, "status")), "accepted");
     assert_true(json_integer_value(json_object_get(receipt, "leaf_index")) > 0);
-    assert_non_null(strstr(json_string_value(json_object_get(receipt, "checkpoint")),
-                           "test.childfirst/log\n"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(receipt, "checkpoint")), "test.childfirst/log\n"));
     const char *case_id = json_string_value(json_object_get(receipt, "case_id"));
     const char *message_id = json_string_value(json_object_get(receipt, "message_id"));
 
@@ -154,6 +214,16 @@ static void spool_drop(struct net *n, const char *name, const char *text)
     assert_int_equal(rename(tmp, final), 0);
 }
 
+/* Writes an executable shell script. */
+static void write_script(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    chmod(path, 0755);
+}
+
 static char *read_all(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -178,7 +248,7 @@ static void test_through_the_spool(void **state)
     json_t *receipt = load_json(path);
     assert_string_equal(json_string_value(json_object_get(receipt, "status")), "accepted");
     snprintf(pattern, sizeof pattern, "%s/sent/ref-1.json", net_agent_of(n, "police-a")->spool);
-    assert_int_equal(net_count_glob(pattern), 1);
+    assert_true(net_wait_glob(pattern, WAIT_MS, NULL, 0)); /* moved just after its sidecar */
     snprintf(pattern, sizeof pattern, "%s/outbox/ref-1.json", net_agent_of(n, "police-a")->spool);
     assert_int_equal(net_count_glob(pattern), 0);
     json_t *got = await_inbox(n, "la-csc", json_string_value(json_object_get(receipt, "case_id")),
@@ -206,7 +276,7 @@ static void test_rejection_lands_in_spool_rejected(void **state)
     assert_string_equal(json_string_value(json_object_get(e, "reason")), "narrative: is required");
     snprintf(pattern, sizeof pattern, "%s/rejected/no-narrative.json",
              net_agent_of(n, "police-a")->spool);
-    assert_int_equal(net_count_glob(pattern), 1);
+    assert_true(net_wait_glob(pattern, WAIT_MS, NULL, 0)); /* moved just after its sidecar */
     /* The CLI says the same and exits non-zero. */
     char file[1024];
     snprintf(file, sizeof file, "%s/bad.json", n->dir);
@@ -217,6 +287,82 @@ static void test_rejection_lands_in_spool_rejected(void **state)
     assert_non_null(strstr(err, "narrative: is required"));
     free(text);
     json_decref(e);
+    json_decref(doc);
+}
+
+/* The broker's refusals reach the spool too: a referral naming a case id that
+ * already exists passes the agent's checks and is rejected by the broker. */
+static void test_broker_rejection_lands_in_spool_rejected(void **state)
+{
+    struct net *n = *state;
+    start_all(n);
+    json_t *first = refer(n, EXAMPLE, 0);
+    json_t *doc = load_json(EXAMPLE);
+    json_object_set(doc, "case_id", json_object_get(first, "case_id"));
+    char *text = json_dumps(doc, 0);
+    spool_drop(n, "same-case.json", text);
+    char pattern[1024], path[1024];
+    const char *spool = net_agent_of(n, "police-a")->spool;
+    snprintf(pattern, sizeof pattern, "%s/rejected/same-case.json.error.json", spool);
+    assert_true(net_wait_glob(pattern, WAIT_MS, path, sizeof path));
+    json_t *e = load_json(path);
+    assert_string_equal(json_string_value(json_object_get(e, "status")), "rejected");
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "CF_ECASEEXISTS");
+    const char *reason = json_string_value(json_object_get(e, "reason"));
+    assert_non_null(reason);
+    assert_true(strlen(reason) > 0);
+    assert_int_equal(strlen(json_string_value(json_object_get(e, "message_id"))), 32);
+    snprintf(pattern, sizeof pattern, "%s/rejected/same-case.json", spool);
+    assert_true(net_wait_glob(pattern, WAIT_MS, NULL, 0)); /* moved just after its sidecar */
+    snprintf(pattern, sizeof pattern, "%s/outbox/same-case.json", spool);
+    assert_int_equal(net_count_glob(pattern), 0);
+    json_decref(e);
+    free(text);
+    json_decref(doc);
+    json_decref(first);
+}
+
+/* A spool file that cannot go yet waits quietly: one SPOOL-WAITING, not one a
+ * scan; one that cannot be read (a folder, a FIFO) is reported once and does
+ * not stall the agent; one the policy routes nowhere is refused at once. */
+static void test_spool_files_that_cannot_go(void **state)
+{
+    struct net *n = *state;
+    struct net_agent *g = net_agent_of(n, "police-a");
+    net_broker_stop(n);
+    net_agent_start(n, "police-a", NULL); /* new: no signed directory yet */
+    spool_drop(n, "early.json", read_all(EXAMPLE));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/outbox/folder.json", g->spool);
+    assert_int_equal(mkdir(path, 0750), 0);
+    snprintf(path, sizeof path, "%s/outbox/fifo.json", g->spool);
+    assert_int_equal(mkfifo(path, 0640), 0);
+    assert_true(wait_in_file(g->log, "SPOOL-WAITING file=early.json", 1, WAIT_MS));
+    assert_true(wait_in_file(g->log, "SPOOL-UNREADABLE file=folder.json", 1, WAIT_MS));
+    assert_true(wait_in_file(g->log, "SPOOL-UNREADABLE file=fifo.json", 1, WAIT_MS));
+    usleep(600 * 1000); /* a dozen scans at spool_scan_ms = 50 */
+    assert_int_equal(count_in_file(g->log, "SPOOL-WAITING file=early.json"), 1);
+    assert_int_equal(count_in_file(g->log, "SPOOL-UNREADABLE file=folder.json"), 1);
+    assert_int_equal(count_in_file(g->log, "SPOOL-UNREADABLE file=fifo.json"), 1);
+    const char *status[] = {"status", "--json", NULL}; /* the FIFO stalled nothing */
+    assert_int_equal(net_cli(n, "police-a", status, out, sizeof out, err, sizeof err), 0);
+    /* With the broker back, the waiting file goes, and one routed nowhere is refused. */
+    net_broker_start(n);
+    char pattern[1024];
+    snprintf(pattern, sizeof pattern, "%s/sent/early.json.receipt.json", g->spool);
+    assert_true(net_wait_glob(pattern, WAIT_MS, NULL, 0));
+    json_t *doc = load_json(EXAMPLE);
+    json_object_set_new(doc, "la_code", json_string("S12000036")); /* Scotland: nobody here */
+    char *text = json_dumps(doc, 0);
+    spool_drop(n, "nowhere.json", text);
+    snprintf(pattern, sizeof pattern, "%s/rejected/nowhere.json.error.json", g->spool);
+    assert_true(net_wait_glob(pattern, WAIT_MS, path, sizeof path));
+    json_t *e = load_json(path);
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "CF_ENOROUTE");
+    assert_true(strlen(json_string_value(json_object_get(e, "reason"))) > 0);
+    assert_int_equal(count_in_file(g->log, "SPOOL-WAITING file=nowhere.json"), 0);
+    json_decref(e);
+    free(text);
     json_decref(doc);
 }
 
@@ -276,11 +422,13 @@ static void test_agent_killed_between_commit_and_ack(void **state)
     /* The fault point stops the agent after keeping the message, before its ack. */
     assert_int_equal(net_agent_wait_exit(n, "la-csc", WAIT_MS), 99);
     assert_int_equal(inbox_files(n, "la-csc", case_id), 1);
-    assert_false(net_file_contains(n->broker_log, "MESSAGE-DELIVERED about=1 recipient=la-csc"));
+    char delivered[128];
+    snprintf(delivered, sizeof delivered, "MESSAGE-DELIVERED about=%lld recipient=la-csc leaf=",
+             (long long)json_integer_value(json_object_get(receipt, "leaf_index")));
+    assert_false(net_file_contains(n->broker_log, delivered));
     net_agent_start(n, "la-csc", NULL);
     /* Redelivered on Hello, acknowledged this time, and kept once. */
-    for (int i = 0; i < 500 && !net_file_contains(n->broker_log, "recipient=la-csc leaf="); i++)
-        usleep(20 * 1000);
+    assert_true(wait_in_file(n->broker_log, delivered, 1, WAIT_MS));
     assert_true(net_file_contains(net_agent_of(n, "la-csc")->log, "DELIVERY-REPEATED"));
     const char *inbox[] = {"inbox", "--json", "--case", case_id, NULL};
     assert_int_equal(net_cli(n, "la-csc", inbox, out, sizeof out, err, sizeof err), 0);
@@ -337,6 +485,46 @@ static void test_hook_fails_twice_then_succeeds(void **state)
     json_decref(receipt);
 }
 
+/* The hook's JSON comes from the agent's own copy: an agency system that has
+ * already taken the spool file does not stop it. Here the first run takes the
+ * file away and fails; the retry still gets the whole message on stdin. */
+static void test_hook_runs_without_its_spool_file(void **state)
+{
+    struct net *n = *state;
+    struct net_agent *g = net_agent_of(n, "la-csc");
+    char hook[1024], marker[1024], done[1024], extra[1200], script[4096], pattern[1024];
+    snprintf(hook, sizeof hook, "%s/take.sh", n->dir);
+    snprintf(marker, sizeof marker, "%s/take.first", n->dir);
+    snprintf(done, sizeof done, "%s/take.done", n->dir);
+    snprintf(script, sizeof script,
+             "#!/bin/sh\n"
+             "if [ ! -e '%s' ]; then\n"
+             "  touch '%s'\n"
+             "  rm \"%s/inbox/$CHILDFIRST_CASE/$CHILDFIRST_LEAF-referral.json\" || exit 2\n"
+             "  exit 1\n"
+             "fi\n"
+             "cat > '%s'\n",
+             marker, marker, g->spool, done);
+    write_script(hook, script);
+    snprintf(extra, sizeof extra, "on_message = %s\n", hook);
+    net_agent_setup(n, "la-csc", extra);
+    start_all(n);
+    json_t *receipt = refer(n, EXAMPLE, 0);
+    const char *case_id = json_string_value(json_object_get(receipt, "case_id"));
+    assert_true(net_wait_glob(done, WAIT_MS, NULL, 0));
+    assert_true(wait_in_file(g->log, "HOOK-DONE", 1, WAIT_MS));
+    snprintf(pattern, sizeof pattern, "%s/inbox/%s/*-referral.json", g->spool, case_id);
+    assert_int_equal(net_count_glob(pattern), 0); /* it really ran without the file */
+    json_t *got = load_json(done);
+    assert_string_equal(json_string_value(json_object_get(got, "case_id")), case_id);
+    assert_same_referral(json_object_get(got, "payload"));
+    /* Its input file was private and is gone. */
+    snprintf(pattern, sizeof pattern, "%s/.hook-stdin-*", g->state);
+    assert_int_equal(net_count_glob(pattern), 0);
+    json_decref(got);
+    json_decref(receipt);
+}
+
 static void test_hook_is_time_limited(void **state)
 {
     struct net *n = *state;
@@ -370,13 +558,14 @@ static void test_duty_team_notice_has_no_child_details(void **state)
     start_all(n);
     json_t *receipt = refer(n, EXAMPLE, 0);
     const char *case_id = json_string_value(json_object_get(receipt, "case_id"));
-    json_t *notice = await_inbox(n, "la-duty", case_id, "new_referral");
+    json_t *notice = await_inbox(n, "la-duty", case_id, "notice");
+    assert_string_equal(json_string_value(json_object_get(notice, "type")), "notice");
     assert_string_equal(json_string_value(json_object_get(notice, "kind")), "new_referral");
+    assert_string_equal(json_string_value(json_object_get(notice, "sender")), "broker");
     assert_string_equal(json_string_value(json_object_get(notice, "case_id")), case_id);
     assert_string_equal(json_string_value(json_object_get(notice, "urgency")), "immediate");
     assert_true(json_is_true(json_object_get(notice, "immediate_risk")));
-    assert_string_equal(json_string_value(json_object_get(notice, "referring_agency")),
-                        "police-a");
+    assert_string_equal(json_string_value(json_object_get(notice, "referring_agency")), "police-a");
     char *text = json_dumps(notice, 0);
     assert_null(strstr(text, CHILD_NAME));
     assert_null(strstr(text, "narrative"));
@@ -386,34 +575,79 @@ static void test_duty_team_notice_has_no_child_details(void **state)
     json_decref(receipt);
 }
 
+/* What must never appear in cleartext outside the recipients' own spool: the
+ * child's names and alias, the referrer, and pieces of the narrative. */
+static const char *const child_details[] = {
+    CHILD_NAME,
+    "Testchild",
+    "Emmanuel T",
+    "PC Jordan Example",
+    NARRATIVE_PART,
+    "Victoria Coach Station",
+    "Tigrinya telephone interpreter",
+    "owes money for the journey",
+    "340 pounds in cash",
+};
+
+/* Checks every file under `dir`, recursively, except the folders named
+ * `skip` (each an absolute path); returns how many files were read. */
+static size_t scan_for_child_details(const char *dir, const char *const *skip, size_t n_skip)
+{
+    size_t files = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        fail_msg("cannot read %s", dir);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        bool skipped = false;
+        for (size_t i = 0; i < n_skip; i++)
+            skipped = skipped || strcmp(path, skip[i]) == 0;
+        struct stat st;
+        if (skipped || lstat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            files += scan_for_child_details(path, skip, n_skip);
+        } else if (S_ISREG(st.st_mode)) {
+            files++;
+            for (size_t i = 0; i < sizeof child_details / sizeof child_details[0]; i++)
+                if (net_file_contains(path, child_details[i]))
+                    fail_msg("%s holds \"%s\" in cleartext", path, child_details[i]);
+        }
+    }
+    closedir(d);
+    return files;
+}
+
 static void test_no_child_details_outside_recipients(void **state)
 {
     struct net *n = *state;
     start_all(n);
     json_t *receipt = refer(n, EXAMPLE, 0);
-    json_t *got =
-        await_inbox(n, "la-csc", json_string_value(json_object_get(receipt, "case_id")), "referral");
+    json_t *got = await_inbox(n, "la-csc", json_string_value(json_object_get(receipt, "case_id")),
+                              "referral");
+    char *text = json_dumps(got, 0);
+    assert_non_null(strstr(text, "Testchild")); /* the needles are real */
+    free(text);
     json_decref(got);
     for (size_t i = 0; i < sizeof cast / sizeof cast[0]; i++)
         net_agent_stop(n, cast[i]);
     net_broker_stop(n);
-    /* The broker's store and log, and every agent's log. */
-    char path[1024];
-    const char *places[2 + sizeof cast / sizeof cast[0]];
-    snprintf(path, sizeof path, "%s/data.mdb", n->state_dir);
-    places[0] = path;
-    places[1] = n->broker_log;
+    /* Everything the network wrote: the broker's state folder and log, every
+     * agent's state folder (its store, hooks.log) and log; only the agents'
+     * own spool folders hold decrypted messages (and police-a's, its input). */
+    const char *skip[sizeof cast / sizeof cast[0]];
     for (size_t i = 0; i < sizeof cast / sizeof cast[0]; i++)
-        places[2 + i] = net_agent_of(n, cast[i])->log;
-    for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) {
-        assert_int_equal(access(places[i], R_OK), 0);
-        if (net_file_contains(places[i], CHILD_NAME) ||
-            net_file_contains(places[i], NARRATIVE_PART))
-            fail_msg("%s holds the child's details in cleartext", places[i]);
-    }
-    /* The recipient's own store keeps only ciphertext too. */
-    snprintf(path, sizeof path, "%s/data.mdb", net_agent_of(n, "la-csc")->state);
-    assert_false(net_file_contains(path, CHILD_NAME));
+        skip[i] = net_agent_of(n, cast[i])->spool;
+    size_t files = scan_for_child_details(n->dir, skip, sizeof skip / sizeof skip[0]);
+    assert_true(files >= 2 + 2 * (sizeof cast / sizeof cast[0])); /* stores and logs at least */
+    assert_int_equal(access(n->broker_log, R_OK), 0);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data.mdb", n->state_dir);
+    assert_int_equal(access(path, R_OK), 0);
     json_decref(receipt);
 }
 
@@ -453,13 +687,26 @@ static void test_queued_while_broker_down_then_sent(void **state)
 static void test_directory_key_change_and_lower_serial(void **state)
 {
     struct net *n = *state;
-    start_all(n);
+    char hook[1024], ran[1024], extra[1200], script[2048];
+    snprintf(hook, sizeof hook, "%s/notice-hook.sh", n->dir);
+    snprintf(ran, sizeof ran, "%s/notice-hook.out", n->dir);
+    snprintf(script, sizeof script,
+             "#!/bin/sh\n{ echo \"type=$CHILDFIRST_TYPE leaf=$CHILDFIRST_LEAF\"; cat; echo; } "
+             ">> '%s'\n",
+             ran);
+    write_script(hook, script);
+    snprintf(extra, sizeof extra, "on_notice = %s\n", hook);
+    net_agent_setup(n, "la-csc", extra);
+    for (size_t i = 0; i < sizeof cast / sizeof cast[0]; i++)
+        if (strcmp(cast[i], "la-csc") != 0)
+            net_agent_start(n, cast[i], NULL);
+    net_agent_start(n, "la-csc", "after-notice-commit");
     json_t *receipt = refer(n, EXAMPLE, 0);
     const char *case_id = json_string_value(json_object_get(receipt, "case_id"));
     const char *message_id = json_string_value(json_object_get(receipt, "message_id"));
     json_decref(await_inbox(n, "la-csc", case_id, "referral"));
     char pattern[1024], path[1024];
-    snprintf(pattern, sizeof pattern, "%s/inbox/_agent/*-key_changed.json",
+    snprintf(pattern, sizeof pattern, "%s/inbox/_agent/*-notice.json",
              net_agent_of(n, "la-csc")->spool);
     assert_int_equal(net_count_glob(pattern), 0);
     /* The authority publishes new keys for the police force as serial 2. */
@@ -468,11 +715,45 @@ static void test_directory_key_change_and_lower_serial(void **state)
     net_sign_directory(n, 2);
     net_broker_stop(n);
     net_broker_start(n);
+    /* The notice is kept with the directory, before its spool file is written:
+     * la-csc stopped between the two loses nothing. */
+    assert_int_equal(net_agent_wait_exit(n, "la-csc", WAIT_MS), 99);
+    assert_int_equal(net_count_glob(pattern), 0);
+    net_agent_start(n, "la-csc", NULL);
     assert_true(net_wait_glob(pattern, WAIT_MS, path, sizeof path));
     json_t *notice = load_json(path);
+    assert_string_equal(json_string_value(json_object_get(notice, "type")), "notice");
+    assert_string_equal(json_string_value(json_object_get(notice, "sender")), "agent");
+    assert_string_equal(json_string_value(json_object_get(notice, "kind")), "key_changed");
     assert_string_equal(json_string_value(json_object_get(notice, "agency")), "police-a");
     assert_int_equal(json_integer_value(json_object_get(notice, "new_serial")), 2);
     assert_true(net_file_contains(net_agent_of(n, "la-csc")->log, "AGENCY-KEY-CHANGED"));
+    /* on_notice runs for it, with its JSON... */
+    assert_true(wait_in_file(ran, "type=key_changed leaf=\n", 1, WAIT_MS));
+    assert_true(wait_in_file(ran, "\"police-a\"", 1, WAIT_MS));
+    /* ...and `childfirst inbox` lists it, `childfirst show` opens it. */
+    const char *inbox[] = {"inbox", "--json", NULL};
+    assert_int_equal(net_cli(n, "la-csc", inbox, out, sizeof out, err, sizeof err), 0);
+    json_t *list = json_loads(out, 0, NULL), *listed = NULL, *m;
+    size_t i;
+    json_array_foreach(list, i, m)
+    {
+        const char *kind = json_string_value(json_object_get(m, "kind"));
+        if (kind && strcmp(kind, "key_changed") == 0)
+            listed = m;
+    }
+    assert_non_null(listed);
+    assert_string_equal(json_string_value(json_object_get(listed, "type")), "notice");
+    assert_string_equal(json_string_value(json_object_get(listed, "message_id")),
+                        json_string_value(json_object_get(notice, "message_id")));
+    const char *show_notice[] = {"show", json_string_value(json_object_get(listed, "message_id")),
+                                 "--json", NULL};
+    assert_int_equal(net_cli(n, "la-csc", show_notice, out, sizeof out, err, sizeof err), 0);
+    json_t *opened = json_loads(out, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(opened, "agency")), "police-a");
+    json_decref(opened);
+    json_decref(list);
+    assert_int_equal(net_count_glob(pattern), 1); /* raised once, not again on restart */
     json_decref(notice);
     /* What police-a sent before the rotation stays readable. */
     const char *show[] = {"show", message_id, "--json", NULL};
@@ -494,6 +775,176 @@ static void test_directory_key_change_and_lower_serial(void **state)
     net_broker_start(n);
 }
 
+/* `childfirst status` right after a referral shows the broker's figures as
+ * they are now, not as of the call before, and the checkpoint of the receipt. */
+static void test_status_is_fresh_after_a_referral(void **state)
+{
+    struct net *n = *state;
+    start_all(n);
+    json_t *receipt = refer(n, EXAMPLE, 0);
+    const char *note = json_string_value(json_object_get(receipt, "checkpoint"));
+    char root[128] = "";
+    const char *line3 = strchr(strchr(note, '\n') + 1, '\n') + 1;
+    snprintf(root, sizeof root, "%.*s", (int)(strchr(line3, '\n') - line3), line3);
+    const char *status[] = {"status", "--json", NULL};
+    assert_int_equal(net_cli(n, "police-a", status, out, sizeof out, err, sizeof err), 0);
+    json_t *st = json_loads(out, 0, NULL);
+    assert_non_null(st);
+    assert_true(json_real_value(json_object_get(st, "frames_per_commit")) > 0);
+    assert_true(json_integer_value(json_object_get(st, "broker_tree_size")) >=
+                receipt_size(receipt));
+    json_t *cp = json_object_get(st, "checkpoint");
+    assert_string_equal(json_string_value(json_object_get(cp, "origin")), "test.childfirst/log");
+    assert_int_equal(json_integer_value(json_object_get(cp, "size")), receipt_size(receipt));
+    assert_string_equal(json_string_value(json_object_get(cp, "root")), root);
+    assert_true(json_is_true(json_object_get(st, "connected")));
+    assert_int_equal(json_integer_value(json_object_get(st, "directory_serial")), 1);
+    /* The text form shows the same. */
+    const char *text[] = {"status", NULL};
+    assert_int_equal(net_cli(n, "police-a", text, out, sizeof out, err, sizeof err), 0);
+    assert_null(strstr(out, "frames per commit:  0.00"));
+    assert_non_null(strstr(out, "last checkpoint:    test.childfirst/log, size"));
+    json_decref(st);
+    json_decref(receipt);
+}
+
+/* A receipt for a message already answered (a resend crossed the first
+ * answer) still carries the checkpoint the broker now counts as shown: unless
+ * the agent keeps it, the next receipt's proof does not start at its kept size
+ * and that referral stalls in the outbox. */
+static void test_repeated_receipt_keeps_checkpoint(void **state)
+{
+    struct net *n = *state;
+    for (size_t i = 1; i < sizeof cast / sizeof cast[0]; i++)
+        net_agent_start(n, cast[i], NULL);
+    net_agent_start(n, "police-a", "resend-answered");
+    const char *log = net_agent_of(n, "police-a")->log;
+    json_t *first = refer(n, EXAMPLE, 0);
+    long long first_size = receipt_size(first);
+    assert_true(first_size > 0);
+    /* The log grows as the recipients acknowledge... */
+    char line[256];
+    snprintf(line, sizeof line, "MESSAGE-DELIVERED about=%lld recipient=la-csc",
+             (long long)json_integer_value(json_object_get(first, "leaf_index")));
+    assert_true(wait_in_file(n->broker_log, line, 1, WAIT_MS));
+    /* ...and a resend of the answered referral brings a receipt showing the larger tree. */
+    long long repeated = -1;
+    for (int i = 0; i < WAIT_MS / 20 && repeated <= first_size; i++) {
+        repeated = last_logged(log, "RECEIPT-REPEATED", " size=");
+        usleep(20 * 1000);
+    }
+    if (repeated <= first_size)
+        fail_msg("no repeated receipt showing more than %lld leaves was kept", first_size);
+    /* The next referral gets its receipt at once, with no resynchronising. */
+    assert_int_equal(refer_wait(n, EXAMPLE, "5"), 0);
+    json_t *second = json_loads(out, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(second, "status")), "accepted");
+    assert_true(receipt_size(second) > repeated);
+    assert_int_equal(count_in_file(log, "RESYNC"), 0);
+    assert_int_equal(count_in_file(log, "SPLIT-VIEW"), 0);
+    json_decref(second);
+    json_decref(first);
+}
+
+/* When a receipt's consistency proof does not start at the kept size (here
+ * another connection said Hello as police-a, so the broker showed it, not the
+ * agent, the checkpoints), the agent says Hello again and the referral still
+ * gets its receipt. */
+static void test_stale_receipt_resynchronises(void **state)
+{
+    struct net *n = *state;
+    start_all(n);
+    const char *log = net_agent_of(n, "police-a")->log;
+    json_decref(refer(n, EXAMPLE, 0));
+    size_t welcomes = count_in_file(log, "BROKER-WELCOME");
+    void *other = net_connect(n, net_agency(n, "police-a")->keys);
+    struct cf_frame w;
+    net_hello(other, 0, &w);
+    cf_wire_frame_fini(&w);
+    assert_int_equal(refer_wait(n, EXAMPLE, "10"), 0);
+    json_t *receipt = json_loads(out, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(receipt, "status")), "accepted");
+    assert_true(count_in_file(log, "RECEIPT-RESYNC") >= 1);
+    assert_true(count_in_file(log, "BROKER-WELCOME") > welcomes);
+    assert_int_equal(count_in_file(log, "SPLIT-VIEW"), 0);
+    json_decref(receipt);
+}
+
+/* A repeat is acknowledged only if it is the message kept at that leaf: the
+ * leaf index alone proves nothing. Here la-csc's store holds another message
+ * at the leaf the broker offers again. */
+static void test_repeat_of_another_message_is_split_view(void **state)
+{
+    struct net *n = *state;
+    start_all(n);
+    const char *log = net_agent_of(n, "la-csc")->log;
+    json_t *first = refer(n, EXAMPLE, 0);
+    long long leaf1 = json_integer_value(json_object_get(first, "leaf_index"));
+    char line[256];
+    snprintf(line, sizeof line, "MESSAGE-DELIVERED about=%lld recipient=la-csc", leaf1);
+    assert_true(wait_in_file(n->broker_log, line, 1, WAIT_MS));
+    net_agent_stop(n, "la-csc");
+    net_agent_start(n, "la-csc", "after-inbox-commit");
+    json_t *second = refer(n, EXAMPLE, 0);
+    long long leaf2 = json_integer_value(json_object_get(second, "leaf_index"));
+    assert_int_equal(net_agent_wait_exit(n, "la-csc", WAIT_MS), 99);
+    net_agent_inbox_copy(n, "la-csc", (uint64_t)leaf1, (uint64_t)leaf2);
+    net_agent_start(n, "la-csc", NULL);
+    /* The broker offers leaf2 again; the agent finds another message kept there. */
+    char detail[128];
+    snprintf(detail, sizeof detail, "leaf %lld was kept as message", leaf2);
+    assert_true(wait_in_file(log, detail, 1, WAIT_MS));
+    assert_true(count_in_file(log, "SPLIT-VIEW") >= 1);
+    assert_int_equal(count_in_file(log, "DELIVERY-REPEATED"), 0);
+    snprintf(line, sizeof line, "MESSAGE-DELIVERED about=%lld recipient=la-csc", leaf2);
+    assert_int_equal(count_in_file(n->broker_log, line), 0);
+    /* And nothing further is taken from that connection. */
+    const char *status[] = {"status", "--json", NULL};
+    assert_int_equal(net_cli(n, "la-csc", status, out, sizeof out, err, sizeof err), 0);
+    json_t *st = json_loads(out, 0, NULL);
+    assert_true(json_is_false(json_object_get(st, "connected")));
+    json_decref(st);
+    json_decref(second);
+    json_decref(first);
+}
+
+/* "Agents refuse a lower serial than the one they have seen", even when the
+ * bundle they kept no longer verifies at start-up: the floor is the stored
+ * serial. Here a broker started on a fresh state folder serves serial 1 to an
+ * agent that saw serial 2. */
+static void test_agent_refuses_an_older_directory(void **state)
+{
+    struct net *n = *state;
+    struct net_agent *g = net_agent_of(n, "la-csc");
+    net_broker_stop(n);
+    net_sign_directory(n, 2);
+    net_broker_start(n);
+    net_agent_start(n, "la-csc", NULL);
+    assert_true(wait_in_file(g->log, "DIRECTORY-LOADED serial=2", 1, WAIT_MS));
+    net_agent_stop(n, "la-csc");
+    /* The kept bundle is damaged: at the next start it fails its signature. */
+    char path[1024], old[1024];
+    static const char entry[] = "name = Test agency la-csc";
+    snprintf(path, sizeof path, "%s/data.mdb", g->state);
+    assert_true(net_file_damage(path, entry, strlen(entry), 7) > 0);
+    /* A broker on a fresh state folder, with the older directory. */
+    net_broker_stop(n);
+    snprintf(old, sizeof old, "%s.serial-2", n->state_dir);
+    assert_int_equal(rename(n->state_dir, old), 0);
+    net_sign_directory(n, 1);
+    net_broker_start(n);
+    net_agent_start(n, "la-csc", NULL);
+    assert_true(wait_in_file(g->log, "DIRECTORY-KEPT-INVALID serial_floor=2", 1, WAIT_MS));
+    assert_true(wait_in_file(g->log, "DIRECTORY-REFUSED code=CF_ESERIAL", 1, WAIT_MS));
+    assert_true(count_in_file(g->log, "is lower than 2") >= 1);
+    assert_int_equal(count_in_file(g->log, "DIRECTORY-LOADED serial=1"), 0);
+    const char *status[] = {"status", "--json", NULL};
+    assert_int_equal(net_cli(n, "la-csc", status, out, sizeof out, err, sizeof err), 0);
+    json_t *st = json_loads(out, 0, NULL);
+    assert_int_not_equal(json_integer_value(json_object_get(st, "directory_serial")), 1);
+    json_decref(st);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -502,19 +953,27 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_police_to_la_end_to_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_through_the_spool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejection_lands_in_spool_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broker_rejection_lands_in_spool_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_spool_files_that_cannot_go, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recipient_offline_then_started, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_killed_recipient_offline, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_agent_killed_between_commit_and_ack, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_agent_killed_between_commit_and_ack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_fails_twice_then_succeeds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hook_runs_without_its_spool_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_is_time_limited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duty_team_notice_has_no_child_details, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_no_child_details_outside_recipients, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_no_child_details_outside_recipients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_while_broker_down_then_sent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_directory_key_change_and_lower_serial, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_status_is_fresh_after_a_referral, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repeated_receipt_keeps_checkpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_receipt_resynchronises, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repeat_of_another_message_is_split_view, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_agent_refuses_an_older_directory, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
