@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <lmdb.h>
 
+#include "childfirst/case.h"
 #include "childfirst/checkpoint.h"
 #include "childfirst/directory.h"
 #include "childfirst/keys.h"
@@ -51,6 +52,7 @@ int agent_config_load(const char *path, struct agent_config *c, struct cf_error 
  *   byid     message_id -> leaf or notice key (u64 BE)   for `childfirst show`
  *   hooks    sequence (u64 BE) -> leaf or notice key (u64 BE) || attempts (u32 BE) ||
  *            next_at ms (u64 BE)
+ *   cases    case_id -> CaseRecord bytes      this agency's view of each case it takes part in
  *   meta     name -> value:
  *            checkpoint                        the kept checkpoint note
  *            dir.agencies, dir.policy, dir.sig the kept signed directory bundle
@@ -59,7 +61,7 @@ int agent_config_load(const char *path, struct agent_config *c, struct cf_error 
  */
 struct agent_store {
     MDB_env *env;
-    MDB_dbi outbox, spool, sent, rejected, inbox, notices, byid, hooks, meta;
+    MDB_dbi outbox, spool, sent, rejected, inbox, notices, byid, hooks, cases, meta;
 };
 
 /* Keys at or above this name the agent's own notices, never a log leaf (a
@@ -102,6 +104,54 @@ struct agent {
 int agent_refer(struct agent *a, const char *json, size_t len, const char *spool_file,
                 uint8_t message_id[CF_MESSAGE_ID_LEN], char case_id[CF_CASE_ID_LEN + 1],
                 struct cf_error *err);
+
+/* Seals h for its recipients (their box keys from the directory), signed by
+ * this agency; a proposal's NRM return `nrm` goes to `nrm_reader` alone
+ * (nrm NULL for every other type). Caller owns *env; free with free(). */
+int agent_outbox_seal(struct agent *a, const struct cf_header *h, const uint8_t *payload,
+                      size_t plen, const uint8_t *nrm, size_t nrm_len, const char *nrm_reader,
+                      uint8_t **env, size_t *len, struct cf_error *err);
+
+/* Commits a sealed envelope to the outbox (bound to `spool_file` if not NULL)
+ * in one transaction, and sends it at once if connected: it is "queued". */
+int agent_outbox_queue(struct agent *a, const struct cf_header *h, const uint8_t *env, size_t len,
+                       const char *spool_file, struct cf_error *err);
+
+/* ---- Cases (agent_cases.c) ---- */
+
+/* Validates a case message JSON document of `type` for `case_id`, makes its
+ * header from what this agency knows of the case (its LA, urgency, owner,
+ * members, ...), routes it with the signed policy, seals and queues it. A vote
+ * is signed over the proposal as this agency received it, and only after its
+ * decrypted decision was checked against its header (CF_EMISMATCH). */
+int agent_send(struct agent *a, enum cf_type type, const char *case_id, const char *json,
+               size_t len, uint8_t message_id[CF_MESSAGE_ID_LEN], struct cf_error *err);
+
+/* This agency's view of a case, kept by running the shared case machine
+ * (common/src/case.c) over every header it sees: what routing needs.
+ * CF_ENOTFOUND when it has seen nothing of the case. */
+int agent_cases_get(struct agent *a, MDB_txn *txn, const char *case_id, struct cf_case *c);
+/* A message of the case was kept (delivered, or this agency's own accepted)
+ * at `leaf`, broker time `time`; in `txn`. */
+int agent_cases_note(struct agent *a, MDB_txn *txn, const struct cf_header *h, uint64_t leaf,
+                     uint64_t time);
+/* The case's determination was sealed at `leaf`. */
+int agent_cases_note_determination(struct agent *a, MDB_txn *txn, const char *case_id,
+                                   uint64_t leaf, uint64_t time);
+
+/* The timeline this agency has of a case: every message it sent and every
+ * message and notice it received, oldest first, as
+ * {"case_id", "timeline": [{at, leaf_index, direction, type, kind?, sender,
+ * message_id, status?}]}, plus "broker": the broker's view (state, owner,
+ * jurisdiction, la_code, deadlines, next_deadline) when `info` is given.
+ * Caller owns the result; NULL when the store cannot be read. */
+json_t *agent_case_view(struct agent *a, const char *case_id, const struct cf_case_info *info);
+
+/* Called by the core when the broker answers a CaseRequest (info NULL: it
+ * showed nothing, for the reason `why_not`); agent_control.c answers the case
+ * requests waiting for that case. */
+void agent_control_case_info(struct agent *a, const char *case_id, const struct cf_case_info *info,
+                             const char *why_not);
 
 enum agent_outcome { AGENT_UNKNOWN = 0, AGENT_QUEUED, AGENT_ACCEPTED, AGENT_REJECTED };
 
@@ -166,7 +216,8 @@ void agent_control_close(struct agent *a);
 size_t agent_control_fds(struct agent *a, int *fds, short *events, size_t cap);
 /* Serves whatever is ready on `fd`. */
 void agent_control_ready(struct agent *a, int fd);
-/* Answers requests that waited too long (a refer without a broker answer). */
+/* Answers requests that waited too long (a refer without a broker answer).
+ * It reads the monotonic clock itself; `now_ms` is not used. */
 void agent_control_tick(struct agent *a, uint64_t now_ms);
 
 /* ---- Spool and hooks (agent_spool.c, agent_hooks.c) ---- */

@@ -19,6 +19,7 @@
 
 #include "agent.h"
 #include "agent_link.h"
+#include "childfirst/clock.h"
 #include "childfirst/header.h"
 #include "childfirst/log.h"
 #include "ctl.h"
@@ -47,6 +48,7 @@ struct client {
     uint8_t message_id[CF_MESSAGE_ID_LEN]; /* WAIT: the referral's message */
     char case_id[CF_CASE_ID_LEN + 1];
     bool wants_status; /* WAIT: a status request, waiting for the broker's figures */
+    bool wants_case;   /* WAIT: a case request, waiting for the broker's CaseInfo */
 };
 
 /* The control socket's state. Its clients in CLIENT_WAIT are the requests
@@ -157,7 +159,7 @@ static void client_answer(struct client *c, json_t *ans)
     ctl_reader_fini(&c->in);
     c->state = CLIENT_WRITE;
     c->out_off = 0;
-    c->deadline = agent_now() + CONTROL_WRITE_MS;
+    c->deadline = cf_clock_monotonic_ms() + CONTROL_WRITE_MS;
     client_flush(c);
 }
 
@@ -248,7 +250,117 @@ static json_t *cmd_refer(struct agent *a, struct client *c, const json_t *req)
     if (wait_s == 0)
         return queued_answer(c);
     c->state = CLIENT_WAIT;
-    c->deadline = agent_now() + (uint64_t)wait_s * 1000u;
+    c->deadline = cf_clock_monotonic_ms() + (uint64_t)wait_s * 1000u;
+    return NULL;
+}
+
+/* The wait a refer or send request asks for: 0 and a default, or a refusal. */
+static json_t *wait_of(const json_t *req, json_int_t *wait_s)
+{
+    const json_t *wait = json_object_get(req, "wait_s");
+    *wait_s = CONTROL_WAIT_DEFAULT_S;
+    if (!wait || json_is_null(wait))
+        return NULL;
+    if (!json_is_integer(wait) || json_integer_value(wait) < 0 ||
+        json_integer_value(wait) > CONTROL_WAIT_MAX_S)
+        return refusal(NULL, CF_EFIELD, "wait_s must be a whole number of seconds from 0 to %d",
+                       CONTROL_WAIT_MAX_S);
+    *wait_s = json_integer_value(wait);
+    return NULL;
+}
+
+/* A request's case_id, checked; NULL with *bad set to a refusal otherwise. */
+static const char *case_id_of(const json_t *req, json_t **bad)
+{
+    const json_t *id = json_object_get(req, "case_id");
+    *bad = NULL;
+    if (!json_is_string(id) ||
+        !cf_header_case_id_valid(json_string_value(id), json_string_length(id))) {
+        *bad = refusal("invalid", CF_EFIELD, "case_id must be a case id (cf- and 26 characters)");
+        return NULL;
+    }
+    return json_string_value(id);
+}
+
+/* send: a case message, parked like a refer until the broker answers it. */
+static json_t *cmd_send(struct agent *a, struct client *c, const json_t *req)
+{
+    const json_t *text = json_object_get(req, "text");
+    const char *type_name = json_string_value(json_object_get(req, "type"));
+    json_t *bad;
+    json_int_t wait_s;
+    const char *case_id = case_id_of(req, &bad);
+    if (!case_id)
+        return bad;
+    if ((bad = wait_of(req, &wait_s)) != NULL)
+        return bad;
+    enum cf_type type = type_name ? cf_header_type_parse(type_name) : CF_TYPE_NONE;
+    if (type == CF_TYPE_NONE)
+        return refusal("invalid", CF_ETYPE, "type must name a message type, such as vote");
+    if (!json_is_string(text))
+        return refusal("invalid", CF_EFIELD,
+                       "a send request needs \"text\": the message JSON as a string");
+    size_t len = json_string_length(text);
+    if (len > CF_MAX_JSON)
+        return refusal("invalid", CF_ETOOBIG, "the message is %zu bytes; the limit is %u", len,
+                       CF_MAX_JSON);
+    struct cf_error err = {0};
+    int rc = agent_send(a, type, case_id, json_string_value(text), len, c->message_id, &err);
+    if (rc != 0) {
+        /* err.text may quote the document's values: it goes to the caller, not the log. */
+        cf_log_info("CONTROL-SEND-INVALID", "uid=%u type=%s code=%s", c->uid, type_name,
+                    cf_error_name(rc));
+        return refusal("invalid", rc, "%s", err.text[0] ? err.text : cf_strerror(rc));
+    }
+    snprintf(c->case_id, sizeof c->case_id, "%s", case_id);
+    char hex[2 * CF_MESSAGE_ID_LEN + 1];
+    sodium_bin2hex(hex, sizeof hex, c->message_id, CF_MESSAGE_ID_LEN);
+    cf_log_info("CONTROL-SEND", "uid=%u type=%s message_id=%s case_id=%s wait_s=%lld", c->uid,
+                type_name, hex, case_id, (long long)wait_s);
+    enum agent_outcome outcome;
+    json_t *ans = refer_outcome(a, c, &outcome);
+    if (ans)
+        return ans;
+    if (wait_s == 0)
+        return queued_answer(c);
+    c->state = CLIENT_WAIT;
+    c->deadline = cf_clock_monotonic_ms() + (uint64_t)wait_s * 1000u;
+    return NULL;
+}
+
+/* ---- case: this agency's timeline, with the broker's state and deadlines ---- */
+
+#define CASE_WAIT_MS 2000
+
+static json_t *case_answer(struct agent *a, const char *case_id, const struct cf_case_info *info,
+                           const char *why_not)
+{
+    json_t *view = agent_case_view(a, case_id, info);
+    if (!view)
+        return refusal(NULL, CF_ESTORE, "the case cannot be read; the agent's log says why");
+    if (!info)
+        json_object_set_new(view, "broker_note", json_string(why_not));
+    json_t *ans = answer_with(true, view);
+    json_decref(view);
+    return ans;
+}
+
+static json_t *cmd_case(struct agent *a, struct client *c, const json_t *req)
+{
+    json_t *bad;
+    const char *case_id = case_id_of(req, &bad);
+    if (!case_id)
+        return bad;
+    snprintf(c->case_id, sizeof c->case_id, "%s", case_id);
+    struct cf_frame q = {.kind = CF_FRAME_CASE_REQUEST};
+    memcpy(q.case_id, c->case_id, sizeof q.case_id);
+    if (!a->connected || !agent_link_send(a, &q))
+        return case_answer(a, case_id, NULL,
+                           "the broker is not connected: its state and "
+                           "deadlines are not shown");
+    c->state = CLIENT_WAIT;
+    c->wants_case = true;
+    c->deadline = cf_clock_monotonic_ms() + CASE_WAIT_MS;
     return NULL;
 }
 
@@ -315,7 +427,7 @@ static json_t *cmd_status(struct agent *a, struct client *c, const json_t *req)
         return status_answer(a);
     c->state = CLIENT_WAIT;
     c->wants_status = true;
-    c->deadline = agent_now() + STATUS_WAIT_MS;
+    c->deadline = cf_clock_monotonic_ms() + STATUS_WAIT_MS;
     return NULL;
 }
 
@@ -324,27 +436,31 @@ static json_t *cmd_status(struct agent *a, struct client *c, const json_t *req)
 static const struct command {
     const char *name;
     json_t *(*run)(struct agent *a, struct client *c, const json_t *req);
-    const char *keys[3];
+    const char *keys[5];
 } commands[] = {
     {"refer", cmd_refer, {"text", "wait_s", NULL}},
     {"inbox", cmd_inbox, {"case_id", NULL}},
     {"show", cmd_show, {"message_id", NULL}},
     {"status", cmd_status, {NULL}},
+    {"send", cmd_send, {"type", "case_id", "text", "wait_s"}},
+    {"case", cmd_case, {"case_id", NULL}},
 };
 
 static json_t *dispatch(struct agent *a, struct client *c, const json_t *req)
 {
     const char *name = json_string_value(json_object_get(req, "cmd"));
     if (!name)
-        return refusal(NULL, CF_EFIELD,
-                       "the request has no \"cmd\"; expected refer, inbox, show or status");
+        return refusal(
+            NULL, CF_EFIELD,
+            "the request has no \"cmd\"; expected refer, send, inbox, show, case or status");
     const struct command *cmd = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(commands[i].name, name) == 0)
             cmd = &commands[i];
     if (!cmd)
         return refusal(NULL, CF_EINVAL,
-                       "unknown command '%.40s'; expected refer, inbox, show or status", name);
+                       "unknown command '%.40s'; expected refer, send, inbox, show, case or status",
+                       name);
     const char *key;
     json_t *value;
     json_object_foreach((json_t *)req, key, value)
@@ -396,7 +512,7 @@ static void client_extra(struct agent *a, struct client *c)
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0) {
-        if (c->state == CLIENT_WAIT && !c->wants_status) {
+        if (c->state == CLIENT_WAIT && !c->wants_status && !c->wants_case) {
             char hex[2 * CF_MESSAGE_ID_LEN + 1];
             sodium_bin2hex(hex, sizeof hex, c->message_id, CF_MESSAGE_ID_LEN);
             cf_log_info("CONTROL-GONE", "uid=%u message_id=%s stays queued", c->uid, hex);
@@ -407,7 +523,11 @@ static void client_extra(struct agent *a, struct client *c)
     if (c->state == CLIENT_WAIT) {
         cf_log_warn("CONTROL-BAD-REQUEST", "uid=%u code=%s detail=bytes-after-request", c->uid,
                     cf_error_name(CF_EINVAL));
-        client_answer(c, c->wants_status ? status_answer(a) : queued_answer(c));
+        client_answer(c, c->wants_status ? status_answer(a)
+                         : c->wants_case ? case_answer(a, c->case_id, NULL,
+                                                       "the request broke "
+                                                       "the one-request rule")
+                                         : queued_answer(c));
     }
 }
 
@@ -423,7 +543,7 @@ static void control_accept(struct agent *a)
                 /* The listener stays readable: rest rather than spin. */
                 cf_log_warn("CONTROL-PAUSED", "reason=\"%s\" ms=%d", strerror(errno),
                             CONTROL_PAUSE_MS);
-                p->paused_until = agent_now() + CONTROL_PAUSE_MS;
+                p->paused_until = cf_clock_monotonic_ms() + CONTROL_PAUSE_MS;
             } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED) {
                 cf_log_warn("CONTROL-ACCEPT-FAILED", "reason=\"%s\"", strerror(errno));
             }
@@ -459,7 +579,7 @@ static void control_accept(struct agent *a)
         c->state = CLIENT_READ;
         c->fd = fd;
         c->uid = (unsigned)cred.uid;
-        c->deadline = agent_now() + CONTROL_READ_MS;
+        c->deadline = cf_clock_monotonic_ms() + CONTROL_READ_MS;
         ctl_reader_init(&c->in, CTL_MAX_FRAME);
     }
 }
@@ -624,7 +744,7 @@ void agent_control_answered(struct agent *a, const uint8_t message_id[CF_MESSAGE
         return;
     for (size_t i = 0; i < CONTROL_CLIENTS; i++) {
         struct client *c = &p->clients[i];
-        if (c->state != CLIENT_WAIT || c->wants_status ||
+        if (c->state != CLIENT_WAIT || c->wants_status || c->wants_case ||
             memcmp(c->message_id, message_id, CF_MESSAGE_ID_LEN) != 0)
             continue;
         enum agent_outcome outcome;
@@ -644,8 +764,21 @@ void agent_control_status(struct agent *a)
             client_answer(&p->clients[i], status_answer(a));
 }
 
+void agent_control_case_info(struct agent *a, const char *case_id, const struct cf_case_info *info,
+                             const char *why_not)
+{
+    struct agent_control *p = a->pending;
+    for (size_t i = 0; p && i < CONTROL_CLIENTS; i++) {
+        struct client *c = &p->clients[i];
+        if (c->state == CLIENT_WAIT && c->wants_case && strcmp(c->case_id, case_id) == 0)
+            client_answer(c, case_answer(a, case_id, info, why_not));
+    }
+}
+
 void agent_control_tick(struct agent *a, uint64_t now_ms)
 {
+    (void)now_ms;
+    now_ms = cf_clock_monotonic_ms(); /* waits must not jump with the (test) wall clock */
     struct agent_control *p = a->pending;
     if (!p)
         return;
@@ -664,6 +797,10 @@ void agent_control_tick(struct agent *a, uint64_t now_ms)
                                      CONTROL_READ_MS / 1000));
         } else if (c->state == CLIENT_WAIT && c->wants_status) {
             client_answer(c, status_answer(a)); /* the broker is slow: the last figures */
+        } else if (c->state == CLIENT_WAIT && c->wants_case) {
+            client_answer(c, case_answer(a, c->case_id, NULL,
+                                         "the broker did not answer in time: its state and "
+                                         "deadlines are not shown"));
         } else if (c->state == CLIENT_WAIT) {
             enum agent_outcome outcome;
             json_t *ans = refer_outcome(a, c, &outcome);

@@ -18,6 +18,7 @@
 #include "agent_store.h"
 #include "agent_text.h"
 #include "childfirst/log.h"
+#include "childfirst/message.h"
 #include "childfirst/record.h"
 #include "childfirst/store.h"
 
@@ -38,21 +39,70 @@ void agent_fault_point(const char *name)
 #endif
 }
 
-/* What a delivery holds, once checked. */
+/* What a delivery holds, once checked. A determination comes with the
+ * proposal's audit record and header, and, for a final reader, the
+ * proposal's envelope (in env and hdr). */
 struct delivery {
     struct cf_record rec;
     bool is_notice;
     struct cf_notice notice;
+    bool is_determination;
+    struct cf_determination det;
+    struct cf_record proposal;
+    struct cf_header phdr;
+    bool has_env;
     struct cf_envelope env;
     struct cf_header hdr;
     uint8_t message_id[CF_MESSAGE_ID_LEN];
-    uint8_t hash[CF_HASH_LEN]; /* of the envelope or notice: what the ack signs */
+    uint8_t hash[CF_HASH_LEN]; /* of the envelope, notice or determination: what the ack signs */
 };
 
 static void delivery_fini(struct delivery *d)
 {
     cf_wire_record_fini(&d->rec);
+    cf_wire_record_fini(&d->proposal);
+    cf_wire_determination_fini(&d->det);
     cf_envelope_fini(&d->env);
+}
+
+/* A sealed determination: on arrival every signature in it is checked (the
+ * broker's countersignature, the proposer's, each voter's) against the
+ * directory then in force; a kept one is only decoded again. */
+static int check_determination(struct agent *a, const struct cf_frame *f, struct delivery *d,
+                               bool verify, struct cf_error *err)
+{
+    d->is_determination = true;
+    uint8_t hash[CF_HASH_LEN];
+    cf_envelope_hash(f->determination, f->determination_len, hash);
+    if (d->rec.event != CF_EVENT_DETERMINATION || !d->rec.has_determination ||
+        sodium_memcmp(d->rec.determination_hash, hash, CF_HASH_LEN) != 0 ||
+        sodium_memcmp(d->rec.determination_signature, f->determination_signature, CF_SIG_LEN) != 0)
+        return cf_error_set(err, CF_ECORRUPT, "the logged record is not this determination");
+    int rc = cf_wire_determination_decode(f->determination, f->determination_len, &d->det, err);
+    if (rc != 0)
+        return rc;
+    if (verify) {
+        if (!a->dir)
+            return cf_error_set(err, CF_EUNKNOWNAGENCY, "no directory to check the votes with");
+        rc = cf_determination_verify(&d->det, f->determination_signature, a->broker_sign_pk, a->dir,
+                                     &d->proposal, &d->phdr, err);
+    } else if ((rc = cf_wire_record_decode(d->det.proposal_record, d->det.proposal_record_len,
+                                           &d->proposal, err)) == 0) {
+        rc = cf_wire_header_decode(d->proposal.header, d->proposal.header_len, &d->phdr, err);
+    }
+    if (rc != 0)
+        return rc;
+    memcpy(d->message_id, d->det.id, CF_MESSAGE_ID_LEN);
+    memcpy(d->hash, hash, CF_HASH_LEN);
+    if (!f->envelope)
+        return 0; /* the liaison's: the NRM return alone */
+    uint8_t env_hash[CF_HASH_LEN];
+    cf_envelope_hash(f->envelope, f->envelope_len, env_hash);
+    if (sodium_memcmp(env_hash, d->det.proposal_hash, CF_HASH_LEN) != 0)
+        return cf_error_set(err, CF_ECORRUPT,
+                            "the envelope delivered is not the proposal the determination seals");
+    d->has_env = true;
+    return cf_envelope_decode(f->envelope, f->envelope_len, &d->env, &d->hdr, err);
 }
 
 /* The content checks, which need no store: who signed it and that the logged
@@ -83,6 +133,9 @@ static int check_content(struct agent *a, const struct cf_frame *f, struct deliv
         cf_envelope_hash(f->notice, f->notice_len, d->hash);
         return 0;
     }
+    if (f->determination)
+        return check_determination(a, f, d, verify, err);
+    d->has_env = true;
     if ((rc = cf_envelope_decode(f->envelope, f->envelope_len, &d->env, &d->hdr, err)) != 0)
         return rc;
     if (verify) {
@@ -112,6 +165,99 @@ static void send_answer(struct agent *a, const struct cf_frame *f, const struct 
         agent_link_send(a, &r);
 }
 
+/* A decrypted payload as the document its sender wrote: the referral's, or a
+ * case message's (a proposal whose decrypted decision differs from its signed
+ * header fails with CF_EMISMATCH, which is nacked). */
+static int open_body(const struct cf_header *h, const uint8_t *payload, size_t plen, json_t **body,
+                     struct cf_error *err)
+{
+    *body = NULL;
+    if (h->type != CF_TYPE_REFERRAL)
+        return cf_message_to_json(h, payload, plen, NULL, 0, body, err);
+    struct cf_referral r;
+    memset(&r, 0, sizeof r);
+    int rc = cf_wire_referral_decode(payload, plen, &r, err);
+    if (rc == 0) {
+        /* The routing facts travel in the header; the case id stays there. */
+        memcpy(r.la_code, h->la_code, sizeof r.la_code);
+        r.urgency = h->urgency;
+        r.immediate_risk = h->immediate_risk;
+        *body = cf_referral_to_json(&r);
+        cf_referral_fini(&r);
+        if (!*body)
+            rc = cf_error_set(err, CF_ENOMEM, "out of memory");
+    }
+    return rc;
+}
+
+/* The spool document of a message: its header facts and its payload (owned). */
+static json_t *message_doc(uint64_t leaf, const struct cf_header *h, uint64_t accepted_at,
+                           json_t *body)
+{
+    json_t *to = json_array();
+    for (size_t i = 0; to && i < h->n_recipients; i++)
+        json_array_append_new(to, json_string(h->recipients[i]));
+    return json_pack("{s:I, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:b, s:o}",
+                     "leaf_index", (json_int_t)leaf, "type", cf_header_type_name(h->type),
+                     "message_id", agent_text_hex(h->message_id, CF_MESSAGE_ID_LEN), "case_id",
+                     h->case_id, "sender", h->sender, "recipients", to, "created_at",
+                     agent_text_time_json(h->created_at), "accepted_at",
+                     agent_text_time_json(accepted_at), "jurisdiction", h->jurisdiction, "la_code",
+                     h->la_code, "urgency", cf_header_urgency_name(h->urgency), "immediate_risk",
+                     h->immediate_risk, "payload", body);
+}
+
+/* A determination: the decision, who voted how, and what this agency may
+ * read of the proposal: all of it for a final reader, only the NRM return
+ * for the liaison. */
+static int render_determination(struct agent *a, const struct cf_frame *f, const struct delivery *d,
+                                json_t **out, struct cf_error *err)
+{
+    const struct cf_determination *det = &d->det;
+    json_t *votes = json_array(), *to = json_array();
+    for (size_t i = 0; votes && i < det->n_votes; i++)
+        json_array_append_new(votes, json_pack("{s:s, s:s}", "voter", det->votes[i].voter, "vote",
+                                               det->votes[i].approve ? "approve" : "reject"));
+    for (size_t i = 0; to && i < det->n_recipients; i++)
+        json_array_append_new(to, json_string(det->recipients[i]));
+    uint8_t *plain = NULL;
+    size_t plen = 0;
+    json_t *body = NULL;
+    int rc;
+    if (d->has_env) {
+        rc = cf_envelope_open(&d->env, a->keys, &plain, &plen);
+        if (rc == 0)
+            rc = open_body(&d->phdr, plain, plen, &body, err);
+        else
+            cf_error_set(err, rc, "cannot open the proposal of leaf %" PRIu64 ": %s", f->leaf_index,
+                         cf_strerror(rc));
+    } else {
+        rc = cf_determination_open_return(det, &d->proposal, a->keys, &plain, &plen);
+        if (rc == 0)
+            rc = cf_message_nrm_to_json(plain, plen, &body, err);
+        else
+            cf_error_set(err, rc, "cannot open the NRM return of leaf %" PRIu64 ": %s",
+                         f->leaf_index, cf_strerror(rc));
+    }
+    if (plain)
+        sodium_memzero(plain, plen);
+    free(plain);
+    if (rc != 0) {
+        json_decref(votes), json_decref(to);
+        return rc;
+    }
+    *out = json_pack(
+        "{s:I, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:I, s:s, s:o, s:o}", "leaf_index",
+        (json_int_t)f->leaf_index, "type", "determination", "message_id",
+        agent_text_hex(det->id, CF_MESSAGE_ID_LEN), "case_id", det->case_id, "sender", "broker",
+        "recipients", to, "created_at", agent_text_time_json(det->created_at), "accepted_at",
+        agent_text_time_json(d->rec.time), "decision", cf_header_decision_name(det->decision),
+        "proposal_id", agent_text_hex(det->proposal_id, CF_MESSAGE_ID_LEN), "proposal_leaf",
+        (json_int_t)det->proposal_leaf, "proposer", d->phdr.sender, "votes", votes,
+        d->has_env ? "payload" : "nrm_return", body);
+    return *out ? 0 : cf_error_set(err, CF_ENOMEM, "out of memory");
+}
+
 /* The spool JSON of a checked delivery; opens a message with the agency's key.
  * Returns 0, an open failure (CF_ESEAL, CF_ECOMMIT, CF_EDECRYPT, CF_EPAD) that
  * deserves a nack, or another code. */
@@ -137,6 +283,8 @@ static int render(struct agent *a, const struct cf_frame *f, const struct delive
         *out = doc;
         return doc ? 0 : cf_error_set(err, CF_ENOMEM, "out of memory");
     }
+    if (d->is_determination)
+        return render_determination(a, f, d, out, err);
     uint8_t *payload = NULL;
     size_t plen;
     int rc = cf_envelope_open(&d->env, a->keys, &payload, &plen);
@@ -145,37 +293,12 @@ static int render(struct agent *a, const struct cf_frame *f, const struct delive
                             cf_strerror(rc));
     const struct cf_header *h = &d->hdr;
     json_t *body = NULL;
-    if (h->type == CF_TYPE_REFERRAL) {
-        struct cf_referral r;
-        memset(&r, 0, sizeof r);
-        rc = cf_wire_referral_decode(payload, plen, &r, err);
-        if (rc == 0) {
-            /* The routing facts travel in the header; the case id stays there. */
-            memcpy(r.la_code, h->la_code, sizeof r.la_code);
-            r.urgency = h->urgency;
-            r.immediate_risk = h->immediate_risk;
-            body = cf_referral_to_json(&r);
-            cf_referral_fini(&r);
-        }
-    } else {
-        rc = cf_error_set(err, CF_ETYPE, "leaf %" PRIu64 ": a %s is not readable by this agent",
-                          f->leaf_index, cf_header_type_name(h->type));
-    }
+    rc = open_body(h, payload, plen, &body, err);
     sodium_memzero(payload, plen);
     free(payload);
     if (rc != 0)
         return rc;
-    json_t *to = json_array();
-    for (size_t i = 0; to && i < h->n_recipients; i++)
-        json_array_append_new(to, json_string(h->recipients[i]));
-    *out =
-        json_pack("{s:I, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:b, s:o}", "leaf_index",
-                  (json_int_t)f->leaf_index, "type", cf_header_type_name(h->type), "message_id",
-                  agent_text_hex(h->message_id, CF_MESSAGE_ID_LEN), "case_id", h->case_id, "sender",
-                  h->sender, "recipients", to, "created_at", agent_text_time_json(h->created_at),
-                  "accepted_at", agent_text_time_json(d->rec.time), "jurisdiction", h->jurisdiction,
-                  "la_code", h->la_code, "urgency", cf_header_urgency_name(h->urgency),
-                  "immediate_risk", h->immediate_risk, "payload", body);
+    *out = message_doc(f->leaf_index, h, d->rec.time, body);
     return *out ? 0 : cf_error_set(err, CF_ENOMEM, "out of memory");
 }
 
@@ -272,6 +395,14 @@ static int keep(struct agent *a, const uint8_t *frame, size_t len, const struct 
     bool hook = d->is_notice ? a->cfg.on_notice[0] : a->cfg.on_message[0];
     if (rc == 0 && !*repeat && hook && (rc = enqueue_hook(a, txn, f->leaf_index)) != 0)
         cf_error_set(err, rc, "cannot queue the hook");
+    /* What the message says of its case, for routing this agency's own. */
+    if (rc == 0 && !*repeat && d->is_determination &&
+        (rc = agent_cases_note_determination(a, txn, d->det.case_id, f->leaf_index, d->rec.time)) !=
+            0)
+        cf_error_set(err, rc, "cannot note leaf %" PRIu64 " in its case", f->leaf_index);
+    else if (rc == 0 && !*repeat && !d->is_notice && !d->is_determination &&
+             (rc = agent_cases_note(a, txn, &d->hdr, f->leaf_index, d->rec.time)) != 0)
+        cf_error_set(err, rc, "cannot note leaf %" PRIu64 " in its case", f->leaf_index);
     if (rc == 0)
         rc = agent_checkpoint_commit(a, txn, &kept, f->checkpoint, f->checkpoint_len);
     else
@@ -282,7 +413,8 @@ static int keep(struct agent *a, const uint8_t *frame, size_t len, const struct 
 static bool open_failure(int rc)
 {
     return rc == CF_ESEAL || rc == CF_ECOMMIT || rc == CF_EDECRYPT || rc == CF_EPAD ||
-           rc == CF_ENOTRECIPIENT || rc == CF_EDECODE || rc == CF_EFIELD || rc == CF_ETYPE;
+           rc == CF_ENOTRECIPIENT || rc == CF_EDECODE || rc == CF_EFIELD || rc == CF_ETYPE ||
+           rc == CF_EMISMATCH || rc == CF_EUNKNOWNFIELD;
 }
 
 void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
@@ -338,7 +470,10 @@ void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
     sodium_bin2hex(id, sizeof id, d.message_id, CF_MESSAGE_ID_LEN);
     cf_log_info(repeat ? "DELIVERY-REPEATED" : "DELIVERY-KEPT",
                 "leaf=%" PRIu64 " kind=%s message=%s", f->leaf_index,
-                d.is_notice ? d.notice.kind : cf_header_type_name(d.hdr.type), id);
+                d.is_notice          ? d.notice.kind
+                : d.is_determination ? "determination"
+                                     : cf_header_type_name(d.hdr.type),
+                id);
     delivery_fini(&d);
 }
 
@@ -502,17 +637,23 @@ json_t *agent_inbox(struct agent *a, const char *case_id)
             memset(&d, 0, sizeof d);
             if (cf_wire_frame_decode(v.mv_data, v.mv_size, &f, NULL) == 0 &&
                 check_content(a, &f, &d, false, NULL) == 0) {
-                const char *cid = d.is_notice ? d.notice.case_id : d.hdr.case_id;
+                const char *cid = d.is_notice          ? d.notice.case_id
+                                  : d.is_determination ? d.det.case_id
+                                                       : d.hdr.case_id;
                 if (!case_id || strcmp(case_id, cid) == 0) {
-                    enum cf_urgency u = d.is_notice ? d.notice.urgency : d.hdr.urgency;
-                    json_t *e =
-                        json_pack("{s:I, s:o, s:s, s:s, s:s, s:o, s:s}", "leaf_index",
-                                  (json_int_t)f.leaf_index, "received_at",
-                                  agent_text_time_json(d.rec.time), "case_id", cid, "type",
-                                  d.is_notice ? "notice" : cf_header_type_name(d.hdr.type),
-                                  "sender", d.is_notice ? "broker" : d.hdr.sender, "message_id",
-                                  agent_text_hex(d.message_id, CF_MESSAGE_ID_LEN), "urgency",
-                                  u ? cf_header_urgency_name(u) : "");
+                    enum cf_urgency u = d.is_notice          ? d.notice.urgency
+                                        : d.is_determination ? d.phdr.urgency
+                                                             : d.hdr.urgency;
+                    const char *type = d.is_notice          ? "notice"
+                                       : d.is_determination ? "determination"
+                                                            : cf_header_type_name(d.hdr.type);
+                    json_t *e = json_pack(
+                        "{s:I, s:o, s:s, s:s, s:s, s:o, s:s}", "leaf_index",
+                        (json_int_t)f.leaf_index, "received_at", agent_text_time_json(d.rec.time),
+                        "case_id", cid, "type", type, "sender",
+                        d.is_notice || d.is_determination ? "broker" : d.hdr.sender, "message_id",
+                        agent_text_hex(d.message_id, CF_MESSAGE_ID_LEN), "urgency",
+                        u ? cf_header_urgency_name(u) : "");
                     if (e && d.is_notice)
                         json_object_set_new(e, "kind", json_string(d.notice.kind));
                     json_array_append_new(list, e);

@@ -480,6 +480,10 @@ void agent_link_ready(struct agent *a)
             agent_inbox_deliver(a, buf, len, &f);
         } else if (f.kind == CF_FRAME_ACCEPTED || f.kind == CF_FRAME_REJECTED) {
             agent_outbox_answer(a, buf, len, &f);
+        } else if (f.kind == CF_FRAME_CASE_INFO) {
+            agent_control_case_info(a, f.case_id, f.case_info.state[0] ? &f.case_info : NULL,
+                                    "the broker shows this case only to the agencies that take "
+                                    "part in it");
         } else if (f.kind == CF_FRAME_REPORT) {
             char id[2 * CF_MESSAGE_ID_LEN + 1];
             sodium_bin2hex(id, sizeof id, f.message_id, CF_MESSAGE_ID_LEN);

@@ -14,15 +14,14 @@
 #include "agent_link.h"
 #include "agent_store.h"
 #include "agent_text.h"
+#include "childfirst/clock.h"
 #include "childfirst/log.h"
 #include "childfirst/record.h"
 #include "childfirst/store.h"
 
 uint64_t agent_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return cf_clock_now(); /* the test clock in test builds: one for the whole network */
 }
 
 /* Test builds can resend what the broker has already accepted, so a receipt
@@ -99,16 +98,16 @@ static int referral_header(struct agent *a, const struct cf_referral *r, struct 
                             "la_code: %s belongs to no jurisdiction in the signed policy",
                             r->la_code);
     snprintf(h->jurisdiction, sizeof h->jurisdiction, "%s", j->name);
-    struct cf_route_ctx ctx = {.type = CF_TYPE_REFERRAL, .la_code = r->la_code, .sender = a->cfg.id};
-    return cf_policy_recipients(a->dir->policy, a->dir, &ctx, h->recipients, &h->n_recipients,
-                                err);
+    struct cf_route_ctx ctx = {
+        .type = CF_TYPE_REFERRAL, .la_code = r->la_code, .sender = a->cfg.id};
+    return cf_policy_recipients(a->dir->policy, a->dir, &ctx, h->recipients, &h->n_recipients, err);
 }
 
-static int seal(struct agent *a, const struct cf_header *h, const struct cf_referral *r,
-                uint8_t **env, size_t *len, struct cf_error *err)
+int agent_outbox_seal(struct agent *a, const struct cf_header *h, const uint8_t *payload,
+                      size_t plen, const uint8_t *nrm, size_t nrm_len, const char *nrm_reader,
+                      uint8_t **env, size_t *len, struct cf_error *err)
 {
-    uint8_t *payload, pks[CF_MAX_RECIPIENTS][CF_BOX_PK];
-    size_t plen;
+    uint8_t pks[CF_MAX_RECIPIENTS][CF_BOX_PK];
     for (size_t i = 0; i < h->n_recipients; i++) {
         const struct cf_agency *to = cf_directory_find(a->dir, h->recipients[i]);
         if (!to)
@@ -116,11 +115,26 @@ static int seal(struct agent *a, const struct cf_header *h, const struct cf_refe
                                 h->recipients[i]);
         memcpy(pks[i], to->box_pk, CF_BOX_PK);
     }
+    struct cf_envelope_return ret = {nrm, nrm_len, nrm_reader, NULL};
+    if (nrm) {
+        const struct cf_agency *liaison = cf_directory_find(a->dir, nrm_reader);
+        if (!liaison)
+            return cf_error_set(err, CF_EUNKNOWNAGENCY, "%s is not in the directory", nrm_reader);
+        ret.box_pk = liaison->box_pk;
+    }
+    return cf_envelope_seal_with_return(h, payload, plen, (const uint8_t(*)[CF_BOX_PK])pks,
+                                        nrm ? &ret : NULL, a->keys, env, len, err);
+}
+
+static int seal_referral(struct agent *a, const struct cf_header *h, const struct cf_referral *r,
+                         uint8_t **env, size_t *len, struct cf_error *err)
+{
+    uint8_t *payload;
+    size_t plen;
     int rc = cf_wire_referral_encode(r, &payload, &plen);
     if (rc != 0)
         return cf_error_set(err, rc, "cannot encode the referral");
-    rc = cf_envelope_seal(h, payload, plen, (const uint8_t(*)[CF_BOX_PK])pks, a->keys, env, len,
-                          err);
+    rc = agent_outbox_seal(a, h, payload, plen, NULL, 0, NULL, env, len, err);
     sodium_memzero(payload, plen);
     free(payload);
     return rc;
@@ -132,61 +146,68 @@ static void submit(struct agent *a, const uint8_t *env, size_t len)
     agent_link_send(a, &f);
 }
 
+int agent_outbox_queue(struct agent *a, const struct cf_header *h, const uint8_t *env, size_t len,
+                       const char *spool_file, struct cf_error *err)
+{
+    uint8_t *entry = NULL;
+    size_t entry_len;
+    MDB_txn *txn = NULL;
+    struct cf_outbox_entry e = {.envelope = env, .envelope_len = len, .queued_at = agent_now()};
+    if (spool_file)
+        snprintf(e.spool_file, sizeof e.spool_file, "%s", spool_file);
+    int rc = cf_wire_outbox_encode(&e, &entry, &entry_len);
+    if (rc != 0)
+        return cf_error_set(err, rc, "cannot encode the outbox entry");
+    if ((rc = cf_store_error(mdb_txn_begin(a->store.env, NULL, 0, &txn))) != 0 ||
+        (rc = agent_store_put(txn, a->store.outbox, h->message_id, CF_MESSAGE_ID_LEN, entry,
+                              entry_len)) != 0 ||
+        (spool_file && (rc = agent_store_put(txn, a->store.spool, spool_file, strlen(spool_file),
+                                             h->message_id, CF_MESSAGE_ID_LEN)) != 0)) {
+        if (txn)
+            mdb_txn_abort(txn);
+        free(entry);
+        return cf_error_set(err, rc, "cannot commit to the outbox: %s", cf_strerror(rc));
+    }
+    free(entry);
+    if ((rc = cf_store_error(mdb_txn_commit(txn))) != 0)
+        return cf_error_set(err, rc, "cannot commit to the outbox: %s", cf_strerror(rc));
+    char id[2 * CF_MESSAGE_ID_LEN + 1];
+    sodium_bin2hex(id, sizeof id, h->message_id, CF_MESSAGE_ID_LEN);
+    cf_log_info("MESSAGE-QUEUED", "message=%s case=%s type=%s recipients=%zu spool=%s", id,
+                h->case_id, cf_header_type_name(h->type), h->n_recipients,
+                spool_file ? "yes" : "no");
+    if (a->connected)
+        submit(a, env, len);
+    return 0;
+}
+
 int agent_refer(struct agent *a, const char *json, size_t len, const char *spool_file,
                 uint8_t message_id[CF_MESSAGE_ID_LEN], char case_id[CF_CASE_ID_LEN + 1],
                 struct cf_error *err)
 {
     struct cf_referral r;
     struct cf_header h;
-    char today[16];
-    uint64_t now = agent_now();
-    time_t secs = (time_t)(now / 1000);
-    struct tm tm;
-    localtime_r(&secs, &tm); /* the agent's zone: Europe/London on UK hosts */
-    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    char today[AGENT_TEXT_DATE_MAX];
+    agent_text_today(today);
     int rc = cf_referral_from_json(json, len, today, &r, err);
     if (rc != 0)
         return rc;
-    uint8_t *env = NULL, *entry = NULL;
-    size_t env_len, entry_len;
-    MDB_txn *txn = NULL;
+    uint8_t *env = NULL;
+    size_t env_len;
     if (!a->dir) {
         rc = cf_error_set(err, CF_EUNKNOWNAGENCY,
                           "no signed directory yet: the agent has not "
                           "reached the broker since it was installed");
         goto out;
     }
-    if ((rc = referral_header(a, &r, &h, err)) != 0 || (rc = seal(a, &h, &r, &env, &env_len, err)))
+    if ((rc = referral_header(a, &r, &h, err)) != 0 ||
+        (rc = seal_referral(a, &h, &r, &env, &env_len, err)) != 0 ||
+        (rc = agent_outbox_queue(a, &h, env, env_len, spool_file, err)) != 0)
         goto out;
-    struct cf_outbox_entry e = {.envelope = env, .envelope_len = env_len, .queued_at = now};
-    if (spool_file)
-        snprintf(e.spool_file, sizeof e.spool_file, "%s", spool_file);
-    if ((rc = cf_wire_outbox_encode(&e, &entry, &entry_len)) != 0)
-        goto out;
-    if ((rc = cf_store_error(mdb_txn_begin(a->store.env, NULL, 0, &txn))) != 0 ||
-        (rc = agent_store_put(txn, a->store.outbox, h.message_id, CF_MESSAGE_ID_LEN, entry,
-                              entry_len)) != 0 ||
-        (spool_file && (rc = agent_store_put(txn, a->store.spool, spool_file, strlen(spool_file),
-                                             h.message_id, CF_MESSAGE_ID_LEN)) != 0)) {
-        mdb_txn_abort(txn);
-        cf_error_set(err, rc, "cannot commit to the outbox: %s", cf_strerror(rc));
-        goto out;
-    }
-    if ((rc = cf_store_error(mdb_txn_commit(txn))) != 0) {
-        cf_error_set(err, rc, "cannot commit to the outbox: %s", cf_strerror(rc));
-        goto out;
-    }
     memcpy(message_id, h.message_id, CF_MESSAGE_ID_LEN);
     memcpy(case_id, h.case_id, CF_CASE_ID_LEN + 1);
-    char id[2 * CF_MESSAGE_ID_LEN + 1];
-    sodium_bin2hex(id, sizeof id, h.message_id, CF_MESSAGE_ID_LEN);
-    cf_log_info("MESSAGE-QUEUED", "message=%s case=%s type=referral recipients=%zu spool=%s", id,
-                h.case_id, h.n_recipients, spool_file ? "yes" : "no");
-    if (a->connected)
-        submit(a, env, env_len);
 out:
     free(env);
-    free(entry);
     cf_referral_fini(&r);
     return rc;
 }
@@ -198,23 +219,25 @@ static bool transient(const char *code)
     return rc == CF_ENOSPACE || rc == CF_ENOMEM || rc == CF_ESTORE || rc == CF_EMAPFULL;
 }
 
-/* Whether a receipt's record is this outbox entry's envelope. */
-static int receipt_matches(const MDB_val *entry, const struct cf_frame *f, struct cf_error *err)
+/* Whether a receipt's record is this outbox entry's envelope; its header
+ * and leaf time into *h and *time. */
+static int receipt_matches(const MDB_val *entry, const struct cf_frame *f, struct cf_header *h,
+                           uint64_t *time, struct cf_error *err)
 {
     struct cf_outbox_entry e;
     uint8_t *copy = NULL;
     struct cf_record rec;
     struct cf_envelope env;
-    struct cf_header h;
     memset(&rec, 0, sizeof rec);
     memset(&env, 0, sizeof env);
     int rc = cf_wire_outbox_decode(entry->mv_data, entry->mv_size, &e, &copy, err);
     if (rc == 0)
-        rc = cf_envelope_decode(e.envelope, e.envelope_len, &env, &h, err);
+        rc = cf_envelope_decode(e.envelope, e.envelope_len, &env, h, err);
     if (rc == 0)
         rc = cf_wire_record_decode(f->record, f->record_len, &rec, err);
     if (rc == 0 && (rec.index != f->leaf_index || !cf_record_matches(&rec, &env)))
         rc = cf_error_set(err, CF_ECORRUPT, "the receipt's record is not this message");
+    *time = rec.time;
     cf_wire_record_fini(&rec);
     cf_envelope_fini(&env);
     free(copy);
@@ -260,7 +283,9 @@ static void on_accepted(struct agent *a, const uint8_t *frame, size_t len, const
                         f->leaf_index, kept.size);
         return;
     }
-    if ((rc = receipt_matches(&v, f, &err)) != 0) {
+    struct cf_header h;
+    uint64_t accepted_at = 0;
+    if ((rc = receipt_matches(&v, f, &h, &accepted_at, &err)) != 0) {
         cf_log_error("RECEIPT-REFUSED", "message=%s code=%s reason=\"%s\"", id, cf_error_name(rc),
                      err.text);
         if (agent_checkpoint_commit(a, txn, &kept, f->checkpoint, f->checkpoint_len) != 0)
@@ -270,7 +295,8 @@ static void on_accepted(struct agent *a, const uint8_t *frame, size_t len, const
     fault_keep_answered(&v);
     if ((rc = agent_store_put(txn, a->store.sent, f->message_id, CF_MESSAGE_ID_LEN, frame, len)) !=
             0 ||
-        (rc = agent_store_del(txn, a->store.outbox, f->message_id, CF_MESSAGE_ID_LEN)) != 0)
+        (rc = agent_store_del(txn, a->store.outbox, f->message_id, CF_MESSAGE_ID_LEN)) != 0 ||
+        (rc = agent_cases_note(a, txn, &h, f->leaf_index, accepted_at)) != 0)
         mdb_txn_abort(txn);
     else
         rc = agent_checkpoint_commit(a, txn, &kept, f->checkpoint, f->checkpoint_len);

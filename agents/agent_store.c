@@ -19,6 +19,7 @@ static const struct {
     {"notices", offsetof(struct agent_store, notices)},
     {"byid", offsetof(struct agent_store, byid)},
     {"hooks", offsetof(struct agent_store, hooks)},
+    {"cases", offsetof(struct agent_store, cases)},
     {"meta", offsetof(struct agent_store, meta)},
 };
 

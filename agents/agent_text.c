@@ -8,6 +8,8 @@
 #include <sodium.h>
 
 #include "agent_text.h"
+#include "childfirst/calendar.h"
+#include "childfirst/clock.h"
 
 void agent_text_time(uint64_t ms, char out[AGENT_TEXT_TIME_MAX])
 {
@@ -35,4 +37,9 @@ json_t *agent_text_hex(const uint8_t *b, size_t n)
         return NULL;
     sodium_bin2hex(out, sizeof out, b, n);
     return json_string(out);
+}
+
+void agent_text_today(char out[AGENT_TEXT_DATE_MAX])
+{
+    cf_calendar_format_day(cf_calendar_day_of(cf_clock_now()), out);
 }

@@ -9,6 +9,11 @@
 #include <jansson.h>
 
 #define AGENT_TEXT_TIME_MAX 64
+#define AGENT_TEXT_DATE_MAX 11 /* "YYYY-MM-DD" and its NUL */
+
+/* Today's date in Europe/London (by the shared clock), as "YYYY-MM-DD": the
+ * day no date in a document may be after. */
+void agent_text_today(char out[AGENT_TEXT_DATE_MAX]);
 
 /* Milliseconds since the Unix epoch as ISO-8601 UTC with milliseconds
  * ("2026-11-18T05:40:00.000Z"), or "<n> ms" when the year is past 9999. */

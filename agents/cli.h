@@ -12,6 +12,8 @@ int cli_audit(int argc, char **argv);
 
 /* Commands that talk to the local agent (cli_agent.c). */
 int cli_refer(int argc, char **argv);
+int cli_send(int argc, char **argv);
+int cli_case(int argc, char **argv);
 int cli_inbox(int argc, char **argv);
 int cli_show(int argc, char **argv);
 int cli_status(int argc, char **argv);

@@ -347,58 +347,56 @@ static int parse_wait(const char *s, long *out)
     return 0;
 }
 
-int cli_refer(int argc, char **argv)
+/* refer and send: reads FILE.json, hands it to the agent as `cmd` (with the
+ * type and case of a send), and prints the receipt. */
+static int submit_document(const char *who, const char *cmd, const char *file, const char *type,
+                           const char *case_id, const char *config, long wait_s)
 {
-    struct args a;
-    int done = parse_args(argc, argv, refer_help, "wait", true, &a);
-    if (done >= 0)
-        return done;
-    const char *config = a.config, *file = a.operand;
-    long wait_s = WAIT_DEFAULT_S;
-    if (a.wait && parse_wait(a.wait, &wait_s) != 0) {
-        fprintf(stderr, "childfirst refer: --wait takes seconds from 0 to %d\n", WAIT_MAX_S);
-        return CLI_USAGE;
-    }
-
     struct cf_error err = {0};
     uint8_t *buf = NULL;
     size_t len = 0;
     json_t *req = NULL, *ans = NULL, *text = NULL;
     int rc = CLI_FAIL;
     if (cf_file_read(file, CF_MAX_JSON, &buf, &len, &err) != 0) {
-        fprintf(stderr, "childfirst refer: %s\n", err.text);
+        fprintf(stderr, "childfirst %s: %s\n", who, err.text);
         goto out;
     }
     const uint8_t *nul = memchr(buf, 0, len);
     if (nul) {
-        fprintf(stderr, "childfirst refer: %s: byte %zu is a NUL; referral JSON may not hold one\n",
+        fprintf(stderr, "childfirst %s: %s: byte %zu is a NUL; the JSON may not hold one\n", who,
                 file, (size_t)(nul - buf));
         goto out;
     }
     if (!(text = json_stringn((const char *)buf, len))) {
-        fprintf(stderr, "childfirst refer: %s: not UTF-8 text\n", file);
+        fprintf(stderr, "childfirst %s: %s: not UTF-8 text\n", who, file);
         goto out;
     }
-    req = json_pack("{s:s, s:O, s:I}", "cmd", "refer", "text", text, "wait_s", (json_int_t)wait_s);
+    req = json_pack("{s:s, s:O, s:I}", "cmd", cmd, "text", text, "wait_s", (json_int_t)wait_s);
+    if (req && type)
+        json_object_set_new(req, "type", json_string(type));
+    if (req && case_id)
+        json_object_set_new(req, "case_id", json_string(case_id));
     if (!req) {
-        fprintf(stderr, "childfirst refer: out of memory\n");
+        fprintf(stderr, "childfirst %s: out of memory\n", who);
         goto out;
     }
-    if ((rc = agent_call("refer", config, req, (int)wait_s * 1000 + 15000, &ans)) != CLI_OK)
+    if ((rc = agent_call(who, config, req, (int)wait_s * 1000 + 15000, &ans)) != CLI_OK)
         goto out;
     const char *status = field(ans, "status", "");
     if (!answer_ok(ans)) {
-        rc = print_refusal("refer", ans);
+        rc = print_refusal(who, ans);
     } else if (strcmp(status, "accepted") == 0) {
         print_json(ans);
         rc = CLI_OK;
     } else if (strcmp(status, "queued") == 0) {
         print_json(ans);
-        fprintf(stderr, "childfirst refer: the broker has not answered yet; the referral is safe "
-                        "in the agent's outbox and will be sent when the broker is reachable\n");
+        fprintf(stderr,
+                "childfirst %s: the broker has not answered yet; the message is safe "
+                "in the agent's outbox and will be sent when the broker is reachable\n",
+                who);
         rc = CLI_QUEUED;
     } else {
-        fprintf(stderr, "childfirst refer: the agent answered with an unknown status '%s'\n",
+        fprintf(stderr, "childfirst %s: the agent answered with an unknown status '%s'\n", who,
                 status);
         rc = CLI_FAIL;
     }
@@ -408,6 +406,60 @@ out:
     json_decref(text);
     free(buf);
     return rc;
+}
+
+int cli_refer(int argc, char **argv)
+{
+    struct args a;
+    int done = parse_args(argc, argv, refer_help, "wait", true, &a);
+    if (done >= 0)
+        return done;
+    long wait_s = WAIT_DEFAULT_S;
+    if (a.wait && parse_wait(a.wait, &wait_s) != 0) {
+        fprintf(stderr, "childfirst refer: --wait takes seconds from 0 to %d\n", WAIT_MAX_S);
+        return CLI_USAGE;
+    }
+    return submit_document("refer", "refer", a.operand, NULL, NULL, a.config, wait_s);
+}
+
+/* ---- childfirst send ---- */
+
+static const char send_help[] =
+    "usage: childfirst send TYPE --case ID FILE.json [--wait SECONDS] [-c FILE]\n"
+    "\n"
+    "Sends a case message: acknowledgement, strategy_record, ird_record,\n"
+    "conference_convened, contribution, determination_proposed, vote,\n"
+    "reconsideration_request, transfer or closure (README, Case message JSON).\n"
+    "The agent routes it to whom the signed policy names for this case, seals\n"
+    "and signs it; a vote is signed only after the proposal's decrypted\n"
+    "decision was checked against its signed header.\n"
+    "\n"
+    "  --case ID       the case (cf-...)\n"
+    "  --wait SECONDS  how long to wait for the broker: 0 to 600 (default 30)\n" CONFIG_HELP "\n"
+    "Exit status as for refer: 0 accepted (receipt on stdout), 1 refused (the\n"
+    "reason on stderr), 2 usage, 3 queued in the outbox.\n";
+
+int cli_send(int argc, char **argv)
+{
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return fputs(send_help, stdout), CLI_OK;
+    if (argc < 2 || argv[1][0] == '-')
+        return fputs(send_help, stderr), CLI_USAGE;
+    const char *type = argv[1];
+    struct args a;
+    int done = parse_args(argc - 1, argv + 1, send_help, "wait case", true, &a);
+    if (done >= 0)
+        return done;
+    long wait_s = WAIT_DEFAULT_S;
+    if (a.wait && parse_wait(a.wait, &wait_s) != 0) {
+        fprintf(stderr, "childfirst send: --wait takes seconds from 0 to %d\n", WAIT_MAX_S);
+        return CLI_USAGE;
+    }
+    if (!a.case_id) {
+        fprintf(stderr, "childfirst send: --case ID is required\n");
+        return CLI_USAGE;
+    }
+    return submit_document("send", "send", a.operand, type, a.case_id, a.config, wait_s);
 }
 
 /* ---- childfirst inbox ---- */
@@ -714,5 +766,99 @@ int cli_status(int argc, char **argv)
         print_status(ans);
     json_decref(ans);
     json_decref(req);
+    return rc;
+}
+
+/* ---- childfirst case ---- */
+
+static const char case_help[] =
+    "usage: childfirst case ID [--json] [-c FILE]\n"
+    "\n"
+    "Shows this agency's timeline of a case: every message it sent and every\n"
+    "message and notice it received, with the broker's times, and the case's\n"
+    "state, owner and deadlines as the broker has them (asked of it now; shown\n"
+    "only to agencies that take part in the case or serve its LA).\n"
+    "\n"
+    "  --json          the view as JSON, for scripts\n" CONFIG_HELP;
+
+static void print_case(const json_t *v)
+{
+    char text[256];
+    printf("case %s\n", field(v, "case_id", "-"));
+    const json_t *broker = json_object_get(v, "broker"), *local = json_object_get(v, "local");
+    if (json_is_object(broker)) {
+        printf("state:         %s\n", field(broker, "state", "-"));
+        printf("owner:         %s\n", field(broker, "owner", "-"));
+        printf("jurisdiction:  %s (%s)\n", field(broker, "jurisdiction", "-"),
+               field(broker, "la_code", "-"));
+        const json_t *next = json_object_get(broker, "next_deadline");
+        if (json_is_object(next))
+            printf("next deadline: %s, due %s\n", field(next, "name", "-"),
+                   field(next, "due", "-"));
+        else
+            printf("next deadline: none open\n");
+        size_t i;
+        const json_t *d;
+        json_array_foreach(json_object_get(broker, "deadlines"), i, d)
+        {
+            if (i > 0)
+                printf("               then %s, due %s\n", field(d, "name", "-"),
+                       field(d, "due", "-"));
+        }
+    } else {
+        printf("state:         %s (as this agency last saw it; %s)\n",
+               json_is_object(local) ? field(local, "state", "-") : "unknown",
+               field(v, "broker_note", "the broker's view is not available"));
+    }
+    const json_t *timeline = json_object_get(v, "timeline");
+    printf("\n%-24s %-6s %-9s %-32s %-20s %s\n", "AT", "LEAF", "DIRECTION", "TYPE", "SENDER",
+           "MESSAGE ID");
+    size_t i;
+    const json_t *e;
+    json_array_foreach(timeline, i, e)
+    {
+        time_text(json_object_get(e, "at"), text, sizeof text);
+        printf("%-24s ", text);
+        const json_t *leaf = json_object_get(e, "leaf_index");
+        if (json_is_integer(leaf))
+            printf("%-6lld ", (long long)json_integer_value(leaf));
+        else
+            printf("%-6s ", field(e, "status", "-"));
+        printf("%-9s ", field(e, "direction", "-"));
+        if (json_is_string(json_object_get(e, "kind")))
+            snprintf(text, sizeof text, "%s:%s", field(e, "type", "-"), field(e, "kind", "-"));
+        else
+            snprintf(text, sizeof text, "%s", field(e, "type", "-"));
+        size_t w = put_str(text);
+        printf("%*s", w < 32 ? (int)(33 - w) : 1, "");
+        w = put_str(field(e, "sender", "-"));
+        printf("%*s", w < 20 ? (int)(21 - w) : 1, "");
+        printf("%s\n", field(e, "message_id", "-"));
+    }
+    if (json_array_size(timeline) == 0)
+        printf("(nothing sent or received in this case)\n");
+}
+
+int cli_case(int argc, char **argv)
+{
+    struct args a;
+    int done = parse_args(argc, argv, case_help, "json", true, &a);
+    if (done >= 0)
+        return done;
+    if (!cf_header_case_id_valid(a.operand, strlen(a.operand))) {
+        fprintf(stderr, "childfirst case: '%s' is not a case id (cf- and 26 characters)\n",
+                a.operand);
+        return CLI_USAGE;
+    }
+    json_t *req = json_pack("{s:s, s:s}", "cmd", "case", "case_id", a.operand), *ans = NULL;
+    int rc = req ? agent_call("case", a.config, req, CALL_TIMEOUT_MS, &ans) : CLI_FAIL;
+    if (rc == CLI_OK && !answer_ok(ans))
+        rc = print_refusal("case", ans);
+    else if (rc == CLI_OK && a.json)
+        print_json(ans);
+    else if (rc == CLI_OK)
+        print_case(ans);
+    json_decref(req);
+    json_decref(ans);
     return rc;
 }

@@ -19,6 +19,8 @@ static const struct {
      "directory sign --key AUTHORITY.key --serial N agencies.ini policy.ini"},
     {"refer", cli_refer,
      "refer FILE.json [-c agent.ini]           submit a referral, print its receipt"},
+    {"send", cli_send, "send TYPE --case ID FILE.json [-c ...]  send a case message"},
+    {"case", cli_case, "case ID [--json] [-c agent.ini]          timeline, state, deadlines"},
     {"inbox", cli_inbox,
      "inbox [--case ID] [--json] [-c agent.ini]  list what this agency received"},
     {"show", cli_show, "show MESSAGE_ID [--json] [-c agent.ini]   one received message, decrypted"},

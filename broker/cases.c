@@ -298,15 +298,11 @@ void cf_cases_info(struct broker *b, const char *actor, const char *case_id, str
     if (rc == 0 && !may_see(b, c, actor))
         rc = CF_ENOTPARTY;
     if (rc != 0) {
-        out->kind = CF_FRAME_REJECTED;
-        snprintf(out->code, sizeof out->code, "%s",
-                 cf_error_name(rc == CF_ENOTPARTY ? CF_ENOTFOUND : rc));
-        /* The same answer whether it exists or not: a stranger learns nothing. */
-        snprintf(out->reason, sizeof out->reason,
-                 rc == CF_ENOTPARTY || rc == CF_ENOTFOUND
-                     ? "case %s is not one this agency takes part in"
-                     : "case %s cannot be read now; ask again",
-                 case_id);
+        /* A CaseInfo with no state: the same answer whether the case exists
+         * or not, so a stranger learns nothing of it. */
+        out->kind = CF_FRAME_CASE_INFO;
+        if (rc != CF_ENOTPARTY && rc != CF_ENOTFOUND)
+            cf_log_warn("CASE-INFO-FAILED", "case=%s code=%s", case_id, cf_error_name(rc));
         free(c);
         return;
     }

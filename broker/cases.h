@@ -43,8 +43,9 @@ bool cf_cases_member(const struct cf_case *c, const char *agency);
 CF_WUR int cf_cases_inquorate(struct broker *b, MDB_txn *txn, uint64_t *size,
                               const struct cf_header *h, uint64_t now);
 
-/* The answer to `actor`'s CaseRequest: a CaseInfo if it is a party to the
- * case or serves its LA, a Rejected otherwise. */
+/* The answer to `actor`'s CaseRequest: a CaseInfo of the case if it is a
+ * party to it or serves its LA; otherwise one with an empty state, whether
+ * or not the case exists. */
 void cf_cases_info(struct broker *b, const char *actor, const char *case_id, struct cf_frame *out);
 
 #endif
