@@ -11,10 +11,14 @@
 #include "childfirst/directory.h"
 
 static const char *const names[CF_CASE_STATE_COUNT] = {
-    [CF_CASE_REFERRED] = "referred",         [CF_CASE_ACKNOWLEDGED] = "acknowledged",
-    [CF_CASE_STRATEGY_HELD] = "strategy_held", [CF_CASE_CONVENED] = "convened",
-    [CF_CASE_PROPOSED] = "proposed",         [CF_CASE_DETERMINED] = "determined",
-    [CF_CASE_RECONSIDERATION] = "reconsideration", [CF_CASE_CLOSED] = "closed",
+    [CF_CASE_REFERRED] = "referred",
+    [CF_CASE_ACKNOWLEDGED] = "acknowledged",
+    [CF_CASE_STRATEGY_HELD] = "strategy_held",
+    [CF_CASE_CONVENED] = "convened",
+    [CF_CASE_PROPOSED] = "proposed",
+    [CF_CASE_DETERMINED] = "determined",
+    [CF_CASE_RECONSIDERATION] = "reconsideration",
+    [CF_CASE_CLOSED] = "closed",
 };
 
 const char *cf_case_state_name(enum cf_case_state state)
@@ -256,8 +260,7 @@ static int check_vote(const struct cf_case *c, const struct cf_header *h, struct
                             h->decision ? cf_header_decision_name(h->decision) : "nothing");
     for (size_t i = 0; i < c->n_votes; i++)
         if (strcmp(c->votes[i].voter, h->sender) == 0)
-            return cf_error_set(err, CF_ESTATE, "%s has already voted on this proposal",
-                                h->sender);
+            return cf_error_set(err, CF_ESTATE, "%s has already voted on this proposal", h->sender);
     return 0;
 }
 
@@ -278,8 +281,8 @@ int cf_case_check(const struct cf_case *c, const struct cf_header *h, uint64_t n
     const struct cf_jurisdiction *j = jurisdiction_of(c, r);
     if (!j)
         return cf_error_set(err, CF_EJURISDICTION,
-                            "case %s is in %s, which the policy in force no longer has",
-                            c->case_id, c->jurisdiction);
+                            "case %s is in %s, which the policy in force no longer has", c->case_id,
+                            c->jurisdiction);
     int rc = cf_policy_type_allowed(p, h->type, j, err);
     if (rc != 0)
         return rc;
@@ -293,8 +296,8 @@ int cf_case_check(const struct cf_case *c, const struct cf_header *h, uint64_t n
     }
     if (h->type == CF_TYPE_TRANSFER) {
         if (strcmp(h->la_code, c->la_code) == 0)
-            return cf_error_set(err, CF_EFIELD, "la_code: case %s is already with %s",
-                                c->case_id, c->la_code);
+            return cf_error_set(err, CF_EFIELD, "la_code: case %s is already with %s", c->case_id,
+                                c->la_code);
     } else if (strcmp(h->la_code, c->la_code) != 0) {
         return cf_error_set(err, CF_EFIELD, "la_code: case %s is with %s, not %s", c->case_id,
                             c->la_code, h->la_code);
@@ -409,8 +412,8 @@ int cf_case_apply(struct cf_case *c, const struct cf_header *h, uint64_t leaf, u
             fx->proposal_rejected = true;
         } else {
             const struct cf_jurisdiction *j = jurisdiction_of(c, r);
-            fx->quorum_met = j && cf_policy_quorum_met(j, r->dir, c->voters, c->n_voters,
-                                                       c->votes, c->n_votes);
+            fx->quorum_met =
+                j && cf_policy_quorum_met(j, r->dir, c->voters, c->n_voters, c->votes, c->n_votes);
         }
         break;
     case CF_TYPE_TRANSFER: {
@@ -418,7 +421,7 @@ int cf_case_apply(struct cf_case *c, const struct cf_header *h, uint64_t leaf, u
         memcpy(c->jurisdiction, h->jurisdiction, sizeof c->jurisdiction);
         struct cf_route_ctx ctx = {.type = h->type, .la_code = h->la_code, .sender = h->sender};
         if (cf_policy_owner(r->dir->policy, r->dir, &ctx, c->owner, err) != 0)
-            c->owner[0] = 0; /* checked at 9: the route reaches its children's services */
+            c->owner[0] = 0;      /* checked at 9: the route reaches its children's services */
         c->lead_staff_ref[0] = 0; /* the receiving LA names its own lead */
         c->transfer_at = time;
         fx->transferred = true;

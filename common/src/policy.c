@@ -292,19 +292,15 @@ static const struct {
     enum cf_selector_kind kind;
     bool takes_role;
 } selector_defs[] = {
-    {"area:", CF_SEL_AREA_ROLE, true},
-    {"jurisdiction:", CF_SEL_JURISDICTION_ROLE, true},
-    {"escrow", CF_SEL_ESCROW, false},
-    {"case:referrer", CF_SEL_REFERRER, false},
-    {"case:owner", CF_SEL_OWNER, false},
-    {"case:guardians", CF_SEL_GUARDIANS, false},
-    {"case:members", CF_SEL_MEMBERS, false},
-    {"case:voters", CF_SEL_VOTERS, false},
+    {"area:", CF_SEL_AREA_ROLE, true},       {"jurisdiction:", CF_SEL_JURISDICTION_ROLE, true},
+    {"escrow", CF_SEL_ESCROW, false},        {"case:referrer", CF_SEL_REFERRER, false},
+    {"case:owner", CF_SEL_OWNER, false},     {"case:guardians", CF_SEL_GUARDIANS, false},
+    {"case:members", CF_SEL_MEMBERS, false}, {"case:voters", CF_SEL_VOTERS, false},
     {"sender", CF_SEL_SENDER, false},
 };
 
 #define SELECTOR_LIST                                                                              \
-    "area:ROLE, jurisdiction:ROLE, escrow, case:referrer, case:owner, case:guardians, "          \
+    "area:ROLE, jurisdiction:ROLE, escrow, case:referrer, case:owner, case:guardians, "            \
     "case:members, case:voters or sender"
 
 static int parse_selector(const char *key, const char *word, struct cf_selector *out,
@@ -328,16 +324,16 @@ static int parse_selector(const char *key, const char *word, struct cf_selector 
                 continue;
             char roles[ROLE_LIST_MAX];
             if ((role = cf_policy_role_parse(base + plen)) < 0)
-                return cf_error_set(err, CF_EVALUE, "%s: '%s' is not a role; the roles are %s",
-                                    key, base + plen, role_list(roles));
+                return cf_error_set(err, CF_EVALUE, "%s: '%s' is not a role; the roles are %s", key,
+                                    base + plen, role_list(roles));
         }
         if (optional && !selector_defs[i].takes_role)
             return cf_error_set(err, CF_EVALUE,
                                 "%s: '%s' cannot be optional; only area: and jurisdiction: "
                                 "selectors may reach nobody",
                                 key, word);
-        *out = (struct cf_selector){.kind = selector_defs[i].kind, .role = role,
-                                    .optional = optional};
+        *out =
+            (struct cf_selector){.kind = selector_defs[i].kind, .role = role, .optional = optional};
         return 0;
     }
     return cf_error_set(err, CF_EVALUE, "%s: '%s' is not a selector; use " SELECTOR_LIST, key,
@@ -712,8 +708,7 @@ static int check_jurisdiction(const struct parser *ps, size_t i, struct cf_error
 /* The types in which a decision is made; a liaison role may send none of them. */
 static bool decides(enum cf_type t)
 {
-    return t == CF_TYPE_DETERMINATION_PROPOSED || t == CF_TYPE_VOTE ||
-           t == CF_TYPE_DETERMINATION;
+    return t == CF_TYPE_DETERMINATION_PROPOSED || t == CF_TYPE_VOTE || t == CF_TYPE_DETERMINATION;
 }
 
 /* A route's rules that span its keys and the jurisdictions. */
@@ -747,7 +742,8 @@ static int check_route(struct parser *ps, enum cf_type t, struct cf_error *err)
         const struct cf_jurisdiction *j = cf_policy_jurisdiction(p, word);
         unsigned line = line_of(lines, route_keys, n, "jurisdictions");
         if (!j)
-            return cf_error_set(err, CF_EVALUE, "%s:%u: [%s%s] jurisdictions: '%s' is not a "
+            return cf_error_set(err, CF_EVALUE,
+                                "%s:%u: [%s%s] jurisdictions: '%s' is not a "
                                 "jurisdiction section of this file",
                                 ps->name, line, message_prefix, type, word);
         uint32_t bit = 1u << (j - p->jurisdictions);
@@ -779,8 +775,8 @@ static int finish(struct parser *ps, struct cf_error *err)
             continue;
         char section[64];
         snprintf(section, sizeof section, "%s%s", notice_prefix, cf_notice_kind_name(k));
-        rc = check_required(ps, section, notice_keys, COUNT(notice_keys), &ps->notice_lines[k],
-                            err);
+        rc =
+            check_required(ps, section, notice_keys, COUNT(notice_keys), &ps->notice_lines[k], err);
     }
     if (rc != 0)
         return rc;
@@ -948,13 +944,12 @@ static int select_into(const struct cf_policy *p, const struct cf_directory *dir
             }
             if (!found && !one->optional) {
                 char text[48];
-                return cf_error_set(err, CF_ENOROUTE,
-                                    "no agency with the role %s %s %s, so the selector %s of [%s] "
-                                    "reaches nobody",
-                                    role_names[one->role],
-                                    one->kind == CF_SEL_AREA_ROLE ? "serves" : "is in",
-                                    one->kind == CF_SEL_AREA_ROLE ? la : j->name,
-                                    selector_text(one, text), what);
+                return cf_error_set(
+                    err, CF_ENOROUTE,
+                    "no agency with the role %s %s %s, so the selector %s of [%s] "
+                    "reaches nobody",
+                    role_names[one->role], one->kind == CF_SEL_AREA_ROLE ? "serves" : "is in",
+                    one->kind == CF_SEL_AREA_ROLE ? la : j->name, selector_text(one, text), what);
             }
             break;
         case CF_SEL_ESCROW:
@@ -962,8 +957,8 @@ static int select_into(const struct cf_policy *p, const struct cf_directory *dir
                 const struct cf_agency *a = cf_directory_find(dir, j->escrow);
                 if (!a)
                     return cf_error_set(err, CF_EUNKNOWNAGENCY,
-                                        "the escrow %s of [%s] is not in the directory",
-                                        j->escrow, j->name);
+                                        "the escrow %s of [%s] is not in the directory", j->escrow,
+                                        j->name);
                 pick_index(pk, (size_t)(a - dir->agencies));
             }
             break;
@@ -1195,8 +1190,7 @@ int cf_policy_sender_allowed(const struct cf_policy *p, const struct cf_director
             used += (size_t)snprintf(selectors + used, sizeof selectors - used, "%s%s",
                                      i ? " or " : "", selector_text(&r->from.s[i], text));
         list_ids(who, sizeof who, ids, n);
-        rc = cf_error_set(err, CF_ENOTPARTY,
-                          "a %s may come only from %s (%s); %s is not one",
+        rc = cf_error_set(err, CF_ENOTPARTY, "a %s may come only from %s (%s); %s is not one",
                           cf_header_type_name(ctx->type), selectors, n ? who : "nobody yet",
                           ctx->sender ? ctx->sender : "the sender");
     }
@@ -1220,15 +1214,14 @@ int cf_policy_type_allowed(const struct cf_policy *p, enum cf_type type,
         if (r->jurisdictions & (1u << i))
             used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "",
                                      p->jurisdictions[i].name);
-    return cf_error_set(err, CF_ETYPE, "a %s belongs to %s, not to %s",
-                        cf_header_type_name(type), names, j->name);
+    return cf_error_set(err, CF_ETYPE, "a %s belongs to %s, not to %s", cf_header_type_name(type),
+                        names, j->name);
 }
 
 int cf_policy_owner(const struct cf_policy *p, const struct cf_directory *dir,
                     const struct cf_route_ctx *ctx, cf_id out, struct cf_error *err)
 {
-    return route_select_one(p, dir, ctx, ROUTE_FIELD(owner), "owner", "the case's owner", out,
-                            err);
+    return route_select_one(p, dir, ctx, ROUTE_FIELD(owner), "owner", "the case's owner", out, err);
 }
 
 int cf_policy_guardians(const struct cf_policy *p, const struct cf_directory *dir,
@@ -1309,8 +1302,8 @@ int cf_policy_quorate(const struct cf_jurisdiction *j, const struct cf_directory
 }
 
 bool cf_policy_quorum_met(const struct cf_jurisdiction *j, const struct cf_directory *dir,
-                          const cf_id *voters, size_t n_voters,
-                          const struct cf_vote_record *votes, size_t n_votes)
+                          const cf_id *voters, size_t n_voters, const struct cf_vote_record *votes,
+                          size_t n_votes)
 {
     size_t approvals = 0;
     uint32_t roles = 0;
