@@ -305,8 +305,14 @@ int cf_case_check(const struct cf_case *c, const struct cf_header *h, uint64_t n
     struct cf_parties parties;
     struct cf_route_ctx ctx;
     cf_case_route_ctx(c, h, &parties, &ctx);
-    if ((rc = cf_policy_sender_allowed(p, r->dir, &ctx, err)) != 0)
-        return cf_error_set(err, rc, "case %s: %s", c->case_id, err->text);
+    if ((rc = cf_policy_sender_allowed(p, r->dir, &ctx, err)) != 0) {
+        /* err->text already holds the policy's sentence: prefix it in place
+         * rather than format it into itself. */
+        char prefix[sizeof "case " + CF_CASE_ID_LEN];
+        snprintf(prefix, sizeof prefix, "case %s", c->case_id);
+        cf_error_prefix(err, prefix);
+        return rc;
+    }
     switch (h->type) {
     case CF_TYPE_ACKNOWLEDGEMENT:
         if (!h->lead_staff_ref[0])
