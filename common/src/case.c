@@ -82,6 +82,21 @@ static bool deadline_met(const struct cf_case *c, enum cf_deadline d, uint64_t s
     return true;
 }
 
+/* When the event a deadline counts from first happened. The strategy
+ * discussion is one event under two names, strategy_record in England, Wales
+ * and Northern Ireland and ird_record in Scotland (deadline_met already treats
+ * them so), so a case transferred between nations keeps the discussion it has
+ * held: Scotland's conference deadline counts from an English strategy record
+ * too, and from no earlier than the transfer. */
+static uint64_t first_event(const struct cf_case *c, enum cf_type t)
+{
+    if (t == CF_TYPE_STRATEGY_RECORD || t == CF_TYPE_IRD_RECORD) {
+        uint64_t a = c->first_at[CF_TYPE_STRATEGY_RECORD], b = c->first_at[CF_TYPE_IRD_RECORD];
+        return a && (!b || a < b) ? a : b;
+    }
+    return c->first_at[t];
+}
+
 static const struct cf_jurisdiction *jurisdiction_of(const struct cf_case *c,
                                                      const struct cf_case_rules *r)
 {
@@ -105,7 +120,7 @@ static int recompute_deadlines(struct cf_case *c, const struct cf_case_rules *r,
         const struct cf_duration *dur = &j->deadlines[d];
         if (!dur->set)
             continue;
-        uint64_t anchor = dur->from_inquorate ? c->inquorate_at : c->first_at[dur->from];
+        uint64_t anchor = dur->from_inquorate ? c->inquorate_at : first_event(c, dur->from);
         if (anchor == 0 || deadline_met(c, (enum cf_deadline)d, anchor))
             continue;
         uint64_t start = anchor > c->transfer_at ? anchor : c->transfer_at, due;
