@@ -240,7 +240,13 @@ static int check_proposal(const struct cf_case *c, const struct cf_header *h,
                                 "case %s",
                                 h->attendees[i], c->case_id);
     }
-    if (h->decision == CF_DECISION_RG && c->rg_at && c->state != CF_CASE_RECONSIDERATION)
+    /* A reconsideration stays open until the next determination is sealed,
+     * through any conference convened again to hear it (after an inquorate
+     * attempt the owner must reconvene, which leaves the state convened). */
+    bool reconsidering =
+        c->state == CF_CASE_RECONSIDERATION ||
+        c->last_at[CF_TYPE_RECONSIDERATION_REQUEST] >= c->last_at[CF_TYPE_DETERMINATION];
+    if (h->decision == CF_DECISION_RG && c->rg_at && !reconsidering)
         return cf_error_set(err, CF_ESTATE,
                             "case %s already has its RG determination; propose cg, or ask for "
                             "reconsideration first",
