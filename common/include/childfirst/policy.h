@@ -43,14 +43,20 @@ const char *cf_policy_role_name(int role);
 CF_WUR int cf_policy_roles_parse(const char *key, const char *value, bool empty_ok, uint32_t *out,
                                  struct cf_error *err);
 
-enum cf_unit { CF_UNIT_NONE = 0, CF_UNIT_MINUTES, CF_UNIT_HOURS, CF_UNIT_CALENDAR_DAYS, CF_UNIT_WORKING_DAYS };
+enum cf_unit {
+    CF_UNIT_NONE = 0,
+    CF_UNIT_MINUTES,
+    CF_UNIT_HOURS,
+    CF_UNIT_CALENDAR_DAYS,
+    CF_UNIT_WORKING_DAYS
+};
 
 /* "<n> <unit> [from <event>]"; set == false when the policy gives no figure. */
 struct cf_duration {
     bool set;
     unsigned n;
     enum cf_unit unit;
-    enum cf_type from;  /* CF_TYPE_NONE when anchored on an event below */
+    enum cf_type from;   /* CF_TYPE_NONE when anchored on an event below */
     bool from_inquorate; /* anchored on the broker's inquorate ruling */
 };
 
@@ -70,9 +76,9 @@ struct cf_jurisdiction {
     char name[CF_JURISDICTION_MAX + 1]; /* the section name, an id */
     char la_prefixes[8];                /* first letters of its LA codes, e.g. "EW" */
     char calendar[CF_JURISDICTION_MAX + 1];
-    cf_id escrow;                       /* auditor escrow agency id, or "" */
+    cf_id escrow;                                        /* auditor escrow agency id, or "" */
     uint32_t voting_roles, required_roles, must_include; /* role bit sets */
-    unsigned quorum;                    /* 0 means every voting role */
+    unsigned quorum;                                     /* 0 means every voting role */
     bool chair_not_lead;
     unsigned cg_min_days_after_rg;
     struct cf_duration deadlines[CF_DEADLINE_COUNT];
@@ -106,16 +112,16 @@ struct cf_selection {
 };
 
 struct cf_route {
-    bool set;                        /* the section exists */
-    uint32_t senders;                /* role bit set that may send the type */
-    struct cf_selection recipients;  /* whom the message must go to */
-    struct cf_selection from;        /* n == 0: any agency with a sender role; else the sender
-                                        must be one these pick (the owner, a member, ...) */
-    struct cf_selection owner;       /* referral, transfer: picks the case's (new) owner */
-    struct cf_selection guardians;   /* referral: picks the case's guardians */
-    struct cf_selection nrm_return;  /* determination_proposed: the return's one reader */
-    bool liaison;                    /* agencies holding a liaison role may receive it */
-    uint32_t jurisdictions;          /* bit set of policy jurisdiction indices; 0: every one */
+    bool set;                       /* the section exists */
+    uint32_t senders;               /* role bit set that may send the type */
+    struct cf_selection recipients; /* whom the message must go to */
+    struct cf_selection from;       /* n == 0: any agency with a sender role; else the sender
+                                       must be one these pick (the owner, a member, ...) */
+    struct cf_selection owner;      /* referral, transfer: picks the case's (new) owner */
+    struct cf_selection guardians;  /* referral: picks the case's guardians */
+    struct cf_selection nrm_return; /* determination_proposed: the return's one reader */
+    bool liaison;                   /* agencies holding a liaison role may receive it */
+    uint32_t jurisdictions;         /* bit set of policy jurisdiction indices; 0: every one */
 };
 
 /* Who holds which part in a case, for the case: selectors. Borrowed. */
@@ -132,8 +138,8 @@ struct cf_parties {
 /* Read-only once parsed. */
 struct cf_policy {
     unsigned max_clock_skew_seconds;
-    uint32_t liaison_roles;          /* informed, never deciding (DOMAIN.md: the Home Office) */
-    unsigned deadline_near_percent;  /* deadline_near fires once this share of the time is gone */
+    uint32_t liaison_roles;         /* informed, never deciding (DOMAIN.md: the Home Office) */
+    unsigned deadline_near_percent; /* deadline_near fires once this share of the time is gone */
     unsigned max_message_age_hours;
     struct cf_duration undelivered[4]; /* indexed by enum cf_urgency */
     struct cf_duration non_delivery_report;
@@ -172,11 +178,10 @@ struct cf_route_ctx {
 /* The exact recipient list the policy routes for `ctx`: agency ids sorted
  * ascending, without repeats, and without liaison-role holders unless the
  * route allows them. A sender the route picks is a recipient too: its own
- * copy comes back through the log, with the proof that the others saw it. CF_ENOROUTE (err names the selector)
- * if the type has no route, a selector without '?' reaches nobody, or the
- * list ends up empty; CF_EJURISDICTION for an LA code no jurisdiction claims;
- * CF_EUNKNOWNAGENCY if the escrow agency is not in the directory;
- * CF_ETOOBIG above CF_MAX_RECIPIENTS. */
+ * copy comes back through the log, with the proof that the others saw it. CF_ENOROUTE (err names
+ * the selector) if the type has no route, a selector without '?' reaches nobody, or the list ends
+ * up empty; CF_EJURISDICTION for an LA code no jurisdiction claims; CF_EUNKNOWNAGENCY if the escrow
+ * agency is not in the directory; CF_ETOOBIG above CF_MAX_RECIPIENTS. */
 CF_WUR int cf_policy_recipients(const struct cf_policy *p, const struct cf_directory *dir,
                                 const struct cf_route_ctx *ctx, cf_id out[CF_MAX_RECIPIENTS],
                                 size_t *n, struct cf_error *err);
@@ -243,7 +248,7 @@ CF_WUR int cf_policy_quorate(const struct cf_jurisdiction *j, const struct cf_di
  * quorum = all every voter approved; with a number, at least that many did.
  * Either way the approvers must hold every must_include role. */
 bool cf_policy_quorum_met(const struct cf_jurisdiction *j, const struct cf_directory *dir,
-                          const cf_id *voters, size_t n_voters,
-                          const struct cf_vote_record *votes, size_t n_votes);
+                          const cf_id *voters, size_t n_voters, const struct cf_vote_record *votes,
+                          size_t n_votes);
 
 #endif
