@@ -1313,13 +1313,15 @@ bool cf_policy_quorum_met(const struct cf_jurisdiction *j, const struct cf_direc
     size_t approvals = 0;
     uint32_t roles = 0;
     for (size_t i = 0; i < n_votes; i++) {
-        if (!votes[i].approve)
-            return false;
         bool voter = false;
         for (size_t k = 0; k < n_voters && !voter; k++)
             voter = strcmp(voters[k], votes[i].voter) == 0;
+        if (!voter)
+            continue; /* not a vote on this proposal, either way */
+        if (!votes[i].approve)
+            return false;
         const struct cf_agency *a = cf_directory_find(dir, votes[i].voter);
-        if (!voter || !a)
+        if (!a)
             continue;
         approvals++;
         roles |= a->roles;
