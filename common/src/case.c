@@ -82,17 +82,19 @@ static bool deadline_met(const struct cf_case *c, enum cf_deadline d, uint64_t s
     return true;
 }
 
-/* When the case first reached the step a message type stands for. The
- * strategy discussion and Scotland's IRD are one step under two names
- * (DESIGN.md section 5: "strategy discussion or IRD"), so a deadline that
- * counts from either counts from whichever the case held first: a case
- * transferred in from another nation keeps the step it already took. */
-static uint64_t step_at(const struct cf_case *c, enum cf_type type)
+/* When the event a deadline counts from first happened. The strategy
+ * discussion is one event under two names, strategy_record in England, Wales
+ * and Northern Ireland and ird_record in Scotland (deadline_met already treats
+ * them so), so a case transferred between nations keeps the discussion it has
+ * held: Scotland's conference deadline counts from an English strategy record
+ * too, and from no earlier than the transfer. */
+static uint64_t first_event(const struct cf_case *c, enum cf_type t)
 {
-    if (type != CF_TYPE_STRATEGY_RECORD && type != CF_TYPE_IRD_RECORD)
-        return c->first_at[type];
-    uint64_t a = c->first_at[CF_TYPE_STRATEGY_RECORD], b = c->first_at[CF_TYPE_IRD_RECORD];
-    return a && b ? (a < b ? a : b) : a ? a : b;
+    if (t == CF_TYPE_STRATEGY_RECORD || t == CF_TYPE_IRD_RECORD) {
+        uint64_t a = c->first_at[CF_TYPE_STRATEGY_RECORD], b = c->first_at[CF_TYPE_IRD_RECORD];
+        return a && (!b || a < b) ? a : b;
+    }
+    return c->first_at[t];
 }
 
 static const struct cf_jurisdiction *jurisdiction_of(const struct cf_case *c,
@@ -118,7 +120,7 @@ static int recompute_deadlines(struct cf_case *c, const struct cf_case_rules *r,
         const struct cf_duration *dur = &j->deadlines[d];
         if (!dur->set)
             continue;
-        uint64_t anchor = dur->from_inquorate ? c->inquorate_at : step_at(c, dur->from);
+        uint64_t anchor = dur->from_inquorate ? c->inquorate_at : first_event(c, dur->from);
         if (anchor == 0 || deadline_met(c, (enum cf_deadline)d, anchor))
             continue;
         uint64_t start = anchor > c->transfer_at ? anchor : c->transfer_at, due;
@@ -238,7 +240,13 @@ static int check_proposal(const struct cf_case *c, const struct cf_header *h,
                                 "case %s",
                                 h->attendees[i], c->case_id);
     }
-    if (h->decision == CF_DECISION_RG && c->rg_at && c->state != CF_CASE_RECONSIDERATION)
+    /* A reconsideration stays open until the next determination is sealed,
+     * through any conference convened again to hear it (after an inquorate
+     * attempt the owner must reconvene, which leaves the state convened). */
+    bool reconsidering =
+        c->state == CF_CASE_RECONSIDERATION ||
+        c->last_at[CF_TYPE_RECONSIDERATION_REQUEST] >= c->last_at[CF_TYPE_DETERMINATION];
+    if (h->decision == CF_DECISION_RG && c->rg_at && !reconsidering)
         return cf_error_set(err, CF_ESTATE,
                             "case %s already has its RG determination; propose cg, or ask for "
                             "reconsideration first",
@@ -319,9 +327,12 @@ int cf_case_check(const struct cf_case *c, const struct cf_header *h, uint64_t n
     struct cf_route_ctx ctx;
     cf_case_route_ctx(c, h, &parties, &ctx);
     if ((rc = cf_policy_sender_allowed(p, r->dir, &ctx, err)) != 0) {
-        char why[sizeof err->text];
-        memcpy(why, err->text, sizeof why);
-        return cf_error_set(err, rc, "case %s: %s", c->case_id, why);
+        /* err->text already holds the policy's sentence: prefix it in place
+         * rather than format it into itself. */
+        char prefix[sizeof "case " + CF_CASE_ID_LEN];
+        snprintf(prefix, sizeof prefix, "case %s", c->case_id);
+        cf_error_prefix(err, prefix);
+        return rc;
     }
     switch (h->type) {
     case CF_TYPE_ACKNOWLEDGEMENT:

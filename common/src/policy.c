@@ -691,12 +691,17 @@ static int check_jurisdiction(const struct parser *ps, size_t i, struct cf_error
                             "%s:%u: [%s] must_include names %s, which is not among voting_roles",
                             ps->name, line_of(lines, jurisdiction_keys, n, "must_include"), j->name,
                             first_role(outside));
-    uint32_t liaison = (j->voting_roles | j->required_roles) & ps->p->liaison_roles;
-    if (liaison)
+    /* Name the key that holds the liaison role, as the checks above do. */
+    uint32_t liaison_votes = j->voting_roles & ps->p->liaison_roles;
+    uint32_t liaison = liaison_votes ? liaison_votes : j->required_roles & ps->p->liaison_roles;
+    if (liaison) {
+        const char *key = liaison_votes ? "voting_roles" : "required_roles";
         return cf_error_set(err, CF_EVALUE,
-                            "%s:%u: [%s] names %s among its voting or required roles, but it is "
-                            "a liaison role: the liaison is informed and does not decide",
-                            ps->name, lines->header, j->name, first_role(liaison));
+                            "%s:%u: [%s] %s names %s, but it is a liaison role: the liaison is "
+                            "informed and does not decide",
+                            ps->name, line_of(lines, jurisdiction_keys, n, key), j->name, key,
+                            first_role(liaison));
+    }
     int voters = popcount(j->voting_roles);
     if (j->quorum > (unsigned)voters)
         return cf_error_set(
@@ -1308,13 +1313,15 @@ bool cf_policy_quorum_met(const struct cf_jurisdiction *j, const struct cf_direc
     size_t approvals = 0;
     uint32_t roles = 0;
     for (size_t i = 0; i < n_votes; i++) {
-        if (!votes[i].approve)
-            return false;
         bool voter = false;
         for (size_t k = 0; k < n_voters && !voter; k++)
             voter = strcmp(voters[k], votes[i].voter) == 0;
+        if (!voter)
+            continue; /* not a vote on this proposal, either way */
+        if (!votes[i].approve)
+            return false;
         const struct cf_agency *a = cf_directory_find(dir, votes[i].voter);
-        if (!voter || !a)
+        if (!a)
             continue;
         approvals++;
         roles |= a->roles;

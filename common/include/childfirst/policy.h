@@ -246,7 +246,8 @@ CF_WUR int cf_policy_quorate(const struct cf_jurisdiction *j, const struct cf_di
 
 /* Whether the approvals among `votes` meet the jurisdiction's quorum: with
  * quorum = all every voter approved; with a number, at least that many did.
- * Either way the approvers must hold every must_include role. */
+ * Either way the approvers must hold every must_include role, and no voter
+ * rejected. Votes by agencies not among `voters` count neither way. */
 bool cf_policy_quorum_met(const struct cf_jurisdiction *j, const struct cf_directory *dir,
                           const cf_id *voters, size_t n_voters, const struct cf_vote_record *votes,
                           size_t n_votes);
