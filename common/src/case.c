@@ -402,6 +402,11 @@ int cf_case_apply(struct cf_case *c, const struct cf_header *h, uint64_t leaf, u
     if ((unsigned)h->type >= CF_TYPE_COUNT)
         return cf_error_set(err, CF_ETYPE, "unknown message type");
     enum cf_case_state next = h->type == CF_TYPE_REFERRAL ? CF_CASE_REFERRED : moves[h->type].next;
+    /* An agency that joins a case late (health at the strategy discussion)
+     * learns its owner from the first message only the owner may send. */
+    if (!c->owner[0] && h->type != CF_TYPE_TRANSFER &&
+        cf_policy_sent_by_owner(r->dir->policy, h->type))
+        memcpy(c->owner, h->sender, sizeof c->owner);
     switch (h->type) {
     case CF_TYPE_ACKNOWLEDGEMENT:
         memcpy(c->lead_staff_ref, h->lead_staff_ref, sizeof c->lead_staff_ref);

@@ -1203,6 +1203,12 @@ int cf_policy_sender_allowed(const struct cf_policy *p, const struct cf_director
     return rc;
 }
 
+bool cf_policy_sent_by_owner(const struct cf_policy *p, enum cf_type type)
+{
+    const struct cf_route *r = route_of(p, type);
+    return r && r->from.n == 1 && r->from.s[0].kind == CF_SEL_OWNER;
+}
+
 int cf_policy_type_allowed(const struct cf_policy *p, enum cf_type type,
                            const struct cf_jurisdiction *j, struct cf_error *err)
 {

@@ -207,6 +207,10 @@ CF_WUR int cf_policy_notice_recipients(const struct cf_policy *p, const struct c
 CF_WUR int cf_policy_sender_allowed(const struct cf_policy *p, const struct cf_directory *dir,
                                     const struct cf_route_ctx *ctx, struct cf_error *err);
 
+/* Whether the route's `from` lets only the case's owner send `type`: then a
+ * message of it names the owner, to an agency that has not seen the rest. */
+bool cf_policy_sent_by_owner(const struct cf_policy *p, enum cf_type type);
+
 /* Whether `type` is a message of jurisdiction `j` (a strategy_record is not
  * Scotland's: it holds an ird_record). CF_ETYPE with a sentence otherwise. */
 CF_WUR int cf_policy_type_allowed(const struct cf_policy *p, enum cf_type type,
