@@ -53,6 +53,7 @@ int agent_config_load(const char *path, struct agent_config *c, struct cf_error 
  *   hooks    sequence (u64 BE) -> leaf or notice key (u64 BE) || attempts (u32 BE) ||
  *            next_at ms (u64 BE)
  *   cases    case_id -> CaseRecord bytes      this agency's view of each case it takes part in
+ *   reports  message_id || recipient -> JSON  each recipient's verified answer to a message sent
  *   meta     name -> value:
  *            checkpoint                        the kept checkpoint note
  *            dir.agencies, dir.policy, dir.sig the kept signed directory bundle
@@ -61,7 +62,7 @@ int agent_config_load(const char *path, struct agent_config *c, struct cf_error 
  */
 struct agent_store {
     MDB_env *env;
-    MDB_dbi outbox, spool, sent, rejected, inbox, notices, byid, hooks, cases, meta;
+    MDB_dbi outbox, spool, sent, rejected, inbox, notices, byid, hooks, cases, reports, meta;
 };
 
 /* Keys at or above this name the agent's own notices, never a log leaf (a

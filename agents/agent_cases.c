@@ -243,6 +243,31 @@ out:
 
 /* ---- The case view ---- */
 
+/* The recipients' verified answers to message `id`: "delivered_to" and
+ * "nacked_by" lists on `item`. */
+static void add_reports(struct agent *a, MDB_txn *txn, const uint8_t id[CF_MESSAGE_ID_LEN],
+                        json_t *item)
+{
+    MDB_cursor *cur;
+    MDB_val k = {CF_MESSAGE_ID_LEN, (void *)id}, v;
+    json_t *delivered = json_array(), *nacked = json_array();
+    if (delivered && nacked && mdb_cursor_open(txn, a->store.reports, &cur) == 0) {
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            if (k.mv_size <= CF_MESSAGE_ID_LEN || memcmp(k.mv_data, id, CF_MESSAGE_ID_LEN) != 0)
+                break;
+            json_t *r = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+            const char *outcome = json_string_value(json_object_get(r, "outcome"));
+            json_array_append(outcome && strcmp(outcome, "delivered") == 0 ? delivered : nacked,
+                              json_object_get(r, "recipient"));
+            json_decref(r);
+        }
+        mdb_cursor_close(cur);
+    }
+    json_object_set_new(item, "delivered_to", delivered ? delivered : json_array());
+    json_object_set_new(item, "nacked_by", nacked ? nacked : json_array());
+}
+
 /* The messages this agency sent in the case, from its receipts and outbox. */
 static void add_sent(struct agent *a, MDB_txn *txn, const char *case_id, json_t *timeline,
                      json_t *seen)
@@ -262,12 +287,14 @@ static void add_sent(struct agent *a, MDB_txn *txn, const char *case_id, json_t 
                 strcmp(h.case_id, case_id) == 0) {
                 json_t *id = agent_text_hex(h.message_id, CF_MESSAGE_ID_LEN);
                 json_object_set(seen, json_string_value(id), json_true());
-                json_array_append_new(timeline,
-                                      json_pack("{s:o, s:I, s:s, s:s, s:s, s:o, s:s}", "at",
-                                                agent_text_time_json(rec.time), "leaf_index",
-                                                (json_int_t)f.leaf_index, "direction", "sent",
-                                                "type", cf_header_type_name(h.type), "sender",
-                                                h.sender, "message_id", id, "status", "accepted"));
+                json_t *item = json_pack("{s:o, s:I, s:s, s:s, s:s, s:o, s:s}", "at",
+                                         agent_text_time_json(rec.time), "leaf_index",
+                                         (json_int_t)f.leaf_index, "direction", "sent", "type",
+                                         cf_header_type_name(h.type), "sender", h.sender,
+                                         "message_id", id, "status", "accepted");
+                if (item)
+                    add_reports(a, txn, h.message_id, item);
+                json_array_append_new(timeline, item);
             }
             cf_wire_record_fini(&rec);
             cf_wire_frame_fini(&f);

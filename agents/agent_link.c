@@ -485,10 +485,7 @@ void agent_link_ready(struct agent *a)
                                     "the broker shows this case only to the agencies that take "
                                     "part in it");
         } else if (f.kind == CF_FRAME_REPORT) {
-            char id[2 * CF_MESSAGE_ID_LEN + 1];
-            sodium_bin2hex(id, sizeof id, f.message_id, CF_MESSAGE_ID_LEN);
-            cf_log_info("DELIVERY-REPORT", "message=%s recipient=%s outcome=%s code=%s", id,
-                        f.recipient, f.outcome, f.code[0] ? f.code : "-");
+            agent_outbox_report(a, &f);
         }
         cf_wire_frame_fini(&f);
         zmq_msg_close(&m);

@@ -71,6 +71,10 @@ void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
 void agent_outbox_answer(struct agent *a, const uint8_t *frame, size_t len,
                          const struct cf_frame *f);
 void agent_outbox_resend(struct agent *a);
+/* A delivery report: a recipient's answer to a message this agency sent.
+ * Its signature is checked against the recipient's key, it is kept, and only
+ * then acknowledged, so the broker offers it again after a crash. */
+void agent_outbox_report(struct agent *a, const struct cf_frame *f);
 
 /* Renders a stored Deliver frame as the JSON of the spool inbox; decrypts a
  * message with the agency's key. NULL with err when it cannot be opened. */

@@ -451,3 +451,78 @@ json_t *agent_status(struct agent *a)
                      (json_int_t)a->checkpoint.size, "root", root, "directory_serial",
                      (json_int_t)(a->dir ? a->dir->serial : 0));
 }
+
+/* ---- Delivery reports ---- */
+
+/* The report's record must be the recipient's own signed answer to the
+ * message this agency sent: same message, same recipient, its signature. */
+static int check_report(struct agent *a, const struct cf_frame *f, struct cf_record *rec,
+                        struct cf_error *err)
+{
+    int rc = f->record ? cf_wire_record_decode(f->record, f->record_len, rec, err)
+                       : cf_error_set(err, CF_EDECODE, "the report carries no record");
+    if (rc != 0)
+        return rc;
+    if ((rec->event != CF_EVENT_DELIVERED && rec->event != CF_EVENT_NACKED) ||
+        rec->index != f->report_leaf || !rec->has_about || rec->about != f->leaf_index ||
+        strcmp(rec->actor, f->recipient) != 0 ||
+        sodium_memcmp(rec->ack_message_id, f->message_id, CF_MESSAGE_ID_LEN) != 0)
+        return cf_error_set(err, CF_ECORRUPT, "the report's record is not this answer");
+    const struct cf_agency *to = a->dir ? cf_directory_find(a->dir, rec->actor) : NULL;
+    if (!to)
+        return cf_error_set(err, CF_EUNKNOWNAGENCY, "%s is not in the directory", rec->actor);
+    const char *code = rec->event == CF_EVENT_DELIVERED ? CF_ACK_OK : rec->code;
+    if (cf_envelope_ack_verify(rec->ack_message_id, rec->envelope_hash, code, rec->ack_signature,
+                               to->sign_pk) != 0)
+        return cf_error_set(err, CF_ESIG, "the answer is not signed by %s", rec->actor);
+    return 0;
+}
+
+void agent_outbox_report(struct agent *a, const struct cf_frame *f)
+{
+    char id[2 * CF_MESSAGE_ID_LEN + 1];
+    sodium_bin2hex(id, sizeof id, f->message_id, CF_MESSAGE_ID_LEN);
+    struct cf_record rec;
+    struct cf_error err = {0};
+    memset(&rec, 0, sizeof rec);
+    int rc = check_report(a, f, &rec, &err);
+    if (rc == 0) {
+        uint8_t key[CF_MESSAGE_ID_LEN + CF_ID_MAX + 1];
+        size_t klen = CF_MESSAGE_ID_LEN + strlen(rec.actor);
+        memcpy(key, f->message_id, CF_MESSAGE_ID_LEN);
+        memcpy(key + CF_MESSAGE_ID_LEN, rec.actor, strlen(rec.actor));
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:o, s:I}", "recipient", rec.actor, "outcome",
+                                f->outcome, "code", rec.code, "at", agent_text_time_json(rec.time),
+                                "report_leaf", (json_int_t)f->report_leaf);
+        char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(doc);
+        MDB_txn *txn = NULL;
+        rc = text ? cf_store_error(mdb_txn_begin(a->store.env, NULL, 0, &txn)) : CF_ENOMEM;
+        if (rc == 0 &&
+            (rc = agent_store_put(txn, a->store.reports, key, klen, text, strlen(text))) == 0)
+            rc = cf_store_error(mdb_txn_commit(txn));
+        else if (txn)
+            mdb_txn_abort(txn);
+        free(text);
+        if (rc != 0) {
+            cf_log_error("REPORT-KEEP-FAILED", "message=%s code=%s", id, cf_error_name(rc));
+            cf_wire_record_fini(&rec);
+            return; /* not acknowledged: it comes again */
+        }
+        cf_log_info("DELIVERY-REPORT", "message=%s recipient=%s outcome=%s code=%s", id, rec.actor,
+                    f->outcome, rec.code[0] ? rec.code : "-");
+    } else {
+        /* Acknowledged all the same: the broker would offer it for ever, and
+         * the leaf, not this copy, is the evidence. */
+        cf_log_error("REPORT-UNVERIFIED", "message=%s code=%s reason=\"%s\"", id, cf_error_name(rc),
+                     err.text);
+    }
+    cf_wire_record_fini(&rec);
+    struct cf_frame ack = {
+        .kind = CF_FRAME_ACK, .leaf_index = f->report_leaf, .has_message_id = true};
+    memcpy(ack.message_id, f->message_id, CF_MESSAGE_ID_LEN);
+    uint8_t hash[CF_HASH_LEN];
+    cf_envelope_hash(f->record, f->record_len, hash);
+    if (cf_envelope_ack_sign(f->message_id, hash, CF_ACK_OK, a->keys, ack.signature) == 0)
+        agent_link_send(a, &ack);
+}

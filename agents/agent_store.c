@@ -20,6 +20,7 @@ static const struct {
     {"byid", offsetof(struct agent_store, byid)},
     {"hooks", offsetof(struct agent_store, hooks)},
     {"cases", offsetof(struct agent_store, cases)},
+    {"reports", offsetof(struct agent_store, reports)},
     {"meta", offsetof(struct agent_store, meta)},
 };
 

@@ -43,6 +43,7 @@ enum outcome {
     OUT_REPEAT,
     OUT_REJECTED,
     OUT_REPORT,
+    OUT_REPORT_TAKEN, /* the sender acknowledged its delivery report */
     OUT_IGNORED,
     OUT_REFUSED /* storage below its watermark: answered without a leaf */
 };
@@ -407,10 +408,12 @@ static int apply_submit(struct broker *b, MDB_txn *txn, uint64_t *size, struct i
     return 0;
 }
 
-/* The hash the recipient signed: of the envelope, or of the notice. Also
- * names who is told of the answer (a notice's sender is the broker: nobody). */
+/* The hash the recipient signed: of the envelope, the notice, the
+ * determination, or for a delivery report of its record. Also names who is
+ * told of the answer (a notice's sender is the broker: nobody). */
 static int delivered_hash(struct broker *b, MDB_txn *txn, uint64_t index, uint8_t out[32],
-                          uint8_t message_id[CF_MESSAGE_ID_LEN], char *sender, size_t cap)
+                          uint8_t message_id[CF_MESSAGE_ID_LEN], char *sender, size_t cap,
+                          bool *is_report)
 {
     MDB_val v;
     struct cf_record rec;
@@ -420,6 +423,13 @@ static int delivered_hash(struct broker *b, MDB_txn *txn, uint64_t index, uint8_
     if (cf_wire_record_decode(v.mv_data, v.mv_size, &rec, NULL) != 0)
         return CF_ECORRUPT;
     sender[0] = 0;
+    *is_report = rec.event == CF_EVENT_DELIVERED || rec.event == CF_EVENT_NACKED;
+    if (*is_report) {
+        cf_envelope_hash(v.mv_data, v.mv_size, out);
+        memcpy(message_id, rec.ack_message_id, CF_MESSAGE_ID_LEN);
+        cf_wire_record_fini(&rec);
+        return 0;
+    }
     if (rec.event == CF_EVENT_NOTICE) {
         struct cf_notice n;
         rc = cf_wire_notice_decode(rec.notice, rec.notice_len, &n, NULL);
@@ -501,9 +511,10 @@ static int apply_answer(struct broker *b, MDB_txn *txn, uint64_t *size, struct i
         it->out = OUT_IGNORED;
         return 0;
     }
+    bool report = false;
     if (rc == 0)
         rc = delivered_hash(b, txn, it->about, hash, message_id, it->report_to,
-                            sizeof it->report_to);
+                            sizeof it->report_to, &report);
     if (rc != 0)
         return rc;
     const char *code = ack ? CF_ACK_OK : it->nack_code;
@@ -519,6 +530,12 @@ static int apply_answer(struct broker *b, MDB_txn *txn, uint64_t *size, struct i
         if ((rc = cf_mailbox_put(&b->store, txn, it->actor, it->about)) != 0)
             return rc;
         return append_rejected(b, txn, size, it, now);
+    }
+    if (report) {
+        /* The delivered leaf is the record; the sender's receipt of it is
+         * not logged again. */
+        it->out = OUT_REPORT_TAKEN;
+        return 0;
     }
     if (!ack && cf_error_from_name(code) == 0) {
         /* An unknown code is still recorded: the signature covers it. */
@@ -536,8 +553,13 @@ static int apply_answer(struct broker *b, MDB_txn *txn, uint64_t *size, struct i
         snprintf(rec.code, sizeof rec.code, "%s", code);
     it->leaf = *size;
     it->out = OUT_REPORT;
-    int rc2 = cf_audit_append(b, txn, size, &rec);
-    return rc2 == 0 && !ack ? notice_nack(b, txn, size, it, now) : rc2;
+    if ((rc = cf_audit_append(b, txn, size, &rec)) != 0)
+        return rc;
+    /* The sender learns of it through its mailbox, so even offline. */
+    if (it->report_to[0] && strcmp(it->report_to, it->actor) != 0 &&
+        (rc = cf_mailbox_put(&b->store, txn, it->report_to, it->leaf)) != 0)
+        return rc;
+    return ack ? 0 : notice_nack(b, txn, size, it, now);
 }
 
 /* Applies every item in one transaction; on success the caller commits. */
@@ -746,27 +768,13 @@ static void answer(struct loop *L, int batch_rc)
             b->stats.rejected++;
             send_rejected(b, it);
             break;
-        case OUT_REPORT: {
-            b->stats.delivered += it->kind == ITEM_ACK;
+        case OUT_REPORT:
+        case OUT_REPORT_TAKEN: {
+            b->stats.delivered += it->out == OUT_REPORT && it->kind == ITEM_ACK;
             /* Only a real answer frees credit: repeats cannot widen the window. */
             struct session *from = session_at(b, it->actor, it->routing, it->routing_len);
             if (from && from->inflight > 0)
                 from->inflight--;
-            struct session *s = it->report_to[0] ? cf_broker_session(b, it->report_to) : NULL;
-            if (!s || !s->connected)
-                break; /* the delivered leaf is the durable record; the report is a courtesy */
-            struct cf_frame f = {.kind = CF_FRAME_REPORT,
-                                 .has_message_id = true,
-                                 .leaf_index = it->about,
-                                 .report_leaf = it->leaf};
-            memcpy(f.message_id, it->message_id, sizeof f.message_id);
-            snprintf(f.recipient, sizeof f.recipient, "%s", it->actor);
-            snprintf(f.outcome, sizeof f.outcome, "%s",
-                     it->kind == ITEM_ACK ? "delivered" : "nacked");
-            if (it->kind == ITEM_NACK)
-                snprintf(f.code, sizeof f.code, "%s", it->nack_code);
-            if (send_to(b, s->routing, s->routing_len, &f) == CF_ENOTFOUND)
-                s->connected = false;
             break;
         }
         case OUT_IGNORED: {
@@ -793,6 +801,36 @@ struct pump {
     struct session *s;
     MDB_txn *txn;
 };
+
+/* A delivery report for the sender: the recipient's signed answer, as its
+ * leaf records it. Like any offer it takes a credit until acknowledged. */
+static int offer_report(struct broker *b, struct session *s, const struct cf_record *rec,
+                        uint64_t index, const MDB_val *record)
+{
+    struct cf_frame f = {.kind = CF_FRAME_REPORT,
+                         .has_message_id = true,
+                         .leaf_index = rec->about,
+                         .report_leaf = index,
+                         .record = record->mv_data,
+                         .record_len = record->mv_size};
+    memcpy(f.message_id, rec->ack_message_id, sizeof f.message_id);
+    snprintf(f.recipient, sizeof f.recipient, "%s", rec->actor);
+    snprintf(f.outcome, sizeof f.outcome, "%s",
+             rec->event == CF_EVENT_DELIVERED ? "delivered" : "nacked");
+    snprintf(f.code, sizeof f.code, "%s", rec->code);
+    int rc = send_to(b, s->routing, s->routing_len, &f);
+    if (rc == CF_ETIMEOUT) {
+        s->blocked = true;
+        return 1;
+    }
+    if (rc == CF_ENOTFOUND) {
+        s->connected = false;
+        return 1;
+    }
+    s->next = index + 1;
+    s->inflight++;
+    return 0;
+}
 
 /* A sealed determination for `agency`: its bytes, and the proposal's
  * envelope for a final reader; the liaison gets neither the envelope nor any
@@ -844,6 +882,10 @@ static int offer(void *ctx, uint64_t index)
         memcpy(f.notice_signature, rec.notice_signature, CF_SIG_LEN);
     } else if (rec.event == CF_EVENT_DETERMINATION) {
         offer_determination(b, p->txn, &rec, index, cf_broker_agency(b, s)->id, &f);
+    } else if (rec.event == CF_EVENT_DELIVERED || rec.event == CF_EVENT_NACKED) {
+        rc = offer_report(b, s, &rec, index, &rv);
+        cf_wire_record_fini(&rec);
+        return rc;
     } else if (cf_store_envelope(&b->store, p->txn, index, &ev) == 0) {
         f.envelope = ev.mv_data;
         f.envelope_len = ev.mv_size;

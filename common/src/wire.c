@@ -1065,6 +1065,8 @@ int cf_wire_frame_encode(const struct cf_frame *f, uint8_t **out, size_t *len)
             report.code = str(f->code);
         }
         report.report_leaf = f->report_leaf;
+        if (f->record)
+            report.has_record = 1, report.record = bin(f->record, f->record_len);
         m.body_case = CF__FRAME__BODY_REPORT, m.report = &report;
         break;
     case CF_FRAME_DIRECTORY_REQUEST:
@@ -1285,6 +1287,8 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
             (rc = text_to_fixed(f->outcome, sizeof f->outcome, r->outcome, "report.outcome",
                                 err)) != 0)
             return rc;
+        if (r->has_record)
+            f->record = r->record.data, f->record_len = r->record.len;
         if (r->has_code)
             return text_to_fixed(f->code, sizeof f->code, r->code, "report.code", err);
         return 0;

@@ -639,6 +639,61 @@ static void test_nack_reports_to_sender_and_empties_the_mailbox(void **state)
     cf_wire_frame_fini(&a);
 }
 
+/* Acknowledges a delivery report as `who`: signed over the report's record. */
+static void ack_report(void *sock, const struct cf_keys *who, const struct cf_frame *r)
+{
+    struct cf_frame ack = {
+        .kind = CF_FRAME_ACK, .leaf_index = r->report_leaf, .has_message_id = true};
+    uint8_t hash[CF_HASH_LEN];
+    memcpy(ack.message_id, r->message_id, CF_MESSAGE_ID_LEN);
+    cf_envelope_hash(r->record, r->record_len, hash);
+    assert_int_equal(cf_envelope_ack_sign(r->message_id, hash, CF_ACK_OK, who, ack.signature), 0);
+    net_send(sock, &ack);
+}
+
+/* A delivery report waits in the sender's mailbox while it is offline, holds
+ * the recipient's own signed answer, and is gone once acknowledged. */
+static void test_delivery_report_waits_for_an_offline_sender(void **state)
+{
+    struct net *n = *state;
+    void *police = online(n, "police-a");
+    struct cf_header h;
+    struct cf_frame a, d, r;
+    refer(n, police, &h, &a);
+    net_close(n, police);
+    void *csc = online(n, "la-csc");
+    expect_deliver(csc, a.leaf_index, &d);
+    net_ack(csc, keys(n, "la-csc"), &d);
+    uint64_t depth;
+    police = online_depth(n, "police-a", &depth);
+    assert_int_equal(depth, 1);
+    net_expect(police, CF_FRAME_REPORT, &r, 10000);
+    assert_int_equal(r.leaf_index, a.leaf_index);
+    assert_string_equal(r.recipient, "la-csc");
+    assert_string_equal(r.outcome, "delivered");
+    /* The report's record is la-csc's answer, signed over the referral. */
+    struct cf_record rec;
+    assert_int_equal(cf_wire_record_decode(r.record, r.record_len, &rec, NULL), 0);
+    assert_int_equal(rec.event, CF_EVENT_DELIVERED);
+    assert_int_equal(rec.index, r.report_leaf);
+    uint8_t env_hash[CF_HASH_LEN];
+    cf_envelope_hash(d.envelope, d.envelope_len, env_hash);
+    assert_memory_equal(rec.envelope_hash, env_hash, CF_HASH_LEN);
+    assert_int_equal(cf_envelope_ack_verify(h.message_id, rec.envelope_hash, CF_ACK_OK,
+                                            rec.ack_signature, keys(n, "la-csc")->sign_pk),
+                     0);
+    cf_wire_record_fini(&rec);
+    ack_report(police, keys(n, "police-a"), &r);
+    cf_wire_frame_fini(&r);
+    struct cf_status st;
+    net_status(police, &st); /* a round trip: the broker has read the ack */
+    net_close(n, police);
+    police = online_depth(n, "police-a", &depth);
+    assert_int_equal(depth, 0);
+    cf_wire_frame_fini(&d);
+    cf_wire_frame_fini(&a);
+}
+
 static void test_hello_redelivers_under_the_credit_window(void **state)
 {
     struct net *n = *state;
@@ -818,6 +873,7 @@ int main(void)
         TEST(test_duty_team_gets_a_signed_new_referral_notice),
         TEST(test_directory_request_serves_the_signed_files),
         TEST(test_nack_reports_to_sender_and_empties_the_mailbox),
+        TEST(test_delivery_report_waits_for_an_offline_sender),
         TEST_WITH(test_hello_redelivers_under_the_credit_window, credit_5),
         TEST_WITH(test_refuses_a_bad_bundle, not_started),
         TEST(test_startup_check_refuses_a_damaged_last_record),

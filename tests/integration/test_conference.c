@@ -127,8 +127,8 @@ static void route(struct t *t, struct cf_header *h)
     struct cf_error err = {0};
     cf_case_route_ctx(t->c.case_id[0] && h->type != CF_TYPE_REFERRAL ? &t->c : NULL, h, &parties,
                       &ctx);
-    if (cf_policy_recipients(t->dir->policy, t->dir, &ctx, h->recipients, &h->n_recipients,
-                             &err) != 0)
+    if (cf_policy_recipients(t->dir->policy, t->dir, &ctx, h->recipients, &h->n_recipients, &err) !=
+        0)
         fail_msg("route: %s", err.text);
 }
 
@@ -141,14 +141,14 @@ static void seal(struct t *t, const struct cf_header *h, uint8_t **env, size_t *
     for (size_t i = 0; i < h->n_recipients; i++)
         memcpy(pks[i], cf_directory_find(t->dir, h->recipients[i])->box_pk, CF_BOX_PK);
     struct cf_error err = {0};
-    const char *liaison = strcmp(h->jurisdiction, "scotland") == 0 ? "home-office-sc"
-                                                                   : "home-office-ew";
+    const char *liaison =
+        strcmp(h->jurisdiction, "scotland") == 0 ? "home-office-sc" : "home-office-ew";
     struct cf_envelope_return ret = {(const uint8_t *)nrm, sizeof nrm, liaison,
                                      cf_directory_find(t->dir, liaison)->box_pk};
-    int rc = cf_envelope_seal_with_return(
-        h, (const uint8_t *)payload, sizeof payload, (const uint8_t(*)[CF_BOX_PK])pks,
-        h->type == CF_TYPE_DETERMINATION_PROPOSED ? &ret : NULL,
-        net_agency(&t->n, h->sender)->keys, env, len, &err);
+    int rc = cf_envelope_seal_with_return(h, (const uint8_t *)payload, sizeof payload,
+                                          (const uint8_t(*)[CF_BOX_PK])pks,
+                                          h->type == CF_TYPE_DETERMINATION_PROPOSED ? &ret : NULL,
+                                          net_agency(&t->n, h->sender)->keys, env, len, &err);
     if (rc != 0)
         fail_msg("seal: %s", err.text);
 }
@@ -216,8 +216,8 @@ static void rejected(struct t *t, struct cf_header *h, int code, const char *say
         route(t, h);
     int rc = send_msg(t, h, reason, sizeof reason, NULL);
     if (rc != code)
-        fail_msg("a %s from %s: expected %s, got %s (%s)", cf_header_type_name(h->type),
-                 h->sender, cf_error_name(code), rc ? cf_error_name(rc) : "Accepted", reason);
+        fail_msg("a %s from %s: expected %s, got %s (%s)", cf_header_type_name(h->type), h->sender,
+                 cf_error_name(code), rc ? cf_error_name(rc) : "Accepted", reason);
     if (says && !strstr(reason, says))
         fail_msg("the reason \"%s\" does not say \"%s\"", reason, says);
 }
@@ -261,11 +261,8 @@ static void convene_header(struct t *t, const char *chair, struct cf_header *h)
     bool scot = strcmp(t->c.jurisdiction, "scotland") == 0;
     header(t, CF_TYPE_CONFERENCE_CONVENED, t->c.owner, h);
     const struct cf_member m[] = {
-        {"", CF_STANDING_VOTING},
-        {"", CF_STANDING_VOTING},
-        {"", CF_STANDING_VOTING},
-        {"", CF_STANDING_REQUIRED},
-        {"", CF_STANDING_ADVISORY},
+        {"", CF_STANDING_VOTING},   {"", CF_STANDING_VOTING},   {"", CF_STANDING_VOTING},
+        {"", CF_STANDING_REQUIRED}, {"", CF_STANDING_ADVISORY},
     };
     const char *ids[] = {t->c.owner, scot ? "police-s" : "police-a", scot ? "health-s" : "health-x",
                          scot ? "guardian-s" : "guardian-x",
@@ -317,9 +314,8 @@ static void vote_header(struct t *t, const char *voter, bool approve, const char
     struct cf_vote_subject s = {.case_id = subject_case, .decision = d};
     memcpy(s.proposal_id, ph.message_id, CF_MESSAGE_ID_LEN);
     cf_envelope_digests(&env, &s.proposal);
-    assert_int_equal(cf_envelope_vote_sign(&s, approve, net_agency(&t->n, voter)->keys,
-                                           h->vote.signature),
-                     0);
+    assert_int_equal(
+        cf_envelope_vote_sign(&s, approve, net_agency(&t->n, voter)->keys, h->vote.signature), 0);
     cf_envelope_fini(&env);
 }
 
@@ -343,9 +339,9 @@ static void expect_notice(struct t *t, const char *id, const char *kind, struct 
         bool match = f.notice && cf_wire_notice_decode(f.notice, f.notice_len, &n, NULL) == 0 &&
                      strcmp(n.kind, kind) == 0 && strcmp(n.case_id, t->c.case_id) == 0;
         if (match) {
-            assert_int_equal(cf_notice_verify(f.notice, f.notice_len, f.notice_signature,
-                                              t->n.broker->sign_pk),
-                             0);
+            assert_int_equal(
+                cf_notice_verify(f.notice, f.notice_len, f.notice_signature, t->n.broker->sign_pk),
+                0);
             if (out)
                 *out = n;
         }
@@ -467,21 +463,20 @@ static void test_full_case_in_england(void **state)
     assert_null(f.envelope);
     assert_int_equal(cf_wire_determination_decode(f.determination, f.determination_len, &d, NULL),
                      0);
-    assert_int_equal(cf_determination_verify(&d, f.determination_signature,
-                                             t->n.broker->sign_pk, t->dir, &rec, &ph, &err),
+    assert_int_equal(cf_determination_verify(&d, f.determination_signature, t->n.broker->sign_pk,
+                                             t->dir, &rec, &ph, &err),
                      0);
     uint8_t *nrm;
     size_t nrm_len;
-    assert_int_equal(cf_determination_open_return(&d, &rec, net_agency(&t->n, "home-office-ew")
-                                                                ->keys,
-                                                  &nrm, &nrm_len),
+    assert_int_equal(cf_determination_open_return(
+                         &d, &rec, net_agency(&t->n, "home-office-ew")->keys, &nrm, &nrm_len),
                      0);
     assert_string_equal((const char *)nrm, "test payload: the NRM return");
     free(nrm);
     /* Nobody else can open it. */
-    assert_int_equal(cf_determination_open_return(&d, &rec, net_agency(&t->n, "la-csc")->keys,
-                                                  &nrm, &nrm_len),
-                     CF_ENOTRECIPIENT);
+    assert_int_equal(
+        cf_determination_open_return(&d, &rec, net_agency(&t->n, "la-csc")->keys, &nrm, &nrm_len),
+        CF_ENOTRECIPIENT);
     cf_wire_record_fini(&rec);
     cf_wire_determination_fini(&d);
     cf_wire_frame_fini(&f);

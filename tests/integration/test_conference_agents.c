@@ -29,15 +29,15 @@ struct nation {
     const char *police, *csc, *duty, *health, *guardian, *liaison;
 };
 
-static const struct nation england = {"england-wales", "E09000033", "strategy_record",
-                                      "police-a",      "la-csc",    "la-duty",
+static const struct nation england = {"england-wales", "E09000033",  "strategy_record",
+                                      "police-a",      "la-csc",     "la-duty",
                                       "health-x",      "guardian-x", "home-office-ew"};
-static const struct nation scotland = {"scotland",       "S12000036",  "ird_record",
-                                       "police-s",       "la-s-csc",   "la-s-duty",
-                                       "health-s",       "guardian-s", "home-office-sc"};
+static const struct nation scotland = {"scotland", "S12000036",  "ird_record",
+                                       "police-s", "la-s-csc",   "la-s-duty",
+                                       "health-s", "guardian-s", "home-office-sc"};
 static const struct nation northern_ireland = {
-    "northern-ireland", "N09000003", "strategy_record", "psni",          "hsct-belfast-csc",
-    "hsct-belfast-duty", "health-ni", "guardian-igs",   "home-office-ni"};
+    "northern-ireland",  "N09000003", "strategy_record", "psni",          "hsct-belfast-csc",
+    "hsct-belfast-duty", "health-ni", "guardian-igs",    "home-office-ni"};
 
 static const char *const FOR_ALL[] = {"police", "csc", "duty", "health", "guardian", "liaison"};
 
@@ -177,8 +177,7 @@ static void whole_case(struct net *n, const struct nation *w)
     const char *refer[] = {"refer", path, NULL};
     json_t *receipt = cli_json(n, w->police, refer);
     char case_id[64];
-    snprintf(case_id, sizeof case_id, "%s",
-             json_string_value(json_object_get(receipt, "case_id")));
+    snprintf(case_id, sizeof case_id, "%s", json_string_value(json_object_get(receipt, "case_id")));
     json_decref(receipt);
 
     wait_for(n, w->csc, case_id, "referral", NULL);
@@ -293,16 +292,16 @@ static void test_vote_needs_the_proposal(void **state)
     const char *refer[] = {"refer", path, NULL};
     json_t *receipt = cli_json(n, "police-a", refer);
     const char *case_id = json_string_value(json_object_get(receipt, "case_id"));
-    write_doc(n, "vote.json", "{\"proposal_id\": \"00112233445566778899aabbccddeeff\","
-                              " \"approve\": true}",
+    write_doc(n, "vote.json",
+              "{\"proposal_id\": \"00112233445566778899aabbccddeeff\","
+              " \"approve\": true}",
               path, sizeof path);
     const char *vote[] = {"send", "vote", "--case", case_id, path, NULL};
     int rc = net_cli(n, "police-a", vote, out, sizeof out, err_text, sizeof err_text);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(err_text, "proposal_id"));
     /* A case this agency has never seen. */
-    const char *unknown[] = {"send", "vote", "--case", "cf-aaaaaaaaaaaaaaaaaaaaaaaaaa", path,
-                             NULL};
+    const char *unknown[] = {"send", "vote", "--case", "cf-aaaaaaaaaaaaaaaaaaaaaaaaaa", path, NULL};
     rc = net_cli(n, "police-a", unknown, out, sizeof out, err_text, sizeof err_text);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(err_text, "has seen no message"));
@@ -316,8 +315,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_prestate_setup_teardown(test_england_and_wales, setup, teardown,
                                                  (void *)&england),
-        cmocka_unit_test_prestate_setup_teardown(test_scotland, setup, teardown,
-                                                 (void *)&scotland),
+        cmocka_unit_test_prestate_setup_teardown(test_scotland, setup, teardown, (void *)&scotland),
         cmocka_unit_test_prestate_setup_teardown(test_northern_ireland, setup, teardown,
                                                  (void *)&northern_ireland),
         cmocka_unit_test_prestate_setup_teardown(test_vote_needs_the_proposal, setup, teardown,
