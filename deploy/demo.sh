@@ -1,10 +1,12 @@
 #!/bin/sh
 # The demo: a whole ChildFirst network on this machine, from nothing to a
-# verified audit log. It installs what is missing, builds, makes keys, an
-# authority and a signed directory in a scratch folder, starts a broker and
-# five agencies' agents on 127.0.0.1, sends the example referral through the
-# police spool folder, shows it decrypted at the local authority and the duty
-# team's notice, verifies the log, and stops everything it started.
+# signed determination and a verified audit log. It installs what is missing,
+# builds, makes keys, an authority and a signed directory in a scratch folder,
+# starts a broker and seven agencies' agents on 127.0.0.1, sends the example
+# referral through the police spool folder, shows it decrypted at the local
+# authority and the duty team's notice, takes the case through the
+# conference to a sealed determination (the Home Office liaison gets only its
+# NRM return), verifies the log, and stops everything it started.
 #   sh deploy/demo.sh            scratch folder under /tmp, removed at the end
 #   sh deploy/demo.sh --keep     keep the scratch folder to look around
 set -eu
@@ -42,7 +44,9 @@ broker_curve=$(sed -n 's/^curve_key = //p' broker.pub)
 agencies="police-met:first_responder police:E09000033
 la-e09000033-csc:children_services:E09000033
 la-e09000033-duty:duty_team:E09000033
+health-nwl:health:E09000033
 guardian-ictg:guardian:E09000033
+home-office-liaison:home_office:
 auditor-ncs:auditor:"
 : > agencies.ini
 echo "$agencies" | while IFS=: read -r id roles areas; do
@@ -97,7 +101,8 @@ control = $net/$id/agent.sock
 spool_scan_ms = 100
 EOF
 done
-for id in police-met la-e09000033-csc la-e09000033-duty guardian-ictg auditor-ncs; do
+for id in police-met la-e09000033-csc la-e09000033-duty health-nwl guardian-ictg \
+  home-office-liaison auditor-ncs; do
   $bin/childfirst-agent -c "$id/agent.ini" 2> "$id/agent.log" &
   pids="$pids $!"
 done
@@ -131,10 +136,47 @@ echo "duty team notice ($(ls la-e09000033-duty/spool/inbox/cf-*/*-notice.json)):
 cat la-e09000033-duty/spool/inbox/cf-*/*-notice.json; echo
 unset CHILDFIRST_CONFIG
 
-say "6. Stop everything, then verify the audit log from the broker key alone"
+say "6. The conference decides: acknowledgement, strategy discussion, conference, votes"
+case_id=$(basename "$(dirname "$(ls la-e09000033-csc/spool/inbox/cf-*/*-referral.json)")")
+ex="$top/deploy/examples"
+send() { # AGENCY TYPE FILE: send a case message and show the broker's answer
+  printf '%s sends %s: ' "$1" "$2"
+  $cf send "$2" --case "$case_id" "$3" -c "$net/$1/agent.ini" | sed -n 's/.*"status": *"\(.*\)".*/\1/p'
+}
+send la-e09000033-csc acknowledgement "$ex/acknowledgement.json"
+send la-e09000033-csc strategy_record "$ex/strategy_record.json"
+send la-e09000033-csc conference_convened "$ex/conference_convened.json"
+wait_for "police-met/spool/inbox/$case_id/*-conference_convened.json" 20
+send police-met contribution "$ex/contribution.json"
+send la-e09000033-csc determination_proposed "$ex/determination_proposed.json"
+for voter in la-e09000033-csc police-met health-nwl; do
+  wait_for "$voter/spool/inbox/$case_id/*-determination_proposed.json" 20
+  proposal=$(sed -n 's/^ *"message_id": *"\([0-9a-f]*\)".*/\1/p' \
+    "$voter"/spool/inbox/"$case_id"/*-determination_proposed.json | head -1)
+  sed "s/\"proposal_id\": *\"[0-9a-f]*\"/\"proposal_id\": \"$proposal\"/" "$ex/vote.json" > "$voter/vote.json"
+  send "$voter" vote "$voter/vote.json"
+done
+
+say "7. The sealed determination: every voting agency signed it, the broker countersigned it"
+wait_for "la-e09000033-duty/spool/inbox/$case_id/*-determination.json" 20
+echo "at the duty team (a final reader: the whole decision, the child's views included):"
+sed -n '/"decision"\|"voter"\|"vote"\|"child_participated"\|"outcome"/p' \
+  la-e09000033-duty/spool/inbox/"$case_id"/*-determination.json
+wait_for "home-office-liaison/spool/inbox/$case_id/*-determination.json" 20
+echo
+echo "at the Home Office liaison (informed, not deciding: the NRM return alone):"
+sed -n '/"nrm_return"/,/}/p' home-office-liaison/spool/inbox/"$case_id"/*-determination.json
+echo
+echo "the LA's view of the case (childfirst case):"
+$cf case "$case_id" -c "$net/la-e09000033-csc/agent.ini"
+
+say "8. The duty team's notices: new referral, conference, determination"
+$cf inbox --case "$case_id" -c "$net/la-e09000033-duty/agent.ini"
+
+say "9. Stop everything, then verify the audit log from the broker key alone"
 for p in $pids; do kill "$p"; done
 for p in $pids; do wait "$p" || true; done
 pids=""
 $cf audit verify "$net/broker" --broker-key "$broker_sign"
 
-say "7. Done: every process this demo started has stopped"
+say "10. Done: every process this demo started has stopped"
