@@ -280,6 +280,20 @@ static int render(struct agent *a, const struct cf_frame *f, const struct delive
             json_object_set_new(doc, "referring_agency", json_string(n->referring_agency));
         if (doc && n->has_about_leaf)
             json_object_set_new(doc, "about_leaf", json_integer((json_int_t)n->about_leaf));
+        if (doc && n->deadline[0])
+            json_object_set_new(doc, "deadline", json_string(n->deadline));
+        if (doc && n->has_due)
+            json_object_set_new(doc, "due", agent_text_time_json(n->due));
+        if (doc && n->state[0])
+            json_object_set_new(doc, "state", json_string(n->state));
+        if (doc && n->code[0])
+            json_object_set_new(doc, "code", json_string(n->code));
+        if (doc && n->n_outstanding > 0) {
+            json_t *list = json_array();
+            for (size_t i = 0; list && i < n->n_outstanding; i++)
+                json_array_append_new(list, json_string(n->outstanding[i]));
+            json_object_set_new(doc, "outstanding", list);
+        }
         *out = doc;
         return doc ? 0 : cf_error_set(err, CF_ENOMEM, "out of memory");
     }
