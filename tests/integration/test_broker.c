@@ -344,6 +344,70 @@ static void test_sigkill_after_accepted_delivers_exactly_once(void **state)
     free(env);
 }
 
+/* The broker dies with a delivery in flight (sent, not yet acknowledged):
+ * after the restart the recipient gets it again, once, and then never. */
+static void test_sigkill_with_a_delivery_in_flight(void **state)
+{
+    struct net *n = *state;
+    void *police = online(n, "police-a");
+    void *csc = online(n, "la-csc");
+    struct cf_header h;
+    struct cf_frame a, d, again;
+    refer(n, police, &h, &a);
+    expect_deliver(csc, a.leaf_index, &d); /* in flight: not acknowledged */
+    net_broker_kill(n);
+    net_broker_start(n);
+    uint64_t depth;
+    csc = online_depth(n, "la-csc", &depth);
+    assert_int_equal(depth, 1);
+    expect_deliver(csc, a.leaf_index, &again);
+    assert_int_equal(again.envelope_len, d.envelope_len);
+    assert_memory_equal(again.envelope, d.envelope, d.envelope_len);
+    net_ack(csc, keys(n, "la-csc"), &again);
+    expect_no_deliver(csc, QUIET_MS);
+    net_close(n, csc);
+    csc = online_depth(n, "la-csc", &depth);
+    assert_int_equal(depth, 0);
+    expect_no_deliver(csc, QUIET_MS);
+    cf_wire_frame_fini(&again);
+    cf_wire_frame_fini(&d);
+    cf_wire_frame_fini(&a);
+}
+
+/* Each directory version the broker loads becomes a config leaf, once. */
+static void test_new_directory_version_is_logged(void **state)
+{
+    struct net *n = *state;
+    net_broker_stop(n);
+    uint64_t before = net_log_size(n);
+    net_broker_start(n); /* the same directory: nothing new to log */
+    net_broker_stop(n);
+    assert_int_equal(net_log_size(n), before);
+    net_rekey(n, "health-x");
+    net_sign_directory(n, 2);
+    net_broker_start(n);
+    net_broker_stop(n);
+    uint64_t size = net_log_size(n);
+    assert_int_equal(size, before + 1);
+    uint8_t *bytes;
+    size_t len;
+    struct cf_record r;
+    net_log_record(n, size - 1, &bytes, &len);
+    assert_int_equal(cf_wire_record_decode(bytes, len, &r, NULL), 0);
+    assert_int_equal(r.event, CF_EVENT_CONFIG);
+    char path[600];
+    uint8_t *sig;
+    size_t sig_len;
+    snprintf(path, sizeof path, "%s/agencies.ini.sig", n->dir);
+    assert_int_equal(cf_file_read(path, 1u << 16, &sig, &sig_len, NULL), 0);
+    assert_int_equal(r.sig_len, sig_len);
+    assert_memory_equal(r.sig, sig, sig_len); /* the new version's signature */
+    free(sig);
+    cf_wire_record_fini(&r);
+    free(bytes);
+    net_broker_start(n);
+}
+
 static void test_same_message_twice_is_one_leaf(void **state)
 {
     struct net *n = *state;
@@ -860,6 +924,8 @@ int main(void)
         TEST(test_accepted_and_delivered),
         TEST(test_offline_recipient_gets_it_after_hello),
         TEST(test_sigkill_after_accepted_delivers_exactly_once),
+        TEST(test_sigkill_with_a_delivery_in_flight),
+        TEST(test_new_directory_version_is_logged),
         TEST(test_same_message_twice_is_one_leaf),
         TEST(test_same_id_different_bytes_is_duplicate),
         TEST(test_stranger_key_fails_the_handshake),
