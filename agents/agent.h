@@ -94,6 +94,7 @@ struct agent {
     uint64_t hook_seq;     /* the next hook queue key */
     uint64_t hook_running; /* the running hook's queue key */
     uint64_t hook_started; /* ms */
+    struct agent_events *events; /* the live feed (agent_events.c) */
 };
 
 /* ---- The core (agent_link.c, agent_outbox.c) ---- */
@@ -205,6 +206,27 @@ void agent_fault_point(const char *name);
  * asks for them on every Welcome and Accepted, and the control socket's
  * status command asks and waits (up to STATUS_WAIT_MS) for fresh ones. */
 json_t *agent_status(struct agent *a);
+
+/* ---- The live feed (agent_events.c) ---- */
+
+struct agent_events;
+
+/* Adds what was just kept to the feed: a summary of header facts (the
+ * inbox's fields: leaf_index, received_at, case_id, type, kind, sender,
+ * message_id, urgency, immediate_risk, deadline, due), never a payload.
+ * Copied; the feed numbers it with "seq". */
+void agent_events_push(struct agent *a, const json_t *summary);
+
+/* The events numbered `seq` onwards, at most `max`, as a JSON array (caller
+ * owns it; json_decref); *next is the sequence to ask from next time, and
+ * *missed counts the events that fell out of the ring before being read. */
+json_t *agent_events_since(struct agent *a, uint64_t seq, size_t max, uint64_t *next,
+                           uint64_t *missed);
+
+/* The sequence number the next event will get: a new reader starts here. */
+uint64_t agent_events_next(const struct agent *a);
+
+void agent_events_close(struct agent *a);
 
 /* ---- Control socket (agent_control.c) ---- */
 

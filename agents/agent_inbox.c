@@ -374,6 +374,24 @@ static int same_as_kept(struct agent *a, const MDB_val *kept, const struct cf_fr
     return rc;
 }
 
+/* The live feed's line for a kept document: its header facts, no payload. */
+static void push_event(struct agent *a, const json_t *doc)
+{
+    static const char *const keys[] = {"leaf_index", "type",       "kind",     "case_id",
+                                       "sender",     "message_id", "urgency",  "immediate_risk",
+                                       "deadline",   "due",        "decision", "state"};
+    json_t *e = json_object();
+    for (size_t i = 0; e && i < sizeof keys / sizeof keys[0]; i++) {
+        json_t *v = json_object_get(doc, keys[i]);
+        if (v)
+            json_object_set(e, keys[i], v);
+    }
+    json_t *at = json_object_get(doc, "accepted_at");
+    json_object_set(e, "received_at", at ? at : json_object_get(doc, "created_at"));
+    agent_events_push(a, e);
+    json_decref(e);
+}
+
 /* Keeps a checked delivery: inbox, id index, hook queue and checkpoint in one
  * commit. A repeat (a leaf already kept) stores only the checkpoint: the broker
  * counts it as shown, so the next delivery's proof starts from it. */
@@ -473,6 +491,8 @@ void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
     if (rc == 0 && (rc = agent_spool_inbox(a, f->leaf_index, doc, &err)) != 0)
         cf_log_error("SPOOL-WRITE-FAILED", "leaf=%" PRIu64 " reason=\"%s\"", f->leaf_index,
                      err.text); /* no ack: it comes again, and the file is written then */
+    if (rc == 0 && !repeat)
+        push_event(a, doc);
     json_decref(doc);
     if (rc != 0) {
         delivery_fini(&d);
@@ -560,9 +580,10 @@ void agent_inbox_spool_local(struct agent *a)
             uint64_t key = cf_store_get_u64(k.mv_data);
             json_t *doc = local_doc(&v);
             struct cf_error err = {0};
-            if (doc && agent_spool_inbox(a, key, doc, &err) == 0)
+            if (doc && agent_spool_inbox(a, key, doc, &err) == 0) {
                 written[n++] = key;
-            else
+                push_event(a, doc);
+            } else
                 cf_log_error("NOTICE-WRITE-FAILED", "notice=%" PRIu64 " reason=\"%s\"",
                              key - AGENT_LOCAL_NOTICE, doc ? err.text : "unreadable");
             json_decref(doc);

@@ -170,6 +170,7 @@ out:
         fprintf(stderr, "childfirst-agent: %s\n", err.text);
     }
     agent_control_close(a);
+    agent_events_close(a);
     agent_link_close(a);
     if (a->zmq)
         zmq_ctx_term(a->zmq);
