@@ -383,21 +383,39 @@ void agent_outbox_resend(struct agent *a)
 }
 
 /* The receipt JSON of DESIGN.md section 9, from a stored Accepted frame. */
+/* A receipt that proves itself (README, "Receipts"): besides DESIGN.md
+ * section 9's fields, the leaf's record (base64) and its inclusion proof
+ * (hex), so `childfirst audit prove` can check it with the broker's key
+ * alone. */
 static json_t *receipt(const uint8_t *frame, size_t len)
 {
     struct cf_frame f;
     struct cf_record rec;
     struct cf_header h;
     json_t *doc = NULL;
+    memset(&rec, 0, sizeof rec);
     if (cf_wire_frame_decode(frame, len, &f, NULL) == 0 &&
-        cf_wire_record_decode(f.record, f.record_len, &rec, NULL) == 0) {
-        if (cf_wire_header_decode(rec.header, rec.header_len, &h, NULL) == 0)
-            doc = json_pack("{s:o, s:s, s:I, s:s#, s:s}", "message_id",
+        cf_wire_record_decode(f.record, f.record_len, &rec, NULL) == 0 &&
+        cf_wire_header_decode(rec.header, rec.header_len, &h, NULL) == 0) {
+        size_t b64_len = sodium_base64_encoded_len(f.record_len, sodium_base64_VARIANT_ORIGINAL);
+        char *b64 = malloc(b64_len);
+        json_t *proof = json_array();
+        for (size_t i = 0; proof && i < f.n_proof; i++)
+            json_array_append_new(proof, agent_text_hex(f.proof[i], CF_MERKLE_HASH));
+        if (b64) {
+            sodium_bin2base64(b64, b64_len, f.record, f.record_len,
+                              sodium_base64_VARIANT_ORIGINAL);
+            doc = json_pack("{s:o, s:s, s:I, s:s#, s:s, s:s, s:o}", "message_id",
                             agent_text_hex(f.message_id, CF_MESSAGE_ID_LEN), "case_id", h.case_id,
                             "leaf_index", (json_int_t)f.leaf_index, "checkpoint", f.checkpoint,
-                            (int)f.checkpoint_len, "status", "accepted");
-        cf_wire_record_fini(&rec);
+                            (int)f.checkpoint_len, "status", "accepted", "record", b64,
+                            "inclusion_proof", proof);
+        } else {
+            json_decref(proof);
+        }
+        free(b64);
     }
+    cf_wire_record_fini(&rec);
     cf_wire_frame_fini(&f);
     return doc;
 }
