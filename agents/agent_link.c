@@ -14,6 +14,7 @@
 #include <zmq.h>
 
 #include "agent_link.h"
+#include "curve_client.h"
 #include "agent_store.h"
 #include "childfirst/log.h"
 #include "childfirst/store.h"
@@ -24,21 +25,10 @@ static const char monitor_endpoint[] = "inproc://childfirst-agent-monitor";
 
 int agent_link_open(struct agent *a, struct cf_error *err)
 {
-    a->dealer = zmq_socket(a->zmq, ZMQ_DEALER);
-    if (!a->dealer)
-        return cf_error_set(err, CF_ECONFIG, "cannot make a DEALER socket");
-    int zero = 0, hb = (int)a->cfg.heartbeat_ms, hb_timeout = 3 * hb, ivl_max = 10000;
-    int64_t maxmsg = CF_MAX_TRANSPORT;
-    if (zmq_setsockopt(a->dealer, ZMQ_CURVE_SERVERKEY, a->broker_curve_pk, CF_CURVE_KEY) != 0 ||
-        zmq_setsockopt(a->dealer, ZMQ_CURVE_PUBLICKEY, a->keys->curve_pk, CF_CURVE_KEY) != 0 ||
-        zmq_setsockopt(a->dealer, ZMQ_CURVE_SECRETKEY, a->keys->curve_sk, CF_CURVE_KEY) != 0 ||
-        zmq_setsockopt(a->dealer, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
-        zmq_setsockopt(a->dealer, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
-        zmq_setsockopt(a->dealer, ZMQ_HEARTBEAT_IVL, &hb, sizeof hb) != 0 ||
-        zmq_setsockopt(a->dealer, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout) != 0 ||
-        zmq_setsockopt(a->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) != 0)
-        return cf_error_set(err, CF_ECONFIG, "cannot set the DEALER's options: %s",
-                            zmq_strerror(zmq_errno()));
+    int rc = cf_curve_client_new(a->zmq, a->keys, a->broker_curve_pk,
+                                 (unsigned)a->cfg.heartbeat_ms, &a->dealer, err);
+    if (rc != 0)
+        return rc;
     if (zmq_socket_monitor(a->dealer, monitor_endpoint,
                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |

@@ -9,6 +9,8 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 int cli_keygen(int argc, char **argv);
 int cli_directory(int argc, char **argv);
 int cli_audit(int argc, char **argv);
+/* `childfirst audit follow` (cli_follow.c). */
+int cli_audit_follow(int argc, char **argv);
 
 /* Commands that talk to the local agent (cli_agent.c). */
 int cli_refer(int argc, char **argv);

@@ -498,6 +498,8 @@ static int verify(const char *dir, const uint8_t pk[CF_SIGN_PK])
 
 int cli_audit(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "follow") == 0)
+        return cli_audit_follow(argc - 1, argv + 1);
     static const struct option opts[] = {{"broker-key", required_argument, NULL, 'k'},
                                          {"broker-key-file", required_argument, NULL, 'f'},
                                          {"help", no_argument, NULL, 'h'},

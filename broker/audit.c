@@ -73,6 +73,59 @@ int cf_audit_consistency(struct broker *b, MDB_txn *txn, uint64_t from, uint64_t
     return cf_merkle_consistency_proof(&ms, from, size, f->proof, &f->n_proof);
 }
 
+int cf_audit_records(struct broker *b, MDB_txn *txn, uint64_t from, uint64_t held,
+                     struct cf_frame *f)
+{
+    f->kind = CF_FRAME_AUDIT_RECORDS;
+    f->from_index = from;
+    f->tree_size = b->size;
+    f->n_records = 0;
+    if (from > b->size)
+        return CF_ERANGE;
+    /* Caught up, the follower still gets the newest checkpoint: a log forked
+     * at the same size shows there as another root. */
+    uint64_t end = b->size - from > CF_MAX_AUDIT_RECORDS ? from + CF_MAX_AUDIT_RECORDS : b->size;
+    uint64_t at;
+    MDB_val note;
+    int rc = cf_store_checkpoint_at_most(&b->store, txn, end, &at, &note);
+    if (rc != 0 && rc != CF_ENOTFOUND)
+        return rc;
+    if (rc == 0 && (at > from || (at == from && from == b->size && from > 0))) {
+        /* End the batch at the checkpoint, so the follower can check its root. */
+        end = at;
+        f->checkpoint = note.mv_data;
+        f->checkpoint_len = note.mv_size;
+        struct cf_frame proof = {.kind = CF_FRAME_NONE};
+        if (held > 0 && held <= at && (rc = cf_audit_consistency(b, txn, held, at, &proof)) != 0)
+            return rc;
+        f->consistency_from = held;
+        f->n_consistency = proof.n_proof;
+        memcpy(f->consistency, proof.proof, proof.n_proof * CF_MERKLE_HASH);
+    }
+    size_t bytes = 0;
+    for (uint64_t i = from; i < end; i++) {
+        MDB_val v, e = {0, NULL};
+        if ((rc = cf_store_record(&b->store, txn, i, &v)) != 0)
+            return rc;
+        if ((rc = cf_store_envelope(&b->store, txn, i, &e)) != 0 && rc != CF_ENOTFOUND)
+            return rc;
+        if (f->n_records > 0 && bytes + v.mv_size + e.mv_size > CF_MAX_AUDIT_BYTES) {
+            /* Full: the rest comes in the next answer, the checkpoint with its end. */
+            f->checkpoint = NULL;
+            f->checkpoint_len = 0;
+            f->n_consistency = 0;
+            f->consistency_from = 0;
+            break;
+        }
+        bytes += v.mv_size + e.mv_size;
+        f->records[f->n_records] = v.mv_data;
+        f->record_lens[f->n_records] = v.mv_size;
+        f->envelopes[f->n_records] = e.mv_data;
+        f->envelope_lens[f->n_records++] = e.mv_size;
+    }
+    return 0;
+}
+
 /* The newest checkpoint must be ours, for exactly the stored tree, with the
  * root the stored nodes give; the newest leaves must hash to their nodes. */
 static int check_tail(struct broker *b, MDB_txn *txn, struct cf_error *err)

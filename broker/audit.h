@@ -27,6 +27,13 @@ CF_WUR int cf_audit_inclusion(struct broker *b, MDB_txn *txn, uint64_t index, ui
 CF_WUR int cf_audit_consistency(struct broker *b, MDB_txn *txn, uint64_t from, uint64_t size,
                                 struct cf_frame *f);
 
+/* The answer to an AuditFollow from `from`, for a follower that holds the
+ * checkpoint of `held` (0: none): up to CF_MAX_AUDIT_RECORDS records, and
+ * when they end at a checkpointed size, that checkpoint with the proof that
+ * it extends `held`. Borrows from `txn`: send before it ends. */
+CF_WUR int cf_audit_records(struct broker *b, MDB_txn *txn, uint64_t from, uint64_t held,
+                            struct cf_frame *f);
+
 /* Opens the log for the broker: checks the stored origin and broker key, then
  * the newest leaves and root against the newest checkpoint, and appends a
  * config leaf if the directory differs from the last one logged. Refuses to

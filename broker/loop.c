@@ -193,6 +193,97 @@ static void reject_now(struct item *it, int code, const char *reason)
     snprintf(it->reason, sizeof it->reason, "%s", reason);
 }
 
+static void refuse(struct broker *b, const uint8_t *routing, size_t len, int code,
+                   const char *reason)
+{
+    struct cf_frame r = {.kind = CF_FRAME_REJECTED};
+    snprintf(r.code, sizeof r.code, "%s", cf_error_name(code));
+    snprintf(r.reason, sizeof r.reason, "%s", reason);
+    send_to(b, routing, len, &r);
+}
+
+/* A leaf's inclusion proof against the newest checkpoint, for any agency: a
+ * receipt older than the newest tree is proven in it too. */
+static void answer_proof(struct broker *b, const uint8_t *routing, size_t len,
+                         const struct cf_frame *q)
+{
+    MDB_txn *txn;
+    struct cf_frame *f = calloc(1, sizeof *f);
+    if (!f || mdb_txn_begin(b->store.env, NULL, MDB_RDONLY, &txn) != 0) {
+        free(f);
+        refuse(b, routing, len, CF_ESTORE, "the log cannot be read now; ask again");
+        return;
+    }
+    MDB_val rec;
+    struct cf_frame consistency = {.kind = CF_FRAME_NONE};
+    int rc = q->leaf_index < b->size ? 0 : CF_ERANGE;
+    if (rc == 0)
+        rc = cf_store_record(&b->store, txn, q->leaf_index, &rec);
+    if (rc == 0)
+        rc = cf_audit_inclusion(b, txn, q->leaf_index, b->size, f);
+    if (rc == 0 && q->from_size > b->size)
+        rc = CF_ERANGE;
+    if (rc == 0)
+        rc = cf_audit_consistency(b, txn, q->from_size, b->size, &consistency);
+    if (rc == 0) {
+        f->kind = CF_FRAME_PROOF;
+        f->leaf_index = q->leaf_index;
+        f->record = rec.mv_data;
+        f->record_len = rec.mv_size;
+        f->checkpoint = b->checkpoint;
+        f->checkpoint_len = b->checkpoint_len;
+        f->consistency_from = q->from_size;
+        f->n_consistency = consistency.n_proof;
+        memcpy(f->consistency, consistency.proof, consistency.n_proof * CF_MERKLE_HASH);
+        send_to(b, routing, len, f);
+    } else {
+        char why[160];
+        snprintf(why, sizeof why,
+                 rc == CF_ERANGE
+                     ? "leaf %" PRIu64 " or size %" PRIu64 " is beyond the log's %" PRIu64
+                     : "leaf %" PRIu64 " cannot be proven now (size %" PRIu64 ", log %" PRIu64 ")",
+                 q->leaf_index, q->from_size, b->size);
+        refuse(b, routing, len, rc, why);
+    }
+    mdb_txn_abort(txn);
+    free(f);
+}
+
+/* The log for an auditor's replica; nobody else streams it. */
+static void answer_follow(struct broker *b, const char *actor, const uint8_t *routing, size_t len,
+                          const struct cf_frame *q)
+{
+    const struct cf_agency *a = cf_directory_find(b->dir, actor);
+    if (!a || !cf_policy_may_audit(b->dir->policy, a->roles)) {
+        cf_log_warn("AUDIT-FOLLOW-DENIED", "agency=%s", actor);
+        refuse(b, routing, len, CF_EROLE,
+               "only an agency with one of the policy's audit_roles may stream the log");
+        return;
+    }
+    MDB_txn *txn;
+    struct cf_frame *f = calloc(1, sizeof *f);
+    int rc = f ? cf_store_error(mdb_txn_begin(b->store.env, NULL, MDB_RDONLY, &txn)) : CF_ENOMEM;
+    if (rc == 0) {
+        if (q->from_index > b->size || q->from_size > b->size)
+            rc = CF_ERANGE;
+        else
+            rc = cf_audit_records(b, txn, q->from_index, q->from_size, f);
+        if (rc == 0)
+            send_to(b, routing, len, f);
+        mdb_txn_abort(txn);
+    }
+    if (rc != 0) {
+        char why[160];
+        snprintf(why, sizeof why,
+                 rc == CF_ERANGE ? "the log holds %" PRIu64 " leaves: a follower ahead of it "
+                                   "holds another history"
+                                 : "the log cannot be read now (%" PRIu64 " leaves); ask again",
+                 b->size);
+        refuse(b, routing, len, rc, why);
+    }
+    free(f);
+}
+
 /* Turns an authenticated frame that changes the log into an item; answers the
  * others at once. Returns true when `it` was filled. */
 static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size_t len,
@@ -258,6 +349,14 @@ static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size
         send_to(b, it->routing, it->routing_len, &r);
         break;
     }
+    case CF_FRAME_PROOF_REQUEST:
+        filled = false;
+        answer_proof(b, it->routing, it->routing_len, &f);
+        break;
+    case CF_FRAME_AUDIT_FOLLOW:
+        filled = false;
+        answer_follow(b, it->actor, it->routing, it->routing_len, &f);
+        break;
     case CF_FRAME_CASE_REQUEST: {
         filled = false;
         struct cf_frame *r = malloc(sizeof *r);

@@ -480,6 +480,8 @@ static const struct key_def policy_keys[] = {
      KEY_REQUIRED},
     {"non_delivery_report", parse_duration, POLICY_FIELD(non_delivery_report), 0, DURATION_MAX,
      KEY_REQUIRED},
+    /* Roles that may stream the log (AuditFollow): the auditors. */
+    {"audit_roles", parse_roles, POLICY_FIELD(audit_roles), 0, 0, KEY_EMPTY_OK},
     /* Roles that are told outcomes but never take part in a decision. */
     {"liaison_roles", parse_roles, POLICY_FIELD(liaison_roles), 0, 0, KEY_EMPTY_OK},
     /* Optional; DEFAULT_NEAR_PERCENT when absent. */
@@ -1247,6 +1249,11 @@ int cf_policy_nrm_reader(const struct cf_policy *p, const struct cf_directory *d
 {
     return route_select_one(p, dir, ctx, ROUTE_FIELD(nrm_return), "nrm_return",
                             "the NRM return's reader", out, err);
+}
+
+bool cf_policy_may_audit(const struct cf_policy *p, uint32_t roles)
+{
+    return (roles & p->audit_roles) != 0;
 }
 
 bool cf_policy_is_liaison(const struct cf_policy *p, uint32_t roles)

@@ -209,8 +209,31 @@ int cf_store_checkpoint(const struct cf_store *s, MDB_txn *txn, uint64_t size, M
     return get_u64(txn, s->checkpoint, size, out);
 }
 
-int cf_store_checkpoint_latest(const struct cf_store *s, MDB_txn *txn, uint64_t *size,
-                               MDB_val *out)
+int cf_store_checkpoint_at_most(const struct cf_store *s, MDB_txn *txn, uint64_t max,
+                                uint64_t *size, MDB_val *out)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, s->checkpoint, &c);
+    if (rc != 0)
+        return cf_store_error(rc);
+    uint8_t key[8];
+    cf_store_put_u64(key, max);
+    MDB_val k = {8, key};
+    rc = mdb_cursor_get(c, &k, out, MDB_SET_RANGE); /* the first at or above max */
+    if (rc == 0 && (k.mv_size != 8 || cf_store_get_u64(k.mv_data) > max))
+        rc = mdb_cursor_get(c, &k, out, MDB_PREV);
+    else if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(c, &k, out, MDB_LAST);
+    mdb_cursor_close(c);
+    if (rc != 0)
+        return cf_store_error(rc);
+    if (k.mv_size != 8)
+        return CF_ECORRUPT;
+    *size = cf_store_get_u64(k.mv_data);
+    return *size <= max ? 0 : CF_ENOTFOUND;
+}
+
+int cf_store_checkpoint_latest(const struct cf_store *s, MDB_txn *txn, uint64_t *size, MDB_val *out)
 {
     MDB_cursor *c;
     int rc = mdb_cursor_open(txn, s->checkpoint, &c);

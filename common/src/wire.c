@@ -972,6 +972,11 @@ int cf_wire_frame_encode(const struct cf_frame *f, uint8_t **out, size_t *len)
     Cf__Pong pong = CF__PONG__INIT;
     Cf__StatusRequest sreq = CF__STATUS_REQUEST__INIT;
     Cf__Status status = CF__STATUS__INIT;
+    Cf__ProofRequest preq = CF__PROOF_REQUEST__INIT;
+    Cf__Proof prf = CF__PROOF__INIT;
+    Cf__AuditFollow afollow = CF__AUDIT_FOLLOW__INIT;
+    Cf__AuditRecords arecs = CF__AUDIT_RECORDS__INIT;
+    ProtobufCBinaryData recs[CF_MAX_AUDIT_RECORDS], envs[CF_MAX_AUDIT_RECORDS];
     Cf__CaseRequest creq = CF__CASE_REQUEST__INIT;
     Cf__CaseInfo cinfo = CF__CASE_INFO__INIT;
     Cf__DeadlineInfo dl[CF_DEADLINE_COUNT], *dl_ptrs[CF_DEADLINE_COUNT];
@@ -1098,6 +1103,52 @@ int cf_wire_frame_encode(const struct cf_frame *f, uint8_t **out, size_t *len)
         status.delivered = f->status.delivered;
         status.sessions = f->status.sessions;
         m.body_case = CF__FRAME__BODY_STATUS, m.status = &status;
+        break;
+    case CF_FRAME_PROOF_REQUEST:
+        preq.leaf_index = f->leaf_index;
+        if (f->from_size)
+            preq.has_from_size = 1, preq.from_size = f->from_size;
+        m.body_case = CF__FRAME__BODY_PROOF_REQUEST, m.proof_request = &preq;
+        break;
+    case CF_FRAME_PROOF:
+        prf.leaf_index = f->leaf_index;
+        prf.record = bin(f->record, f->record_len);
+        prf.checkpoint = bin(f->checkpoint, f->checkpoint_len);
+        prf.n_inclusion_proof = f->n_proof;
+        prf.inclusion_proof = proof_out(f, proof);
+        prf.has_consistency_from = 1;
+        prf.consistency_from = f->consistency_from;
+        prf.n_consistency_proof = f->n_consistency;
+        prf.consistency_proof = consistency;
+        m.body_case = CF__FRAME__BODY_PROOF, m.proof = &prf;
+        break;
+    case CF_FRAME_AUDIT_FOLLOW:
+        afollow.from_index = f->from_index;
+        afollow.has_last_checkpoint_size = 1;
+        afollow.last_checkpoint_size = f->from_size;
+        m.body_case = CF__FRAME__BODY_AUDIT_FOLLOW, m.audit_follow = &afollow;
+        break;
+    case CF_FRAME_AUDIT_RECORDS:
+        if (f->n_records > CF_MAX_AUDIT_RECORDS)
+            return CF_ETOOBIG;
+        arecs.from_index = f->from_index;
+        for (size_t i = 0; i < f->n_records; i++) {
+            recs[i] = bin(f->records[i], f->record_lens[i]);
+            envs[i] = bin(f->envelopes[i], f->envelope_lens[i]);
+        }
+        arecs.n_records = arecs.n_envelopes = f->n_records;
+        arecs.records = recs;
+        arecs.envelopes = envs;
+        if (f->checkpoint) {
+            arecs.has_checkpoint = 1;
+            arecs.checkpoint = bin(f->checkpoint, f->checkpoint_len);
+            arecs.has_consistency_from = 1;
+            arecs.consistency_from = f->consistency_from;
+            arecs.n_consistency_proof = f->n_consistency;
+            arecs.consistency_proof = consistency;
+        }
+        arecs.tree_size = f->tree_size;
+        m.body_case = CF__FRAME__BODY_AUDIT_RECORDS, m.audit_records = &arecs;
         break;
     case CF_FRAME_CASE_REQUEST:
         creq.case_id = str(f->case_id);
@@ -1321,6 +1372,58 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
         f->kind = CF_FRAME_STATUS;
         f->status = (struct cf_status){s->tree_size, s->commits,   s->frames,  s->accepted,
                                        s->rejected,  s->delivered, s->sessions};
+        return 0;
+    }
+    case CF__FRAME__BODY_PROOF_REQUEST:
+        f->kind = CF_FRAME_PROOF_REQUEST;
+        f->leaf_index = m->proof_request->leaf_index;
+        f->from_size = m->proof_request->from_size;
+        return 0;
+    case CF__FRAME__BODY_PROOF: {
+        const Cf__Proof *p = m->proof;
+        f->kind = CF_FRAME_PROOF;
+        f->leaf_index = p->leaf_index;
+        f->record = p->record.data;
+        f->record_len = p->record.len;
+        f->consistency_from = p->consistency_from;
+        if ((rc = checkpoint_in(p->checkpoint, f, err)) != 0 ||
+            (rc = hashes_in(p->n_consistency_proof, p->consistency_proof, f->consistency,
+                            &f->n_consistency, err)) != 0)
+            return rc;
+        return proof_in(p->n_inclusion_proof, p->inclusion_proof, f, err);
+    }
+    case CF__FRAME__BODY_AUDIT_FOLLOW:
+        f->kind = CF_FRAME_AUDIT_FOLLOW;
+        f->from_index = m->audit_follow->from_index;
+        f->from_size = m->audit_follow->last_checkpoint_size;
+        return 0;
+    case CF__FRAME__BODY_AUDIT_RECORDS: {
+        const Cf__AuditRecords *r = m->audit_records;
+        f->kind = CF_FRAME_AUDIT_RECORDS;
+        f->from_index = r->from_index;
+        f->tree_size = r->tree_size;
+        if (r->n_records > CF_MAX_AUDIT_RECORDS)
+            return cf_error_set(err, CF_ETOOBIG, "audit_records: %zu records", r->n_records);
+        if (r->n_envelopes != r->n_records)
+            return cf_error_set(err, CF_EDECODE, "audit_records: %zu envelopes for %zu records",
+                                r->n_envelopes, r->n_records);
+        f->n_records = r->n_records;
+        for (size_t i = 0; i < r->n_records; i++) {
+            f->records[i] = r->records[i].data;
+            f->record_lens[i] = r->records[i].len;
+            f->envelopes[i] = r->envelopes[i].data;
+            f->envelope_lens[i] = r->envelopes[i].len;
+        }
+        if (r->has_checkpoint) {
+            f->consistency_from = r->consistency_from;
+            if ((rc = checkpoint_in(r->checkpoint, f, err)) != 0)
+                return rc;
+            return hashes_in(r->n_consistency_proof, r->consistency_proof, f->consistency,
+                             &f->n_consistency, err);
+        }
+        if (r->n_consistency_proof || r->has_consistency_from)
+            return cf_error_set(err, CF_EDECODE,
+                                "audit_records: a consistency proof without a checkpoint");
         return 0;
     }
     case CF__FRAME__BODY_CASE_REQUEST:

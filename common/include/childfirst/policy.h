@@ -139,6 +139,7 @@ struct cf_parties {
 struct cf_policy {
     unsigned max_clock_skew_seconds;
     uint32_t liaison_roles;         /* informed, never deciding (DOMAIN.md: the Home Office) */
+    uint32_t audit_roles;           /* may stream the whole log (AuditFollow) */
     unsigned deadline_near_percent; /* deadline_near fires once this share of the time is gone */
     unsigned max_message_age_hours;
     struct cf_duration undelivered[4]; /* indexed by enum cf_urgency */
@@ -230,6 +231,9 @@ CF_WUR int cf_policy_guardians(const struct cf_policy *p, const struct cf_direct
  * the route names none, or its selectors pick none or several. */
 CF_WUR int cf_policy_nrm_reader(const struct cf_policy *p, const struct cf_directory *dir,
                                 const struct cf_route_ctx *ctx, cf_id out, struct cf_error *err);
+
+/* Whether an agency holding `roles` may stream the whole log. */
+bool cf_policy_may_audit(const struct cf_policy *p, uint32_t roles);
 
 /* Whether any of `roles` is a liaison role. */
 bool cf_policy_is_liaison(const struct cf_policy *p, uint32_t roles);

@@ -76,6 +76,10 @@ CF_WUR int cf_store_envelope(const struct cf_store *s, MDB_txn *txn, uint64_t in
                              MDB_val *out);
 CF_WUR int cf_store_checkpoint(const struct cf_store *s, MDB_txn *txn, uint64_t size,
                                MDB_val *out);
+/* The checkpoint of the largest stored tree size at most `max`; CF_ENOTFOUND
+ * when there is none. */
+CF_WUR int cf_store_checkpoint_at_most(const struct cf_store *s, MDB_txn *txn, uint64_t max,
+                                       uint64_t *size, MDB_val *out);
 /* The checkpoint of the largest tree size; CF_ENOTFOUND in an empty log. */
 CF_WUR int cf_store_checkpoint_latest(const struct cf_store *s, MDB_txn *txn, uint64_t *size,
                                       MDB_val *out);

@@ -41,8 +41,17 @@ enum cf_frame_kind {
     CF_FRAME_STATUS,
     CF_FRAME_CASE_REQUEST,
     CF_FRAME_CASE_INFO,
+    CF_FRAME_PROOF_REQUEST,
+    CF_FRAME_PROOF,
+    CF_FRAME_AUDIT_FOLLOW,
+    CF_FRAME_AUDIT_RECORDS,
     CF_FRAME_KIND_COUNT
 };
+
+/* Records in one AuditRecords frame at most, and the bytes of records and
+ * envelopes together that a broker puts in one (below CF_MAX_TRANSPORT). */
+#define CF_MAX_AUDIT_RECORDS 256
+#define CF_MAX_AUDIT_BYTES (4u * 1024u * 1024u)
 
 struct cf_status {
     uint64_t tree_size, commits, frames, accepted, rejected, delivered, sessions;
@@ -84,12 +93,21 @@ struct cf_frame {
     size_t determination_len;
     uint8_t determination_signature[CF_SIG_LEN];
     char case_id[CF_CASE_ID_LEN + 1]; /* case request, case info */
+    uint64_t from_size;               /* proof request: also prove extension of this size;
+                                         audit follow: the size the follower holds */
+    uint64_t from_index;              /* audit follow, audit records */
+    uint64_t tree_size;               /* audit records: the broker's size now */
+    size_t n_records;                 /* audit records: borrowed AuditRecord bytes */
+    const uint8_t *records[CF_MAX_AUDIT_RECORDS];
+    size_t record_lens[CF_MAX_AUDIT_RECORDS];
+    const uint8_t *envelopes[CF_MAX_AUDIT_RECORDS]; /* audit records: beside each; len 0: none */
+    size_t envelope_lens[CF_MAX_AUDIT_RECORDS];
     struct cf_case_info case_info;    /* case info */
-    const char *checkpoint;           /* welcome, accepted, deliver */
+    const char *checkpoint;           /* welcome, accepted, deliver, proof, audit records */
     size_t checkpoint_len;
     const uint8_t *record; /* accepted, deliver: the leaf's AuditRecord bytes */
     size_t record_len;
-    size_t n_proof; /* welcome: consistency; accepted, deliver: inclusion */
+    size_t n_proof; /* welcome: consistency; accepted, deliver, proof: inclusion */
     uint8_t proof[2 * CF_MERKLE_MAX_PROOF][CF_MERKLE_HASH];
     uint64_t consistency_from; /* accepted, deliver: the size the connection last saw */
     size_t n_consistency;      /* accepted, deliver: consistency from it to the checkpoint */

@@ -1,0 +1,287 @@
+/* The auditor's replica (`childfirst audit follow`) and the broker's hot
+ * backup, against real processes: a replica that verifies and resumes, a
+ * stranger refused, and the alarms a sceptical auditor needs: a broker
+ * restored from a backup and fed other messages (a fork), and a log cut
+ * short (truncation), which `audit verify` also names. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "childfirst/store.h"
+#include "harness.h"
+
+static int setup(void **state)
+{
+    struct net *n = calloc(1, sizeof *n);
+    net_create(n, NULL);
+    net_broker_start(n);
+    net_agent_setup(n, "auditor-x", NULL);
+    net_agent_setup(n, "police-a", NULL); /* its agent.ini, for a refused follow */
+    *state = n;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct net *n = *state;
+    net_broker_stop(n);
+    net_destroy(n);
+    free(n);
+    return 0;
+}
+
+static char out[1 << 16], err_text[1 << 14];
+
+/* The running broker's tree size, as it reports it. */
+static uint64_t tree_size(struct net *n)
+{
+    void *s = net_connect(n, net_agency(n, "police-a")->keys);
+    struct cf_status st;
+    net_status(s, &st);
+    net_close(n, s);
+    return st.tree_size;
+}
+
+/* Submits `count` fresh referrals from police-a; the tree size after. */
+static void refer(struct net *n, int count)
+{
+    void *s = net_connect(n, net_agency(n, "police-a")->keys);
+    for (int i = 0; i < count; i++) {
+        struct cf_header h;
+        struct cf_frame a;
+        uint8_t *env;
+        size_t len;
+        net_referral(n, "police-a", &h, &env, &len);
+        net_submit(s, env, len, &a);
+        assert_int_equal(a.kind, CF_FRAME_ACCEPTED);
+        cf_wire_frame_fini(&a);
+        free(env);
+    }
+    net_close(n, s);
+}
+
+/* `childfirst audit follow -c <id's agent.ini> --once`: its exit status. */
+static int follow(struct net *n, const char *id)
+{
+    const char *argv[] = {CF_BIN_DIR "/childfirst", "audit",  "follow", "-c",
+                          net_agent_of(n, id)->ini, "--once", NULL};
+    return net_run_split(argv, out, sizeof out, err_text, sizeof err_text);
+}
+
+/* The replica's size, from follow's summary "replica DIR: N records (...". */
+static uint64_t replica_size(void)
+{
+    const char *p = strstr(out, ": ");
+    unsigned long long n;
+    if (!p || sscanf(p + 2, "%llu records", &n) != 1)
+        fail_msg("follow printed no summary: %s", out);
+    return n;
+}
+
+static void backup(struct net *n, const char *dir)
+{
+    const char *args[] = {
+        CF_BIN_DIR "/childfirst-broker", "-c", n->broker_ini, "--backup", dir, NULL};
+    char log[700];
+    snprintf(log, sizeof log, "%s/backup.log", n->dir);
+    assert_int_equal(net_broker_run(n, args, log), 0);
+}
+
+/* The broker's log replaced by the folder `from` (a restore), started. */
+static void restore(struct net *n, const char *from)
+{
+    char cmd[2048];
+    net_broker_stop(n);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -R '%s' '%s'", n->state_dir, from, n->state_dir);
+    assert_int_equal(system(cmd), 0);
+    net_broker_start(n);
+}
+
+/* Cuts a log (broker stopped) to its first `keep` leaves; with
+ * `and_checkpoints`, also every checkpoint beyond them, so a broker still
+ * starts on it, only smaller. */
+static void truncate_log(const char *state_dir, uint64_t keep, bool and_checkpoints)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi audit, checkpoint;
+    MDB_cursor *c;
+    MDB_val k, v;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, state_dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "audit", 0, &audit), 0);
+    assert_int_equal(mdb_dbi_open(txn, "checkpoint", 0, &checkpoint), 0);
+    MDB_dbi dbis[2] = {audit, checkpoint};
+    for (int d = 0; d < (and_checkpoints ? 2 : 1); d++) {
+        assert_int_equal(mdb_cursor_open(txn, dbis[d], &c), 0);
+        uint8_t key[8];
+        cf_store_put_u64(key, d == 0 ? keep : keep + 1);
+        k.mv_size = 8, k.mv_data = key;
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+            assert_int_equal(mdb_cursor_del(c, 0), 0);
+        mdb_cursor_close(c);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* The newest checkpointed size at most `max` in a stopped broker's log. */
+static uint64_t checkpoint_at_most(const char *state_dir, uint64_t max)
+{
+    struct cf_store s;
+    struct cf_error err = {0};
+    MDB_txn *txn;
+    MDB_val note;
+    uint64_t at = 0;
+    assert_int_equal(cf_store_open(&s, state_dir, 0, true, &err), 0);
+    assert_int_equal(mdb_txn_begin(s.env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(cf_store_checkpoint_at_most(&s, txn, max, &at, &note), 0);
+    mdb_txn_abort(txn);
+    cf_store_close(&s);
+    return at;
+}
+
+static json_t *alarm_file(struct net *n)
+{
+    char path[800];
+    snprintf(path, sizeof path, "%s/follow.alarm.json", net_agent_of(n, "auditor-x")->state);
+    json_error_t je;
+    json_t *doc = json_load_file(path, 0, &je);
+    if (!doc)
+        fail_msg("no alarm file %s: %s", path, je.text);
+    return doc;
+}
+
+/* ---- Tests ---- */
+
+static void test_replica_verifies_and_resumes(void **state)
+{
+    struct net *n = *state;
+    refer(n, 3);
+    assert_int_equal(follow(n, "auditor-x"), 0);
+    if (replica_size() != tree_size(n))
+        fail_msg("replica %llu, log %llu: %s %s", (unsigned long long)replica_size(),
+                 (unsigned long long)tree_size(n), out, err_text);
+    refer(n, 300); /* more than one stream batch */
+    assert_int_equal(follow(n, "auditor-x"), 0);
+    assert_int_equal(replica_size(), tree_size(n));
+    assert_non_null(strstr(out, "new)"));
+    /* The replica is a log `audit verify` checks like the broker's own. */
+    char verify_out[4096], verify_err[4096];
+    assert_int_equal(net_audit_verify(n, net_agent_of(n, "auditor-x")->state, verify_out,
+                                      sizeof verify_out, verify_err, sizeof verify_err),
+                     0);
+    assert_non_null(strstr(verify_out, "verified"));
+    /* Caught up, a second run takes nothing new and says so. */
+    assert_int_equal(follow(n, "auditor-x"), 0);
+    assert_non_null(strstr(out, "(0 new)"));
+}
+
+static void test_only_an_auditor_may_follow(void **state)
+{
+    struct net *n = *state;
+    assert_int_equal(follow(n, "police-a"), 1);
+    assert_non_null(strstr(err_text, "audit_roles"));
+    assert_true(net_file_contains(n->broker_log, "AUDIT-FOLLOW-DENIED"));
+}
+
+static void test_hot_backup_while_running(void **state)
+{
+    struct net *n = *state;
+    refer(n, 5);
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/backup", n->dir);
+    backup(n, dir); /* the broker keeps running */
+    refer(n, 1);
+    char verify_out[4096], verify_err[4096];
+    assert_int_equal(
+        net_audit_verify(n, dir, verify_out, sizeof verify_out, verify_err, sizeof verify_err), 0);
+    assert_non_null(strstr(verify_out, "records: 11")); /* config, 5 referrals and notices */
+}
+
+/* A broker restored from a backup and fed other messages shows a history
+ * that forks from the one the replica holds. */
+static void test_a_fork_raises_the_alarm(void **state)
+{
+    struct net *n = *state;
+    refer(n, 2);
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/backup", n->dir);
+    backup(n, dir);
+    refer(n, 2);
+    assert_int_equal(follow(n, "auditor-x"), 0);
+    uint64_t held = replica_size();
+    restore(n, dir);
+    refer(n, 3); /* other messages: the restored log grows past the replica */
+    assert_true(tree_size(n) > held);
+    assert_int_equal(follow(n, "auditor-x"), 3);
+    assert_non_null(strstr(err_text, "ALARM"));
+    json_t *a = alarm_file(n);
+    const char *kind = json_string_value(json_object_get(a, "alarm"));
+    assert_true(strcmp(kind, "fork") == 0 || strcmp(kind, "rewritten") == 0);
+    /* Both checkpoints, as evidence: the replica's and the broker's. */
+    assert_non_null(
+        strstr(json_string_value(json_object_get(a, "held_checkpoint")), "test.childfirst/log"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(a, "broker_checkpoint")), "test.childfirst/log"));
+    json_decref(a);
+    /* And it stays stopped: the replica did not take the forked records. */
+    assert_int_equal(follow(n, "auditor-x"), 3);
+}
+
+static void test_a_truncated_log_is_noticed(void **state)
+{
+    struct net *n = *state;
+    refer(n, 6);
+    assert_int_equal(follow(n, "auditor-x"), 0);
+    uint64_t held = replica_size();
+    net_broker_stop(n);
+    /* verify names the first missing leaf of a copy cut short. */
+    char copy[700], verify_out[4096], verify_err[4096];
+    snprintf(copy, sizeof copy, "%s/cut", n->dir);
+    net_copy_dir(n->state_dir, copy);
+    truncate_log(copy, held - 3, false);
+    if (net_audit_verify(n, copy, verify_out, sizeof verify_out, verify_err, sizeof verify_err) !=
+        1)
+        fail_msg("verify passed a truncated log: %s", verify_out);
+    char want[64];
+    snprintf(want, sizeof want, "%llu", (unsigned long long)(held - 3));
+    assert_non_null(strstr(verify_err, want));
+    /* A broker started on a log cut back to an earlier checkpoint is smaller
+     * than the replica: the follower calls it. */
+    uint64_t keep = checkpoint_at_most(n->state_dir, held - 3);
+    truncate_log(n->state_dir, keep, true);
+    net_broker_start(n);
+    assert_int_equal(tree_size(n), keep);
+    assert_int_equal(follow(n, "auditor-x"), 3);
+    json_t *a = alarm_file(n);
+    assert_string_equal(json_string_value(json_object_get(a, "alarm")), "backwards");
+    json_decref(a);
+}
+
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        TEST(test_replica_verifies_and_resumes), TEST(test_only_an_auditor_may_follow),
+        TEST(test_hot_backup_while_running),     TEST(test_a_fork_raises_the_alarm),
+        TEST(test_a_truncated_log_is_noticed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
