@@ -174,6 +174,15 @@ static int take(struct follower *f, const struct cf_frame *r, struct cf_error *e
                               rec.index);
         bool fits = rc != 0 || r->envelope_lens[i] == 0 ||
                     envelope_fits(&rec, r->envelopes[i], r->envelope_lens[i]);
+        /* The replica keeps what the broker keeps: a purge here purges here too. */
+        for (size_t p = 0; rc == 0 && rec.event == CF_EVENT_PURGED && p < rec.n_purged; p++) {
+            uint8_t key[8];
+            cf_store_put_u64(key, rec.purged[p]);
+            MDB_val k = {8, key};
+            int del = mdb_del(txn, f->store.envelope, &k, NULL);
+            if (del != 0 && del != MDB_NOTFOUND)
+                rc = cf_error_set(err, cf_store_error(del), "cannot apply a purge");
+        }
         cf_wire_record_fini(&rec);
         if (!fits) {
             mdb_txn_abort(txn);

@@ -29,6 +29,7 @@
 #include "loop.h"
 #include "mailbox.h"
 #include "notices.h"
+#include "retention.h"
 #include "timers.h"
 #include "zap.h"
 
@@ -80,6 +81,8 @@ struct loop {
     struct item *items;
     size_t n;
     size_t timers_fired; /* by the last batch applied */
+    bool purge;          /* this batch also purges what retention says is due */
+    size_t purged;       /* envelopes it purged */
 };
 
 volatile sig_atomic_t cf_broker_stop;
@@ -101,6 +104,9 @@ static void say_welcome(struct broker *b, struct session *s, const uint8_t *rout
 /* Due timers fired per batch at most, so a backlog (a broker back after a
  * long stop) is worked off without starving the frames waiting behind it. */
 #define TIMERS_PER_BATCH 64
+
+/* How often retention looks for envelopes past retention_days. */
+#define RETENTION_CHECK_MS 60000u
 
 /* Messages read per turn at most, counting those answered at once (pings,
  * Hello, requests), so a flood of them cannot hold a commit back. */
@@ -671,6 +677,9 @@ static int apply_batch(struct loop *L, MDB_txn *txn, uint64_t now, bool refuse_s
     /* Deadlines and undelivered alerts that fell due go first, in this same
      * commit, so the notices are as durable as the messages. */
     int trc = cf_timers_fire(b, txn, size, now, TIMERS_PER_BATCH, &L->timers_fired);
+    L->purged = 0;
+    if (trc == 0 && L->purge)
+        trc = cf_retention_purge(b, txn, size, now, &L->purged);
     if (trc != 0)
         return trc;
     for (size_t i = 0; i < L->n; i++) {
@@ -1135,7 +1144,8 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
     }
     if ((rc = cf_zap_open(b, err)) != 0 || (rc = open_router(b, err)) != 0)
         goto out;
-    uint64_t next_timer = cf_timers_next(b);
+    uint64_t next_timer = cf_timers_next(b), last_retention = 0;
+    bool purge_backlog = false;
     while (!cf_broker_stop) {
         bool blocked = false;
         for (size_t i = 0; i < b->dir->n_agencies; i++)
@@ -1169,7 +1179,14 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
             }
         }
         bool timers_due = now >= next_timer;
-        if (L.n > 0 || timers_due) {
+        /* Retention is looked at once a minute, and runs inside an ordinary
+         * batch, a few envelopes at a time. */
+        bool look =
+            purge_backlog || now - last_retention >= RETENTION_CHECK_MS || now < last_retention;
+        L.purge = look && cf_retention_due(b, now);
+        if (look)
+            last_retention = now;
+        if (L.n > 0 || timers_due || L.purge) {
             int batch_rc = commit_batch(&L, now);
             answer(&L, batch_rc);
             for (size_t i = 0; i < L.n; i++) {
@@ -1178,6 +1195,8 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
             }
             /* After a failed batch, try its timers again in a second, not at once. */
             next_timer = batch_rc == 0 ? cf_timers_next(b) : now + 1000;
+            /* A full purge leaves more behind it: go on next turn. */
+            purge_backlog = batch_rc == 0 && L.purged == CF_MAX_PURGED;
         }
         pump_all(b);
     }

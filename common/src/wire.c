@@ -1663,6 +1663,12 @@ int cf_wire_record_encode(const struct cf_record *r, uint8_t **out, size_t *len)
         m.nrm_keys_hash = bin(r->nrm_keys_hash, 32);
         m.nrm_commit = bin(r->nrm_commit, 32);
     }
+    if (r->n_purged > CF_MAX_PURGED)
+        return CF_ETOOBIG;
+    uint64_t purged[CF_MAX_PURGED];
+    memcpy(purged, r->purged, r->n_purged * sizeof purged[0]);
+    m.n_purged = r->n_purged;
+    m.purged = purged;
     if (r->has_determination) {
         m.has_determination_hash = m.has_determination_signature = 1;
         m.determination_hash = bin(r->determination_hash, 32);
@@ -1734,6 +1740,14 @@ static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct 
             (rc = bytes_exact(r->nrm_commit, 32, m->nrm_commit, "record.nrm_commit", err)) != 0)
             return rc;
     }
+    if (m->n_purged > CF_MAX_PURGED)
+        return cf_error_set(err, CF_ETOOBIG, "record.purged: %zu leaves", m->n_purged);
+    r->n_purged = m->n_purged;
+    memcpy(r->purged, m->purged, m->n_purged * sizeof r->purged[0]);
+    for (size_t i = 0; i < r->n_purged; i++)
+        if (r->purged[i] >= r->index)
+            return cf_error_set(err, CF_EFIELD, "record.purged: leaf %llu is not before it",
+                                (unsigned long long)r->purged[i]);
     if (m->has_determination_hash || m->has_determination_signature || m->has_determination_of) {
         r->has_determination = true;
         r->determination_of = m->determination_of;

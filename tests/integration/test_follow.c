@@ -11,19 +11,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 #include <lmdb.h>
 #include <sodium.h>
 
+#include "childfirst/merkle.h"
+#include "childfirst/record.h"
 #include "childfirst/store.h"
 #include "harness.h"
 
 static int setup(void **state)
 {
+    const char *ini = *state; /* extra broker.ini lines, or NULL */
     struct net *n = calloc(1, sizeof *n);
-    net_create(n, NULL);
+    net_create(n, ini);
     net_broker_start(n);
     net_agent_setup(n, "auditor-x", NULL);
     net_agent_setup(n, "police-a", NULL); /* its agent.ini, for a refused follow */
@@ -272,6 +276,86 @@ static void test_a_truncated_log_is_noticed(void **state)
     json_decref(a);
 }
 
+/* The envelopes in a (stopped) log's envelope table. */
+static size_t envelopes(const char *state_dir)
+{
+    struct cf_store s;
+    struct cf_error err = {0};
+    MDB_txn *txn;
+    MDB_stat st;
+    assert_int_equal(cf_store_open(&s, state_dir, 0, true, &err), 0);
+    assert_int_equal(mdb_txn_begin(s.env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_stat(txn, s.envelope, &st), 0);
+    mdb_txn_abort(txn);
+    cf_store_close(&s);
+    return st.ms_entries;
+}
+
+/* Retention removes old envelopes in logged purges; every receipt still
+ * proves, against its own checkpoint and the newest, and the replica purges
+ * what the broker purged. */
+static void test_retention_keeps_every_proof(void **state)
+{
+    struct net *n = *state;
+    void *s = net_connect(n, net_agency(n, "police-a")->keys);
+    struct cf_frame a[3];
+    for (int i = 0; i < 3; i++) {
+        struct cf_header h;
+        uint8_t *env;
+        size_t len;
+        net_referral(n, "police-a", &h, &env, &len);
+        net_submit(s, env, len, &a[i]);
+        assert_int_equal(a[i].kind, CF_FRAME_ACCEPTED);
+        free(env);
+    }
+    assert_int_equal(follow(n, "auditor-x"), 0);
+    net_clock_advance(n, 2 * 86400000ll + 120000); /* past retention_days = 1 */
+    for (int waited = 0; !net_file_contains(n->broker_log, "ENVELOPES-PURGED"); waited += 50) {
+        if (waited > 20000)
+            fail_msg("no purge within 20 s");
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    for (int i = 0; i < 3; i++) {
+        struct cf_checkpoint cp;
+        struct cf_error err = {0};
+        /* The receipt as it was given. */
+        assert_int_equal(cf_record_prove(a[i].record, a[i].record_len, a[i].leaf_index,
+                                         (const uint8_t(*)[CF_MERKLE_HASH])a[i].proof, a[i].n_proof,
+                                         a[i].checkpoint, a[i].checkpoint_len, n->broker->sign_pk,
+                                         &cp, &err),
+                         0);
+        /* And against the newest checkpoint, with its extension of the old. */
+        struct cf_frame q = {.kind = CF_FRAME_PROOF_REQUEST,
+                             .leaf_index = a[i].leaf_index,
+                             .from_size = cp.size},
+                        p;
+        net_send(s, &q);
+        net_expect(s, CF_FRAME_PROOF, &p, 10000);
+        struct cf_checkpoint now;
+        assert_int_equal(cf_record_prove(p.record, p.record_len, p.leaf_index,
+                                         (const uint8_t(*)[CF_MERKLE_HASH])p.proof, p.n_proof,
+                                         p.checkpoint, p.checkpoint_len, n->broker->sign_pk, &now,
+                                         &err),
+                         0);
+        assert_true(now.size > cp.size);
+        assert_int_equal(cf_merkle_verify_consistency(
+                             cp.size, now.size, cp.root, now.root,
+                             (const uint8_t(*)[CF_MERKLE_HASH])p.consistency, p.n_consistency),
+                         0);
+        cf_wire_frame_fini(&p);
+        cf_wire_frame_fini(&a[i]);
+    }
+    net_close(n, s);
+    assert_int_equal(follow(n, "auditor-x"), 0); /* takes the purge too */
+    net_broker_stop(n);
+    assert_int_equal(envelopes(n->state_dir), 0);
+    assert_int_equal(envelopes(net_agent_of(n, "auditor-x")->state), 0);
+    net_broker_start(n);
+}
+
+static const char retention_1_day[] = "retention_days = 1\n";
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -279,9 +363,13 @@ int main(void)
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        TEST(test_replica_verifies_and_resumes), TEST(test_only_an_auditor_may_follow),
-        TEST(test_hot_backup_while_running),     TEST(test_a_fork_raises_the_alarm),
+        TEST(test_replica_verifies_and_resumes),
+        TEST(test_only_an_auditor_may_follow),
+        TEST(test_hot_backup_while_running),
+        TEST(test_a_fork_raises_the_alarm),
         TEST(test_a_truncated_log_is_noticed),
+        cmocka_unit_test_prestate_setup_teardown(test_retention_keeps_every_proof, setup, teardown,
+                                                 (void *)retention_1_day),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,9 @@
 #include "childfirst/header.h"
 #include "childfirst/merkle.h"
 
+/* Leaves one purged record names at most: retention works in small batches. */
+#define CF_MAX_PURGED 64
+
 enum cf_event {
     CF_EVENT_NONE = 0,
     CF_EVENT_ACCEPTED,
@@ -56,6 +59,8 @@ struct cf_record {
     bool has_determination; /* determination: B(Determination bytes), the countersignature, */
     uint8_t determination_hash[32], determination_signature[64];
     uint64_t determination_of; /* and the proposal's leaf */
+    size_t n_purged;           /* purged: the leaves whose envelopes retention removed */
+    uint64_t purged[CF_MAX_PURGED];
     void *owner;               /* the decoded message behind the borrowed fields */
 };
 
