@@ -25,8 +25,8 @@ static const char monitor_endpoint[] = "inproc://childfirst-agent-monitor";
 
 int agent_link_open(struct agent *a, struct cf_error *err)
 {
-    int rc = cf_curve_client_new(a->zmq, a->keys, a->broker_curve_pk,
-                                 (unsigned)a->cfg.heartbeat_ms, &a->dealer, err);
+    int rc = cf_curve_client_new(a->zmq, a->keys, a->broker_curve_pk, (unsigned)a->cfg.heartbeat_ms,
+                                 &a->dealer, err);
     if (rc != 0)
         return rc;
     if (zmq_socket_monitor(a->dealer, monitor_endpoint,
@@ -402,6 +402,79 @@ int agent_link_restore(struct agent *a, struct cf_error *err)
 
 /* ---- Frames ---- */
 
+/* A Welcome under another origin than the kept checkpoint's: a broker
+ * restored from a backup. It is taken only through its link, the new
+ * origin's first leaf, which cites the old origin's last checkpoint: that
+ * checkpoint must be the broker's, of the kept origin; today's tree must
+ * extend it; and the kept tree must be a prefix of today's, unless it is
+ * longer than the restored log, whose lost leaves are then reported. */
+static int take_new_origin(struct agent *a, MDB_txn *txn, const struct cf_frame *f,
+                           struct cf_checkpoint *out, struct cf_error *err)
+{
+    struct cf_record link;
+    struct cf_checkpoint prev, cp;
+    const struct cf_checkpoint *kept = &a->checkpoint;
+    int rc = cf_checkpoint_open(f->checkpoint, f->checkpoint_len, a->broker_sign_pk, &cp, err);
+    if (rc != 0)
+        return rc;
+    if (!f->record)
+        return cf_error_set(err, CF_ECORRUPT,
+                            "the log's origin changed from %s to %s without a link to the old "
+                            "one",
+                            kept->origin, cp.origin);
+    rc = cf_wire_record_decode(f->record, f->record_len, &link, err);
+    if (rc == 0 && (link.event != CF_EVENT_ORIGIN || !link.previous_checkpoint))
+        rc = cf_error_set(err, CF_ECORRUPT, "the origin link is not an origin leaf");
+    if (rc == 0)
+        rc = cf_checkpoint_open(link.previous_checkpoint, link.previous_checkpoint_len,
+                                a->broker_sign_pk, &prev, err);
+    uint64_t index = link.index;
+    cf_wire_record_fini(&link);
+    if (rc != 0)
+        return rc;
+    if (strcmp(prev.origin, kept->origin) != 0 || cp.size <= index || prev.size != index)
+        return cf_error_set(err, CF_ECORRUPT,
+                            "the origin link cites %s at %" PRIu64 ", not this agency's %s",
+                            prev.origin, prev.size, kept->origin);
+    if (cf_merkle_verify_consistency(prev.size, cp.size, prev.root, cp.root,
+                                     (const uint8_t(*)[CF_MERKLE_HASH])f->consistency,
+                                     f->n_consistency) != 0)
+        return cf_error_set(err, CF_EPROOF, "the new origin's tree does not extend its link");
+    if (kept->size <= prev.size) {
+        if (a->hello_size != kept->size ||
+            cf_merkle_verify_consistency(kept->size, cp.size, kept->root, cp.root,
+                                         (const uint8_t(*)[CF_MERKLE_HASH])f->proof,
+                                         f->n_proof) != 0)
+            return cf_error_set(err, CF_EPROOF,
+                                "the restored log does not hold the tree this agency kept");
+        cf_log_warn("BROKER-RESTORED",
+                    "old=%s new=%s linked_size=%" PRIu64 " kept=%" PRIu64 " lost=0", kept->origin,
+                    cp.origin, prev.size, kept->size);
+    } else {
+        /* This agency saw leaves the backup did not hold: they are gone from
+         * the log. Its outbox is resent; what the broker had accepted from
+         * it after the backup must be sent again by a person. */
+        cf_log_error("BROKER-RESTORED",
+                     "old=%s new=%s linked_size=%" PRIu64 " kept=%" PRIu64 " lost=%" PRIu64,
+                     kept->origin, cp.origin, prev.size, kept->size, kept->size - prev.size);
+    }
+    if ((rc = agent_store_put(txn, a->store.meta, "checkpoint", 10, f->checkpoint,
+                              f->checkpoint_len)) != 0)
+        return cf_error_set(err, rc, "cannot keep the checkpoint");
+    *out = cp;
+    return 0;
+}
+
+/* Whether a Welcome's checkpoint names another origin than the kept one. */
+static bool origin_changed(const struct agent *a, const struct cf_frame *f)
+{
+    struct cf_checkpoint cp;
+    return a->checkpoint.size > 0 &&
+           cf_checkpoint_open(f->checkpoint, f->checkpoint_len, a->broker_sign_pk, &cp, NULL) ==
+               0 &&
+           strcmp(cp.origin, a->checkpoint.origin) != 0;
+}
+
 static void on_welcome(struct agent *a, const struct cf_frame *f)
 {
     MDB_txn *txn;
@@ -412,9 +485,11 @@ static void on_welcome(struct agent *a, const struct cf_frame *f)
     if (mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
         return;
     /* The proof starts at the size our Hello named. */
-    int rc =
-        agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len, a->hello_size,
-                                 (const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof, &cp, &err);
+    int rc = origin_changed(a, f)
+                 ? take_new_origin(a, txn, f, &cp, &err)
+                 : agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len, a->hello_size,
+                                            (const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof,
+                                            &cp, &err);
     if (rc == 0)
         rc = agent_checkpoint_commit(a, txn, &cp, f->checkpoint, f->checkpoint_len);
     else

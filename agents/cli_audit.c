@@ -208,6 +208,8 @@ struct verify {
     uint64_t first_time, last_time;
     uint64_t checkpoints, newest;
     char origin[CF_ORIGIN_MAX + 1];
+    bool linked;       /* an origin leaf was just checked: the next checkpoint may change origin */
+    uint64_t restores; /* origin leaves seen: the log was restored from a backup */
     MDB_cursor *cp;
     bool cp_more; /* cp_key/cp_val hold the next checkpoint to check */
     MDB_val cp_key, cp_val;
@@ -254,10 +256,16 @@ static int check_checkpoint(struct verify *v, uint64_t size)
         return failed(v, at_checkpoint, size, "the note is malformed: %s", err.text);
     if (cp.size != size)
         return failed(v, at_checkpoint, size, "the note says size %" PRIu64, cp.size);
-    if (v->checkpoints > 0 && strcmp(cp.origin, v->origin) != 0)
+    if (v->checkpoints > 0 && strcmp(cp.origin, v->origin) != 0 && !v->linked)
         return failed(v, at_checkpoint, size,
-                      "its origin %s differs from %s, the origin of the checkpoints before it",
+                      "its origin %s differs from %s, the origin of the checkpoints before it, "
+                      "and no origin leaf links them",
                       cp.origin, v->origin);
+    if (v->linked && strcmp(cp.origin, v->origin) == 0)
+        return failed(v, at_checkpoint, size,
+                      "an origin leaf announced a new origin, but this checkpoint keeps %s",
+                      cp.origin);
+    v->linked = false;
     uint8_t root[CF_MERKLE_HASH];
     rc = cf_merkle_root(&v->ms, size, root);
     if (rc != 0)
@@ -335,6 +343,26 @@ static int check_envelope(struct verify *v, const struct cf_record *r, uint64_t 
     return CLI_OK;
 }
 
+/* A restored log's origin leaf: it must cite the broker's checkpoint of the
+ * origin so far, at exactly its own index, the newest checked; the next
+ * checkpoint then names the new origin. */
+static int check_origin_leaf(struct verify *v, const struct cf_record *r, uint64_t i)
+{
+    struct cf_checkpoint prev;
+    struct cf_error err = {0};
+    if (!r->previous_checkpoint ||
+        cf_checkpoint_open(r->previous_checkpoint, r->previous_checkpoint_len, v->pk, &prev,
+                           &err) != 0)
+        return failed(v, at_index, i, "the origin leaf cites no checkpoint signed by the broker");
+    if (prev.size != i || v->newest != i || strcmp(prev.origin, v->origin) != 0)
+        return failed(v, at_index, i,
+                      "the origin leaf cites %s at size %" PRIu64 ", not the log's %s at %" PRIu64,
+                      prev.origin, prev.size, v->origin, v->newest);
+    v->linked = true;
+    v->restores++;
+    return CLI_OK;
+}
+
 /* Checks the record stored under `key` as leaf number v->records and adds it to
  * the rebuilt tree. */
 static int check_record(struct verify *v, const MDB_val *key, const MDB_val *val)
@@ -379,6 +407,8 @@ static int check_record(struct verify *v, const MDB_val *key, const MDB_val *val
     }
     if (rc == CLI_OK && r.event == CF_EVENT_ACCEPTED)
         rc = check_envelope(v, &r, i);
+    if (rc == CLI_OK && r.event == CF_EVENT_ORIGIN)
+        rc = check_origin_leaf(v, &r, i);
     if (rc == CLI_OK) {
         if (i == 0)
             v->first_time = r.time;
@@ -434,6 +464,9 @@ static void print_counts(const struct verify *v)
                v->origin, v->newest);
     else
         printf("checkpoints: 0\n");
+    if (v->restores > 0)
+        printf("restores: %" PRIu64 " (each an origin leaf linking the new origin to the old)\n",
+               v->restores);
 }
 
 /* Everything is read in one read transaction: a consistent snapshot even

@@ -147,6 +147,42 @@ static bool envelope_fits(const struct cf_record *rec, const uint8_t *bytes, siz
     return fits;
 }
 
+/* Whether the records after the held checkpoint (up to `size`) hold a
+ * restored log's link: an origin leaf citing a checkpoint of the held origin,
+ * signed by the broker, whose root is the replica's at that size. */
+static bool linked(struct follower *f, MDB_txn *txn, uint64_t size)
+{
+    struct cf_merkle_store ms;
+    struct cf_store_tree t;
+    cf_store_tree_init(&ms, &t, &f->store, txn);
+    for (uint64_t i = f->held.size; i < size; i++) {
+        MDB_val v;
+        struct cf_record rec;
+        struct cf_checkpoint prev;
+        uint8_t root[CF_MERKLE_HASH];
+        if (cf_store_record(&f->store, txn, i, &v) != 0 ||
+            cf_wire_record_decode(v.mv_data, v.mv_size, &rec, NULL) != 0) {
+            cf_wire_record_fini(&rec);
+            return false;
+        }
+        bool ok = rec.event == CF_EVENT_ORIGIN && rec.previous_checkpoint &&
+                  cf_checkpoint_open(rec.previous_checkpoint, rec.previous_checkpoint_len,
+                                     f->broker_pk, &prev, NULL) == 0 &&
+                  strcmp(prev.origin, f->held.origin) == 0 && prev.size == i &&
+                  cf_merkle_root(&ms, prev.size, root) == 0 &&
+                  sodium_memcmp(root, prev.root, CF_MERKLE_HASH) == 0;
+        cf_wire_record_fini(&rec);
+        if (ok) {
+            fprintf(stderr,
+                    "childfirst audit follow: the log was restored from a backup: it goes on "
+                    "under a new origin, linked at leaf %" PRIu64 " to %s\n",
+                    i, f->held.origin);
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Appends a batch of records, and checks and keeps its checkpoint if it
  * brings one, in one commit. Returns 0, FOLLOW_ALARM, or an error. */
 static int take(struct follower *f, const struct cf_frame *r, struct cf_error *err)
@@ -226,9 +262,15 @@ static int take(struct follower *f, const struct cf_frame *r, struct cf_error *e
             return alarm_raised(f, "size", "a checkpoint does not cover the records sent with it",
                                 r->checkpoint, r->checkpoint_len);
         }
-        if (rc == 0 && f->held.size && strcmp(cp.origin, f->held.origin) != 0) {
+        if (rc == 0 && f->held.size && strcmp(cp.origin, f->held.origin) != 0 &&
+            !linked(f, txn, size)) {
             mdb_txn_abort(txn);
-            return alarm_raised(f, "origin", "the checkpoint names another log origin",
+            return alarm_raised(f, "origin",
+                                "the checkpoint names another log origin, and no origin leaf "
+                                "after the replica's checkpoint links it to the one held; if "
+                                "the broker was restored from a backup older than this replica, "
+                                "the replica holds records the log lost: keep it as evidence "
+                                "and follow into a new state_dir",
                                 r->checkpoint, r->checkpoint_len);
         }
         if (rc == 0 && (rc = cf_merkle_root(&ms, size, root)) == 0 &&

@@ -128,7 +128,7 @@ int cf_audit_records(struct broker *b, MDB_txn *txn, uint64_t from, uint64_t hel
 
 /* The newest checkpoint must be ours, for exactly the stored tree, with the
  * root the stored nodes give; the newest leaves must hash to their nodes. */
-static int check_tail(struct broker *b, MDB_txn *txn, struct cf_error *err)
+static int check_tail(struct broker *b, MDB_txn *txn, const char *origin, struct cf_error *err)
 {
     const char *dir = b->cfg.state_dir;
     uint64_t size, cp_size;
@@ -149,12 +149,12 @@ static int check_tail(struct broker *b, MDB_txn *txn, struct cf_error *err)
                             "%s: the newest checkpoint (size %llu) fails: %s; is this the "
                             "broker key that signed it?",
                             dir, (unsigned long long)cp_size, why.text);
-    if (cp.size != cp_size || cp.size != size || strcmp(cp.origin, b->cfg.origin) != 0)
+    if (cp.size != cp_size || cp.size != size || strcmp(cp.origin, origin) != 0)
         return cf_error_set(err, CF_ECORRUPT,
                             "%s: the newest checkpoint covers %llu leaves of origin %s, but the "
                             "log holds %llu leaves and the origin is %s",
                             dir, (unsigned long long)cp.size, cp.origin, (unsigned long long)size,
-                            b->cfg.origin);
+                            origin);
     struct cf_merkle_store ms;
     struct cf_store_tree t;
     uint8_t root[CF_MERKLE_HASH], node[CF_MERKLE_HASH], leaf[CF_MERKLE_HASH];
@@ -186,14 +186,33 @@ static int check_tail(struct broker *b, MDB_txn *txn, struct cf_error *err)
 
 /* The store remembers which broker key and origin it belongs to, so a broker
  * started with the wrong key or origin refuses instead of forking the log. */
-static int check_meta(struct broker *b, MDB_txn *txn, struct cf_error *err)
+/* Checks the log belongs to this broker. A restored log (--restored) may
+ * carry another origin: *relink is set, and the caller starts the new one. */
+static int check_meta(struct broker *b, MDB_txn *txn, bool *relink, struct cf_error *err)
 {
     char value[256], key64[CF_B64_KEY_LEN + 1];
     cf_keys_b64_encode(b->keys->sign_pk, key64);
     static const char *const names[] = {"schema", "origin", "broker_key"};
     const char *want[] = {CF_STORE_SCHEMA, b->cfg.origin, key64};
+    *relink = false;
     for (int i = 0; i < 3; i++) {
         int rc = cf_store_meta(&b->store, txn, names[i], value, sizeof value);
+        if (rc == 0 && i == 1 && b->restored) {
+            if (strcmp(value, want[i]) == 0)
+                return cf_error_set(err, CF_ECONFIG,
+                                    "%s: --restored needs a new origin: the log's is already "
+                                    "'%s'; set origin in broker.ini to a name this log never had",
+                                    b->cfg.state_dir, value);
+            *relink = true;
+            continue;
+        }
+        if (rc == 0 && i == 1 && strcmp(value, want[i]) != 0)
+            return cf_error_set(err, CF_ECONFIG,
+                                "%s: the log's origin is '%s' but this broker's is '%s'. If this "
+                                "log was restored from a backup, start it with --restored: it "
+                                "goes on under the new origin, linked to the old one's last "
+                                "checkpoint (README, Operations: restore)",
+                                b->cfg.state_dir, value, want[i]);
         if (rc == CF_ENOTFOUND)
             rc = cf_store_meta_put(&b->store, txn, names[i], want[i]);
         else if (rc == 0 && strcmp(value, want[i]) != 0)
@@ -250,6 +269,45 @@ static int log_directory(struct broker *b, MDB_txn *txn, bool *appended, struct 
     return 0;
 }
 
+/* The first leaf of a restored log's new origin: it cites the old origin's
+ * last checkpoint, so agents and followers that saw the old log can take the
+ * new one only through this link, and none is ever shown a smaller tree
+ * under the origin it already knows. */
+static int link_new_origin(struct broker *b, MDB_txn *txn, struct cf_error *err)
+{
+    char old[256];
+    uint64_t at;
+    MDB_val note;
+    int rc = cf_store_meta(&b->store, txn, "origin", old, sizeof old);
+    if (rc == 0 && (rc = cf_store_checkpoint_latest(&b->store, txn, &at, &note)) != 0)
+        return cf_error_set(err, rc, "%s: a restored log needs its old checkpoints",
+                            b->cfg.state_dir);
+    if (rc != 0)
+        return cf_error_set(err, rc, "cannot read meta origin");
+    struct cf_record rec = {.time = cf_clock_now(),
+                            .event = CF_EVENT_ORIGIN,
+                            .previous_checkpoint = note.mv_data,
+                            .previous_checkpoint_len = note.mv_size};
+    uint64_t size = b->size, leaf = b->size;
+    char index[24];
+    snprintf(index, sizeof index, "%llu", (unsigned long long)leaf);
+    char *signed_note;
+    size_t len;
+    if ((rc = cf_audit_append(b, txn, &size, &rec)) != 0 ||
+        (rc = cf_store_meta_put(&b->store, txn, "origin", b->cfg.origin)) != 0 ||
+        (rc = cf_store_meta_put(&b->store, txn, "origin_leaf", index)) != 0 ||
+        (rc = cf_audit_checkpoint(b, txn, size, &signed_note, &len)) != 0)
+        return cf_error_set(err, rc, "cannot start the new origin: %s", cf_strerror(rc));
+    free(b->checkpoint);
+    b->checkpoint = signed_note;
+    b->checkpoint_len = len;
+    b->size = size;
+    b->origin_leaf = leaf;
+    cf_log_warn("ORIGIN-RESTARTED", "old=%s new=%s leaf=%llu linked_size=%llu", old, b->cfg.origin,
+                (unsigned long long)leaf, (unsigned long long)at);
+    return 0;
+}
+
 int cf_audit_start(struct broker *b, struct cf_error *err)
 {
     MDB_txn *txn;
@@ -257,10 +315,20 @@ int cf_audit_start(struct broker *b, struct cf_error *err)
     if (rc != 0)
         return cf_error_set(err, cf_store_error(rc), "cannot begin a transaction: %s",
                             mdb_strerror(rc));
-    bool appended = false;
-    rc = check_meta(b, txn, err);
+    bool appended = false, relink = false;
+    char leaf[24];
+    b->origin_leaf = UINT64_MAX;
+    rc = check_meta(b, txn, &relink, err);
+    /* A log about to be relinked still ends in a checkpoint of its old origin. */
+    char origin[256];
+    if (rc == 0 && (!relink || cf_store_meta(&b->store, txn, "origin", origin, sizeof origin) != 0))
+        snprintf(origin, sizeof origin, "%s", b->cfg.origin);
     if (rc == 0)
-        rc = check_tail(b, txn, err);
+        rc = check_tail(b, txn, origin, err);
+    if (rc == 0 && relink)
+        rc = link_new_origin(b, txn, err);
+    if (rc == 0 && cf_store_meta(&b->store, txn, "origin_leaf", leaf, sizeof leaf) == 0)
+        b->origin_leaf = strtoull(leaf, NULL, 10);
     if (rc == 0)
         rc = log_directory(b, txn, &appended, err);
     if (rc != 0) {

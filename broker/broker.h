@@ -43,6 +43,8 @@ struct broker {
     void *zmq, *router, *zap;
     struct session *sessions;
     struct cf_status stats;
+    bool restored;        /* --restored: the log may carry another origin, to be linked */
+    uint64_t origin_leaf; /* the newest origin leaf (a restored log's link), or UINT64_MAX */
 };
 
 extern volatile sig_atomic_t cf_broker_stop;

@@ -20,6 +20,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "childfirst/checkpoint.h"
 #include "childfirst/clock.h"
 #include "childfirst/file.h"
 #include "childfirst/log.h"
@@ -1062,6 +1063,30 @@ static int count_entry(void *ctx, uint64_t index)
 
 /* A Hello: the agency's deliveries now go to this connection, starting again
  * from the beginning of its mailbox; answers with a Welcome. */
+/* A restored log's link, for an agent that kept a checkpoint of the old
+ * origin: the origin leaf's record (citing the old checkpoint) and the proof
+ * that today's tree extends that checkpoint. */
+static void add_origin_link(struct broker *b, MDB_txn *txn, struct cf_frame *w)
+{
+    MDB_val v;
+    struct cf_record rec;
+    struct cf_checkpoint prev;
+    if (b->origin_leaf == UINT64_MAX || cf_store_record(&b->store, txn, b->origin_leaf, &v) != 0)
+        return;
+    bool ok = cf_wire_record_decode(v.mv_data, v.mv_size, &rec, NULL) == 0 &&
+              rec.event == CF_EVENT_ORIGIN && rec.previous_checkpoint &&
+              cf_checkpoint_open(rec.previous_checkpoint, rec.previous_checkpoint_len,
+                                 b->keys->sign_pk, &prev, NULL) == 0;
+    cf_wire_record_fini(&rec);
+    struct cf_frame proof = {.kind = CF_FRAME_NONE};
+    if (!ok || cf_audit_consistency(b, txn, prev.size, b->size, &proof) != 0)
+        return;
+    w->record = v.mv_data;
+    w->record_len = v.mv_size;
+    w->n_consistency = proof.n_proof;
+    memcpy(w->consistency, proof.proof, proof.n_proof * CF_MERKLE_HASH);
+}
+
 static void say_welcome(struct broker *b, struct session *s, const uint8_t *routing,
                         size_t routing_len, const struct cf_frame *hello)
 {
@@ -1088,7 +1113,12 @@ static void say_welcome(struct broker *b, struct session *s, const uint8_t *rout
             w.n_proof = 0;
         if (cf_mailbox_scan(&b->store, txn, a->id, 0, count_entry, &w.mailbox_depth) != 0)
             w.mailbox_depth = 0;
+        add_origin_link(b, txn, &w); /* borrows from txn: sent before it ends */
+        cf_log_info("AGENCY-HELLO", "agency=%s version=%u mailbox=%" PRIu64, a->id, hello->version,
+                    w.mailbox_depth);
+        send_to(b, routing, routing_len, &w);
         mdb_txn_abort(txn);
+        return;
     }
     cf_log_info("AGENCY-HELLO", "agency=%s version=%u mailbox=%" PRIu64, a->id, hello->version,
                 w.mailbox_depth);

@@ -28,6 +28,8 @@ static const char help[] =
     "      --check-config  load the config, key and signed directory, report, exit\n"
     "      --backup DIR    a consistent, compacted hot copy of the log into DIR\n"
     "                      (empty or new), safe while the broker runs\n"
+    "      --restored      the log is a restored backup: go on under the new origin\n"
+    "                      set in broker.ini, linked to the old one (README)\n"
     "  -h, --help          this text\n"
     "\n"
     "Stops cleanly on SIGTERM or SIGINT. Logs go to stderr, one event per line.\n";
@@ -104,19 +106,20 @@ static int backup(struct broker *b, const char *dir, struct cf_error *err)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"check-config", no_argument, NULL, 'k'},
-                                         {"backup", required_argument, NULL, 'b'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'k'},
+        {"backup", required_argument, NULL, 'b'}, {"restored", no_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},         {0}};
     const char *config = NULL, *backup_dir = NULL;
-    bool check_only = false;
+    bool check_only = false, restored = false;
     int c;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         if (c == 'c')
             config = optarg;
         else if (c == 'b')
             backup_dir = optarg;
+        else if (c == 'r')
+            restored = true;
         else if (c == 'k')
             check_only = true;
         else if (c == 'h')
@@ -135,6 +138,7 @@ int main(int argc, char **argv)
     struct broker b;
     struct cf_error err = {0};
     memset(&b, 0, sizeof b);
+    b.restored = restored;
     int rc = load(&b, config, &err);
     if (rc == 0 && backup_dir) {
         rc = backup(&b, backup_dir, &err);

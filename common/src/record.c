@@ -11,6 +11,7 @@ static const char *const names[CF_EVENT_COUNT] = {
     [CF_EVENT_NOTICE] = "notice",       [CF_EVENT_DEADLINE] = "deadline",
     [CF_EVENT_EXPIRED] = "expired",     [CF_EVENT_CONFIG] = "config",
     [CF_EVENT_PURGED] = "purged",       [CF_EVENT_DETERMINATION] = "determination",
+    [CF_EVENT_ORIGIN] = "origin",
 };
 
 const char *cf_record_event_name(enum cf_event event)

@@ -993,6 +993,12 @@ int cf_wire_frame_encode(const struct cf_frame *f, uint8_t **out, size_t *len)
         welcome.consistency_proof = proof_out(f, proof);
         welcome.has_mailbox_depth = 1;
         welcome.mailbox_depth = f->mailbox_depth;
+        if (f->record) {
+            welcome.has_origin_link = 1;
+            welcome.origin_link = bin(f->record, f->record_len);
+            welcome.n_link_proof = f->n_consistency;
+            welcome.link_proof = consistency;
+        }
         m.body_case = CF__FRAME__BODY_WELCOME, m.welcome = &welcome;
         break;
     case CF_FRAME_SUBMIT:
@@ -1226,6 +1232,15 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
         f->mailbox_depth = m->welcome->mailbox_depth;
         if ((rc = checkpoint_in(m->welcome->checkpoint, f, err)) != 0)
             return rc;
+        if (m->welcome->has_origin_link) {
+            f->record = m->welcome->origin_link.data;
+            f->record_len = m->welcome->origin_link.len;
+            if ((rc = hashes_in(m->welcome->n_link_proof, m->welcome->link_proof, f->consistency,
+                                &f->n_consistency, err)) != 0)
+                return rc;
+        } else if (m->welcome->n_link_proof) {
+            return cf_error_set(err, CF_EDECODE, "welcome: a link proof without its link");
+        }
         return proof_in(m->welcome->n_consistency_proof, m->welcome->consistency_proof, f, err);
     case CF__FRAME__BODY_SUBMIT:
         f->kind = CF_FRAME_SUBMIT;
@@ -1663,6 +1678,9 @@ int cf_wire_record_encode(const struct cf_record *r, uint8_t **out, size_t *len)
         m.nrm_keys_hash = bin(r->nrm_keys_hash, 32);
         m.nrm_commit = bin(r->nrm_commit, 32);
     }
+    if (r->previous_checkpoint)
+        m.has_previous_checkpoint = 1,
+        m.previous_checkpoint = bin(r->previous_checkpoint, r->previous_checkpoint_len);
     if (r->n_purged > CF_MAX_PURGED)
         return CF_ETOOBIG;
     uint64_t purged[CF_MAX_PURGED];
@@ -1739,6 +1757,13 @@ static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct 
                               err)) != 0 ||
             (rc = bytes_exact(r->nrm_commit, 32, m->nrm_commit, "record.nrm_commit", err)) != 0)
             return rc;
+    }
+    if (m->has_previous_checkpoint) {
+        if (m->previous_checkpoint.len == 0 || m->previous_checkpoint.len > 4096)
+            return cf_error_set(err, CF_ETOOBIG, "record.previous_checkpoint: %zu bytes",
+                                m->previous_checkpoint.len);
+        r->previous_checkpoint = (const char *)m->previous_checkpoint.data;
+        r->previous_checkpoint_len = m->previous_checkpoint.len;
     }
     if (m->n_purged > CF_MAX_PURGED)
         return cf_error_set(err, CF_ETOOBIG, "record.purged: %zu leaves", m->n_purged);

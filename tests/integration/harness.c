@@ -90,8 +90,7 @@ void net_sign_directory(struct net *n, uint64_t serial)
                                  "%s\n%s%s%s\n",
                                  pub, a->id, a->roles,
                                  a->jurisdiction ? a->jurisdiction : "england-wales",
-                                 a->areas[0] ? "areas = " : "", a->areas,
-                                 a->areas[0] ? "\n" : "");
+                                 a->areas[0] ? "areas = " : "", a->areas, a->areas[0] ? "\n" : "");
     }
     char path[600], policy[600], cmd[2048];
     struct cf_error err = {0};
@@ -292,7 +291,8 @@ int net_broker_try_start(struct net *n)
 {
     pin_endpoint(n);
     unlink(n->endpoint_file);
-    const char *argv[] = {CF_BIN_DIR "/childfirst-broker", "-c", n->broker_ini, NULL};
+    const char *argv[] = {CF_BIN_DIR "/childfirst-broker", "-c", n->broker_ini, n->broker_flag,
+                          NULL};
     n->broker_pid = spawn(argv, n->broker_log);
     for (int i = 0; i < 1000; i++) { /* up to 20 s: a sanitizer build starts slowly */
         if (access(n->endpoint_file, R_OK) == 0) {

@@ -42,7 +42,8 @@ struct net {
     size_t n_sockets;
     void *sockets[64]; /* closed by net_destroy, so a failed test cannot hang */
     struct net_agent agents[NET_MAX_AGENCIES]; /* same order as `agencies` */
-    char clock_file[600]; /* CF_TEST_CLOCK of every process the network starts */
+    char clock_file[600];    /* CF_TEST_CLOCK of every process the network starts */
+    const char *broker_flag; /* an extra broker argument (e.g. "--restored"), or NULL */
 };
 
 /* The default cast, all serving E09000033 unless noted: police-a

@@ -354,6 +354,82 @@ static void test_retention_keeps_every_proof(void **state)
     net_broker_start(n);
 }
 
+/* How many referrals an agent has written to its inbox, waiting up to 20 s
+ * for `want`. */
+static size_t await_referrals(struct net *n, const char *id, size_t want)
+{
+    char pattern[800];
+    snprintf(pattern, sizeof pattern, "%s/inbox/*/*-referral.json", net_agent_of(n, id)->spool);
+    size_t have = 0;
+    for (int waited = 0; (have = net_count_glob(pattern)) < want && waited < 20000; waited += 50) {
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    return have;
+}
+
+/* `count` referrals through police-a's running agent (`childfirst refer`). */
+static void refer_by_agent(struct net *n, int count)
+{
+    const char *args[] = {"refer", CF_SOURCE_DIR "/deploy/examples/referral.json", NULL};
+    for (int i = 0; i < count; i++)
+        if (net_cli(n, "police-a", args, out, sizeof out, err_text, sizeof err_text) != 0)
+            fail_msg("childfirst refer failed:\n%s\n%s", out, err_text);
+}
+
+/* A restore done right: the backup goes on under a new origin whose first
+ * leaf links it to the old one's last checkpoint. Without --restored the
+ * broker refuses a log of another origin; the agents and the replica take the
+ * new origin only through the link; an agency that had seen leaves the
+ * backup lacks says how many were lost; and the log verifies end to end. */
+static void test_a_restore_goes_on_under_a_linked_origin(void **state)
+{
+    struct net *n = *state;
+    net_agent_setup(n, "la-csc", NULL);
+    net_agent_start(n, "la-csc", NULL);
+    net_agent_start(n, "police-a", NULL);
+    refer_by_agent(n, 2);
+    assert_int_equal(await_referrals(n, "la-csc", 2), 2);
+    assert_int_equal(follow(n, "auditor-x"), 0);
+    char dir[700], cmd[4096];
+    snprintf(dir, sizeof dir, "%s/backup", n->dir);
+    backup(n, dir);
+    refer_by_agent(n, 2); /* seen by la-csc, lost with the broker's disk */
+    assert_int_equal(await_referrals(n, "la-csc", 4), 4);
+
+    net_broker_stop(n);
+    snprintf(cmd, sizeof cmd,
+             "rm -rf '%s' && cp -R '%s' '%s' && sed -i 's|^origin = .*|origin = "
+             "test.childfirst/log-2|' '%s'",
+             n->state_dir, dir, n->state_dir, n->broker_ini);
+    assert_int_equal(system(cmd), 0);
+    int status = net_broker_try_start(n);
+    assert_true(status > 0); /* refused: another origin, and no --restored */
+    assert_true(net_file_contains(n->broker_log, "start it with --restored"));
+    n->broker_flag = "--restored";
+    net_broker_start(n);
+    n->broker_flag = NULL;
+    assert_true(net_file_contains(n->broker_log, "ORIGIN-RESTARTED"));
+
+    refer_by_agent(n, 1); /* reaches la-csc only if it took the new origin */
+    assert_int_equal(await_referrals(n, "la-csc", 5), 5);
+    assert_true(net_file_contains(net_agent_of(n, "la-csc")->log, "BROKER-RESTORED"));
+    assert_false(net_file_contains(net_agent_of(n, "la-csc")->log, "lost=0"));
+    assert_int_equal(follow(n, "auditor-x"), 0);
+    assert_non_null(strstr(err_text, "restored from a backup"));
+    assert_int_equal(follow(n, "auditor-x"), 0); /* and goes on from there */
+
+    /* Restarted plainly, the log is of its own origin now. */
+    net_agent_stop(n, "la-csc");
+    net_agent_stop(n, "police-a");
+    net_broker_stop(n);
+    char verify_out[4096], verify_err[4096];
+    if (net_audit_verify(n, n->state_dir, verify_out, sizeof verify_out, verify_err,
+                         sizeof verify_err) != 0)
+        fail_msg("the restored log does not verify: %s%s", verify_out, verify_err);
+    net_broker_start(n);
+}
+
 static const char retention_1_day[] = "retention_days = 1\n";
 
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -368,6 +444,7 @@ int main(void)
         TEST(test_hot_backup_while_running),
         TEST(test_a_fork_raises_the_alarm),
         TEST(test_a_truncated_log_is_noticed),
+        TEST(test_a_restore_goes_on_under_a_linked_origin),
         cmocka_unit_test_prestate_setup_teardown(test_retention_keeps_every_proof, setup, teardown,
                                                  (void *)retention_1_day),
     };

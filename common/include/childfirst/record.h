@@ -29,6 +29,7 @@ enum cf_event {
     CF_EVENT_CONFIG,
     CF_EVENT_PURGED,
     CF_EVENT_DETERMINATION,
+    CF_EVENT_ORIGIN,
     CF_EVENT_COUNT
 };
 
@@ -61,7 +62,9 @@ struct cf_record {
     uint64_t determination_of; /* and the proposal's leaf */
     size_t n_purged;           /* purged: the leaves whose envelopes retention removed */
     uint64_t purged[CF_MAX_PURGED];
-    void *owner;               /* the decoded message behind the borrowed fields */
+    const char *previous_checkpoint; /* borrowed; origin: the old origin's last note */
+    size_t previous_checkpoint_len;
+    void *owner; /* the decoded message behind the borrowed fields */
 };
 
 /* "accepted", "rejected", ...; NULL when out of range. */
