@@ -1827,8 +1827,10 @@ static int case_from_pb(const Cf__CaseRecord *m, struct cf_case *c, struct cf_er
             return rc;
     if ((rc = votes_in(m->votes, m->n_votes, c->votes, &c->n_votes, "case.votes", err)) != 0)
         return rc;
-    memcpy(c->first_at, m->first_at, m->n_first_at * sizeof(uint64_t));
-    memcpy(c->last_at, m->last_at, m->n_last_at * sizeof(uint64_t));
+    if (m->n_first_at) /* protobuf-c leaves an empty repeated field's array NULL */
+        memcpy(c->first_at, m->first_at, m->n_first_at * sizeof(uint64_t));
+    if (m->n_last_at)
+        memcpy(c->last_at, m->last_at, m->n_last_at * sizeof(uint64_t));
     c->inquorate_at = m->inquorate_at;
     c->transfer_at = m->transfer_at;
     c->rg_at = m->rg_at;
