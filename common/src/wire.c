@@ -172,6 +172,16 @@ static int bytes_exact(uint8_t *dst, size_t n, ProtobufCBinaryData v, const char
     return 0;
 }
 
+/* protobuf-c gives a present but empty bytes field NULL data. Where a borrowed
+ * pointer is what marks a field present, it points here instead, so the field
+ * encodes again as it came. */
+static const uint8_t present_empty[1];
+
+static const uint8_t *present(ProtobufCBinaryData v)
+{
+    return v.data ? v.data : present_empty;
+}
+
 static ProtobufCBinaryData bin(const void *p, size_t n)
 {
     return (ProtobufCBinaryData){n, (uint8_t *)p};
@@ -1577,7 +1587,7 @@ static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct 
         (rc = text_to_fixed(r->actor, sizeof r->actor, m->actor, "record.actor", err)) != 0)
         return rc;
     if (m->has_header)
-        r->header = m->header.data, r->header_len = m->header.len;
+        r->header = present(m->header), r->header_len = m->header.len;
     if (m->has_ciphertext_hash || m->has_keys_hash || m->has_commit || m->has_signature) {
         r->has_digests = true;
         if ((rc = bytes_exact(r->ciphertext_hash, 32, m->ciphertext_hash, "record.ciphertext_hash",
@@ -1592,11 +1602,16 @@ static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct 
         if ((rc = bytes_exact(r->frame_hash, 32, m->frame_hash, "record.frame_hash", err)) != 0)
             return rc;
     }
+    /* The struct writes "" as absent, so a present empty code could not re-encode. */
+    if (m->has_code && m->code.len == 0)
+        return cf_error_set(err, CF_EFIELD, "record.code: present but empty");
     if (m->has_code && (rc = text_to_fixed(r->code, sizeof r->code, m->code, "record.code", err)))
         return rc;
     if (m->has_about || m->has_envelope_hash || m->has_ack_message_id || m->has_ack_signature) {
         r->has_about = true;
         r->about = m->about;
+        if (!m->has_about)
+            return cf_error_set(err, CF_EFIELD, "record: an answer names the leaf it answers");
         if ((rc = bytes_exact(r->envelope_hash, 32, m->envelope_hash, "record.envelope_hash",
                               err)) != 0 ||
             (rc = bytes_exact(r->ack_message_id, 16, m->ack_message_id, "record.ack_message_id",
@@ -1606,7 +1621,9 @@ static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct 
             return rc;
     }
     if (m->has_notice || m->has_notice_signature) {
-        r->notice = m->notice.data, r->notice_len = m->notice.len;
+        if (!m->has_notice)
+            return cf_error_set(err, CF_EFIELD, "record: a notice signature without its notice");
+        r->notice = present(m->notice), r->notice_len = m->notice.len;
         if ((rc = bytes_exact(r->notice_signature, 64, m->notice_signature,
                               "record.notice_signature", err)) != 0)
             return rc;
@@ -1614,9 +1631,9 @@ static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct 
     if (m->has_agencies || m->has_policy || m->has_sig) {
         if (!(m->has_agencies && m->has_policy && m->has_sig))
             return cf_error_set(err, CF_EFIELD, "record: a config needs all three files");
-        r->agencies = m->agencies.data, r->agencies_len = m->agencies.len;
-        r->policy = m->policy.data, r->policy_len = m->policy.len;
-        r->sig = m->sig.data, r->sig_len = m->sig.len;
+        r->agencies = present(m->agencies), r->agencies_len = m->agencies.len;
+        r->policy = present(m->policy), r->policy_len = m->policy.len;
+        r->sig = present(m->sig), r->sig_len = m->sig.len;
     }
     if (m->has_nrm_ciphertext_hash || m->has_nrm_keys_hash || m->has_nrm_commit) {
         r->has_nrm = true;
