@@ -1818,6 +1818,8 @@ static int case_from_pb(const Cf__CaseRecord *m, struct cf_case *c, struct cf_er
         return rc;
     if (!cf_case_state_name(c->state) || c->state == CF_CASE_NONE)
         return cf_error_set(err, CF_EFIELD, "case.state: unknown");
+    if (!cf_header_urgency_name(c->urgency) || c->urgency == CF_URGENCY_NONE)
+        return cf_error_set(err, CF_EFIELD, "case.urgency: not immediate, urgent or routine");
     if (m->n_members > CF_MAX_MEMBERS || m->n_voters > CF_MAX_MEMBERS ||
         m->n_guardians > CF_MAX_GUARDIANS || m->n_deadlines > CF_DEADLINE_COUNT ||
         m->n_first_at > CF_TYPE_COUNT || m->n_last_at > CF_TYPE_COUNT)
@@ -1828,11 +1830,20 @@ static int case_from_pb(const Cf__CaseRecord *m, struct cf_case *c, struct cf_er
                                 m->members[i]->agency, "case.members[].agency", err)) != 0)
             return rc;
         c->members[i].standing = (enum cf_standing)m->members[i]->standing;
+        if (c->members[i].standing < CF_STANDING_VOTING ||
+            c->members[i].standing > CF_STANDING_ADVISORY)
+            return cf_error_set(err, CF_EFIELD, "case.members[%zu].standing: unknown", i);
     }
     if (m->has_proposal_id) {
         c->proposal_leaf = m->proposal_leaf;
         c->proposal_decision = (enum cf_decision)m->proposal_decision;
         c->before_proposal = (enum cf_case_state)m->before_proposal;
+        /* A proposal without a decision encodes as none at all. */
+        if (!cf_header_decision_name(c->proposal_decision) ||
+            c->proposal_decision == CF_DECISION_NONE)
+            return cf_error_set(err, CF_EFIELD, "case.proposal_decision: not rg or cg");
+        if (!cf_case_state_name(c->before_proposal) || c->before_proposal == CF_CASE_NONE)
+            return cf_error_set(err, CF_EFIELD, "case.before_proposal: unknown");
         if ((rc = bytes_exact(c->proposal_id, CF_MESSAGE_ID_LEN, m->proposal_id, "case.proposal_id",
                               err)) != 0)
             return rc;
