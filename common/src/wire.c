@@ -1489,6 +1489,12 @@ int cf_wire_notice_decode(const uint8_t *buf, size_t len, struct cf_notice *n, s
         if ((rc = text_to_fixed(n->outstanding[i], sizeof n->outstanding[i], m->outstanding[i],
                                 "notice.outstanding[]", err)) != 0)
             goto out;
+    /* The struct writes "" as absent, so a present empty one could not re-encode. */
+    if ((m->has_deadline && m->deadline.len == 0) || (m->has_code && m->code.len == 0) ||
+        (m->has_state && m->state.len == 0)) {
+        rc = cf_error_set(err, CF_EFIELD, "notice: a deadline, code or state is present but empty");
+        goto out;
+    }
     if ((m->has_deadline && (rc = text_to_fixed(n->deadline, sizeof n->deadline, m->deadline,
                                                 "notice.deadline", err)) != 0) ||
         (m->has_code &&
@@ -1509,7 +1515,7 @@ int cf_wire_notice_decode(const uint8_t *buf, size_t len, struct cf_notice *n, s
         rc = cf_error_set(err, CF_EFIELD, "notice.case_id: not a case id");
     else if (m->has_urgency && !cf_header_urgency_name(n->urgency))
         rc = cf_error_set(err, CF_EFIELD, "notice.urgency: unknown");
-    else if (n->referring_agency[0] && !fixed_ok(n->referring_agency, cf_header_id_valid))
+    else if (m->has_referring_agency && !fixed_ok(n->referring_agency, cf_header_id_valid))
         rc = cf_error_set(err, CF_EID, "notice.referring_agency: not an agency id");
     for (size_t i = 0; rc == 0 && i < n->n_recipients; i++)
         if (!fixed_ok(n->recipients[i], cf_header_id_valid))
