@@ -1227,11 +1227,11 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
             return cf_error_set(err, CF_EDECODE,
                                 "deliver: needs an envelope, a notice or a determination");
         if (d->has_envelope) {
-            f->envelope = d->envelope.data;
+            f->envelope = present(d->envelope);
             f->envelope_len = d->envelope.len;
         }
         if (d->has_notice) {
-            f->notice = d->notice.data;
+            f->notice = present(d->notice);
             f->notice_len = d->notice.len;
             if (!d->has_notice_signature)
                 return cf_error_set(err, CF_EDECODE, "deliver: a notice without its signature");
@@ -1242,7 +1242,7 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
             return cf_error_set(err, CF_EDECODE, "deliver: a notice signature without a notice");
         }
         if (d->has_determination) {
-            f->determination = d->determination.data;
+            f->determination = present(d->determination);
             f->determination_len = d->determination.len;
             if (!d->has_determination_signature)
                 return cf_error_set(err, CF_EDECODE,
