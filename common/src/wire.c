@@ -1295,6 +1295,8 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
             (rc = text_to_fixed(f->outcome, sizeof f->outcome, r->outcome, "report.outcome",
                                 err)) != 0)
             return rc;
+        if (!fixed_ok(f->recipient, cf_header_id_valid))
+            return cf_error_set(err, CF_EID, "report.recipient: not an agency id");
         if (r->has_code)
             return text_to_fixed(f->code, sizeof f->code, r->code, "report.code", err);
         return 0;
@@ -1355,6 +1357,10 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
             (ci->has_owner && (rc = text_to_fixed(out->owner, sizeof out->owner, ci->owner,
                                                   "case_info.owner", err)) != 0))
             return rc;
+        if (!fixed_ok(f->case_id, cf_header_case_id_valid))
+            return cf_error_set(err, CF_EFIELD, "case_info.case_id: not a case id");
+        if (ci->has_owner && !fixed_ok(out->owner, cf_header_id_valid))
+            return cf_error_set(err, CF_EID, "case_info.owner: not an agency id");
         out->n_deadlines = ci->n_deadlines;
         for (size_t i = 0; i < ci->n_deadlines; i++) {
             out->deadlines[i].due = ci->deadlines[i]->due;
@@ -1592,6 +1598,8 @@ static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct 
     if (m->has_actor &&
         (rc = text_to_fixed(r->actor, sizeof r->actor, m->actor, "record.actor", err)) != 0)
         return rc;
+    if (m->has_actor && !fixed_ok(r->actor, cf_header_id_valid))
+        return cf_error_set(err, CF_EID, "record.actor: not an agency id");
     if (m->has_header)
         r->header = present(m->header), r->header_len = m->header.len;
     if (m->has_ciphertext_hash || m->has_keys_hash || m->has_commit || m->has_signature) {
@@ -1822,6 +1830,12 @@ static int case_from_pb(const Cf__CaseRecord *m, struct cf_case *c, struct cf_er
          (rc = text_to_fixed(c->chair_staff_ref, sizeof c->chair_staff_ref, m->chair_staff_ref,
                              "case.chair_staff_ref", err)) != 0))
         return rc;
+    if (!fixed_ok(c->case_id, cf_header_case_id_valid))
+        return cf_error_set(err, CF_EFIELD, "case.case_id: not a case id");
+    /* An agency that joins a case late keeps it without knowing who referred it. */
+    if ((c->referrer[0] && !fixed_ok(c->referrer, cf_header_id_valid)) ||
+        (m->has_owner && !fixed_ok(c->owner, cf_header_id_valid)))
+        return cf_error_set(err, CF_EID, "case: the referrer or owner is not an agency id");
     if (!cf_case_state_name(c->state) || c->state == CF_CASE_NONE)
         return cf_error_set(err, CF_EFIELD, "case.state: unknown");
     if (!cf_header_urgency_name(c->urgency) || c->urgency == CF_URGENCY_NONE)
@@ -1835,6 +1849,8 @@ static int case_from_pb(const Cf__CaseRecord *m, struct cf_case *c, struct cf_er
         if ((rc = text_to_fixed(c->members[i].agency, sizeof c->members[i].agency,
                                 m->members[i]->agency, "case.members[].agency", err)) != 0)
             return rc;
+        if (!fixed_ok(c->members[i].agency, cf_header_id_valid))
+            return cf_error_set(err, CF_EID, "case.members[%zu].agency: not an agency id", i);
         c->members[i].standing = (enum cf_standing)m->members[i]->standing;
         if (c->members[i].standing < CF_STANDING_VOTING ||
             c->members[i].standing > CF_STANDING_ADVISORY)
@@ -1855,10 +1871,13 @@ static int case_from_pb(const Cf__CaseRecord *m, struct cf_case *c, struct cf_er
             return rc;
     }
     c->n_voters = m->n_voters;
-    for (size_t i = 0; i < m->n_voters; i++)
+    for (size_t i = 0; i < m->n_voters; i++) {
         if ((rc = text_to_fixed(c->voters[i], sizeof c->voters[i], m->voters[i], "case.voters[]",
                                 err)) != 0)
             return rc;
+        if (!fixed_ok(c->voters[i], cf_header_id_valid))
+            return cf_error_set(err, CF_EID, "case.voters[%zu]: not an agency id", i);
+    }
     if ((rc = votes_in(m->votes, m->n_votes, c->votes, &c->n_votes, "case.votes", err)) != 0)
         return rc;
     if (m->n_first_at) /* protobuf-c leaves an empty repeated field's array NULL */
@@ -1878,10 +1897,13 @@ static int case_from_pb(const Cf__CaseRecord *m, struct cf_case *c, struct cf_er
                                                     d->near_sent, d->breach_sent};
     }
     c->n_guardians = m->n_guardians;
-    for (size_t i = 0; i < m->n_guardians; i++)
+    for (size_t i = 0; i < m->n_guardians; i++) {
         if ((rc = text_to_fixed(c->guardians[i], sizeof c->guardians[i], m->guardians[i],
                                 "case.guardians[]", err)) != 0)
             return rc;
+        if (!fixed_ok(c->guardians[i], cf_header_id_valid))
+            return cf_error_set(err, CF_EID, "case.guardians[%zu]: not an agency id", i);
+    }
     return 0;
 }
 
@@ -1995,6 +2017,9 @@ static int determination_from_pb(const Cf__Determination *m, struct cf_determina
             (rc = bytes_exact(d->nrm_commit, CF_HASH_LEN, n->commit,
                               "determination.nrm_return.commit", err)) != 0)
             return rc;
+        if (!fixed_ok(d->nrm_key.recipient, cf_header_id_valid))
+            return cf_error_set(err, CF_EID,
+                                "determination.nrm_return.key.recipient: not an agency id");
     }
     return 0;
 }
