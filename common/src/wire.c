@@ -2063,6 +2063,10 @@ int cf_wire_outbox_decode(const uint8_t *buf, size_t len, struct cf_outbox_entry
 {
     memset(e, 0, sizeof *e);
     *envelope_copy = NULL;
+    /* An envelope, the spool file's name and a time. */
+    if (len > CF_MAX_ENVELOPE + 1024u)
+        return cf_error_set(err, CF_ETOOBIG, "outbox: %zu bytes, at most %u allowed", len,
+                            CF_MAX_ENVELOPE + 1024u);
     ProtobufCMessage *pm = NULL;
     int rc = decode(&cf__outbox_entry__descriptor, buf, len, false, &pm, err);
     if (rc != 0)

@@ -174,8 +174,9 @@ CF_WUR int cf_wire_record_decode(const uint8_t *buf, size_t len, struct cf_recor
                                  struct cf_error *err);
 void cf_wire_record_fini(struct cf_record *r);
 
-/* The agent's outbox entries. Decode copies the spool file name and points
- * *envelope into memory the caller frees with free(*owner_envelope). */
+/* The agent's outbox entries. Decode refuses more than CF_MAX_ENVELOPE + 1024
+ * bytes (CF_ETOOBIG), copies the spool file name and points e->envelope into
+ * memory the caller frees with free(*envelope_copy). */
 struct cf_outbox_entry {
     const uint8_t *envelope;
     size_t envelope_len;
