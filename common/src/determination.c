@@ -74,10 +74,21 @@ int cf_determination_verify(const struct cf_determination *d, const uint8_t sig[
         return cf_error_set(err, CF_ESIG, "determination: the proposal is not signed by %s",
                             header->sender);
     if (d->has_nrm) {
-        uint8_t ct[CF_HASH_LEN];
-        cf_envelope_hash(d->nrm_ciphertext, d->nrm_ciphertext_len, ct);
-        if (!dg.has_nrm || memcmp(ct, dg.nrm, CF_HASH_LEN) != 0 ||
-            memcmp(d->nrm_commit, dg.nrm_commit, CF_HASH_LEN) != 0)
+        /* The proposer signed all three of the return's digests: its ciphertext,
+         * its key entry (the liaison's id and sealed key) and its commitment. An
+         * envelope lends d's return to compute them the same way. */
+        struct cf_envelope ret;
+        struct cf_envelope_digests mine;
+        memset(&ret, 0, sizeof ret);
+        ret.has_nrm = true;
+        ret.nrm_ciphertext = (uint8_t *)d->nrm_ciphertext;
+        ret.nrm_ciphertext_len = d->nrm_ciphertext_len;
+        ret.nrm_key = d->nrm_key;
+        memcpy(ret.nrm_commit, d->nrm_commit, CF_HASH_LEN);
+        cf_envelope_digests(&ret, &mine);
+        if (!dg.has_nrm || memcmp(mine.nrm, dg.nrm, CF_HASH_LEN) != 0 ||
+            memcmp(mine.nrm_keys, dg.nrm_keys, CF_HASH_LEN) != 0 ||
+            memcmp(mine.nrm_commit, dg.nrm_commit, CF_HASH_LEN) != 0)
             return cf_error_set(err, CF_EMISMATCH,
                                 "determination: its NRM return is not the one the proposer "
                                 "signed");

@@ -172,6 +172,16 @@ static int bytes_exact(uint8_t *dst, size_t n, ProtobufCBinaryData v, const char
     return 0;
 }
 
+/* protobuf-c gives a present but empty bytes field NULL data. Where a borrowed
+ * pointer is what marks a field present, it points here instead, so the field
+ * encodes again as it came. */
+static const uint8_t present_empty[1];
+
+static const uint8_t *present(ProtobufCBinaryData v)
+{
+    return v.data ? v.data : present_empty;
+}
+
 static ProtobufCBinaryData bin(const void *p, size_t n)
 {
     return (ProtobufCBinaryData){n, (uint8_t *)p};
@@ -1285,11 +1295,11 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
             return cf_error_set(err, CF_EDECODE,
                                 "deliver: needs an envelope, a notice or a determination");
         if (d->has_envelope) {
-            f->envelope = d->envelope.data;
+            f->envelope = present(d->envelope);
             f->envelope_len = d->envelope.len;
         }
         if (d->has_notice) {
-            f->notice = d->notice.data;
+            f->notice = present(d->notice);
             f->notice_len = d->notice.len;
             if (!d->has_notice_signature)
                 return cf_error_set(err, CF_EDECODE, "deliver: a notice without its signature");
@@ -1300,7 +1310,7 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
             return cf_error_set(err, CF_EDECODE, "deliver: a notice signature without a notice");
         }
         if (d->has_determination) {
-            f->determination = d->determination.data;
+            f->determination = present(d->determination);
             f->determination_len = d->determination.len;
             if (!d->has_determination_signature)
                 return cf_error_set(err, CF_EDECODE,
@@ -1353,6 +1363,8 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
             (rc = text_to_fixed(f->outcome, sizeof f->outcome, r->outcome, "report.outcome",
                                 err)) != 0)
             return rc;
+        if (!fixed_ok(f->recipient, cf_header_id_valid))
+            return cf_error_set(err, CF_EID, "report.recipient: not an agency id");
         if (r->has_record)
             f->record = r->record.data, f->record_len = r->record.len;
         if (r->has_code)
@@ -1467,6 +1479,10 @@ static int frame_from_pb(const Cf__Frame *m, struct cf_frame *f, struct cf_error
             (ci->has_owner && (rc = text_to_fixed(out->owner, sizeof out->owner, ci->owner,
                                                   "case_info.owner", err)) != 0))
             return rc;
+        if (!fixed_ok(f->case_id, cf_header_case_id_valid))
+            return cf_error_set(err, CF_EFIELD, "case_info.case_id: not a case id");
+        if (ci->has_owner && !fixed_ok(out->owner, cf_header_id_valid))
+            return cf_error_set(err, CF_EID, "case_info.owner: not an agency id");
         out->n_deadlines = ci->n_deadlines;
         for (size_t i = 0; i < ci->n_deadlines; i++) {
             out->deadlines[i].due = ci->deadlines[i]->due;
@@ -1601,6 +1617,12 @@ int cf_wire_notice_decode(const uint8_t *buf, size_t len, struct cf_notice *n, s
         if ((rc = text_to_fixed(n->outstanding[i], sizeof n->outstanding[i], m->outstanding[i],
                                 "notice.outstanding[]", err)) != 0)
             goto out;
+    /* The struct writes "" as absent, so a present empty one could not re-encode. */
+    if ((m->has_deadline && m->deadline.len == 0) || (m->has_code && m->code.len == 0) ||
+        (m->has_state && m->state.len == 0)) {
+        rc = cf_error_set(err, CF_EFIELD, "notice: a deadline, code or state is present but empty");
+        goto out;
+    }
     if ((m->has_deadline && (rc = text_to_fixed(n->deadline, sizeof n->deadline, m->deadline,
                                                 "notice.deadline", err)) != 0) ||
         (m->has_code &&
@@ -1621,7 +1643,7 @@ int cf_wire_notice_decode(const uint8_t *buf, size_t len, struct cf_notice *n, s
         rc = cf_error_set(err, CF_EFIELD, "notice.case_id: not a case id");
     else if (m->has_urgency && !cf_header_urgency_name(n->urgency))
         rc = cf_error_set(err, CF_EFIELD, "notice.urgency: unknown");
-    else if (n->referring_agency[0] && !fixed_ok(n->referring_agency, cf_header_id_valid))
+    else if (m->has_referring_agency && !fixed_ok(n->referring_agency, cf_header_id_valid))
         rc = cf_error_set(err, CF_EID, "notice.referring_agency: not an agency id");
     for (size_t i = 0; rc == 0 && i < n->n_recipients; i++)
         if (!fixed_ok(n->recipients[i], cf_header_id_valid))
@@ -1707,8 +1729,10 @@ static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct 
     if (m->has_actor &&
         (rc = text_to_fixed(r->actor, sizeof r->actor, m->actor, "record.actor", err)) != 0)
         return rc;
+    if (m->has_actor && !fixed_ok(r->actor, cf_header_id_valid))
+        return cf_error_set(err, CF_EID, "record.actor: not an agency id");
     if (m->has_header)
-        r->header = m->header.data, r->header_len = m->header.len;
+        r->header = present(m->header), r->header_len = m->header.len;
     if (m->has_ciphertext_hash || m->has_keys_hash || m->has_commit || m->has_signature) {
         r->has_digests = true;
         if ((rc = bytes_exact(r->ciphertext_hash, 32, m->ciphertext_hash, "record.ciphertext_hash",
@@ -1723,11 +1747,16 @@ static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct 
         if ((rc = bytes_exact(r->frame_hash, 32, m->frame_hash, "record.frame_hash", err)) != 0)
             return rc;
     }
+    /* The struct writes "" as absent, so a present empty code could not re-encode. */
+    if (m->has_code && m->code.len == 0)
+        return cf_error_set(err, CF_EFIELD, "record.code: present but empty");
     if (m->has_code && (rc = text_to_fixed(r->code, sizeof r->code, m->code, "record.code", err)))
         return rc;
     if (m->has_about || m->has_envelope_hash || m->has_ack_message_id || m->has_ack_signature) {
         r->has_about = true;
         r->about = m->about;
+        if (!m->has_about)
+            return cf_error_set(err, CF_EFIELD, "record: an answer names the leaf it answers");
         if ((rc = bytes_exact(r->envelope_hash, 32, m->envelope_hash, "record.envelope_hash",
                               err)) != 0 ||
             (rc = bytes_exact(r->ack_message_id, 16, m->ack_message_id, "record.ack_message_id",
@@ -1737,7 +1766,9 @@ static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct 
             return rc;
     }
     if (m->has_notice || m->has_notice_signature) {
-        r->notice = m->notice.data, r->notice_len = m->notice.len;
+        if (!m->has_notice)
+            return cf_error_set(err, CF_EFIELD, "record: a notice signature without its notice");
+        r->notice = present(m->notice), r->notice_len = m->notice.len;
         if ((rc = bytes_exact(r->notice_signature, 64, m->notice_signature,
                               "record.notice_signature", err)) != 0)
             return rc;
@@ -1745,9 +1776,9 @@ static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct 
     if (m->has_agencies || m->has_policy || m->has_sig) {
         if (!(m->has_agencies && m->has_policy && m->has_sig))
             return cf_error_set(err, CF_EFIELD, "record: a config needs all three files");
-        r->agencies = m->agencies.data, r->agencies_len = m->agencies.len;
-        r->policy = m->policy.data, r->policy_len = m->policy.len;
-        r->sig = m->sig.data, r->sig_len = m->sig.len;
+        r->agencies = present(m->agencies), r->agencies_len = m->agencies.len;
+        r->policy = present(m->policy), r->policy_len = m->policy.len;
+        r->sig = present(m->sig), r->sig_len = m->sig.len;
     }
     if (m->has_nrm_ciphertext_hash || m->has_nrm_keys_hash || m->has_nrm_commit) {
         r->has_nrm = true;
@@ -1759,7 +1790,9 @@ static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct 
             return rc;
     }
     if (m->has_previous_checkpoint) {
-        if (m->previous_checkpoint.len == 0 || m->previous_checkpoint.len > 4096)
+        if (m->previous_checkpoint.len == 0)
+            return cf_error_set(err, CF_EFIELD, "record.previous_checkpoint: empty");
+        if (m->previous_checkpoint.len > 4096)
             return cf_error_set(err, CF_ETOOBIG, "record.previous_checkpoint: %zu bytes",
                                 m->previous_checkpoint.len);
         r->previous_checkpoint = (const char *)m->previous_checkpoint.data;
@@ -1945,8 +1978,16 @@ static int case_from_pb(const Cf__CaseRecord *m, struct cf_case *c, struct cf_er
          (rc = text_to_fixed(c->chair_staff_ref, sizeof c->chair_staff_ref, m->chair_staff_ref,
                              "case.chair_staff_ref", err)) != 0))
         return rc;
+    if (!fixed_ok(c->case_id, cf_header_case_id_valid))
+        return cf_error_set(err, CF_EFIELD, "case.case_id: not a case id");
+    /* An agency that joins a case late keeps it without knowing who referred it. */
+    if ((c->referrer[0] && !fixed_ok(c->referrer, cf_header_id_valid)) ||
+        (m->has_owner && !fixed_ok(c->owner, cf_header_id_valid)))
+        return cf_error_set(err, CF_EID, "case: the referrer or owner is not an agency id");
     if (!cf_case_state_name(c->state) || c->state == CF_CASE_NONE)
         return cf_error_set(err, CF_EFIELD, "case.state: unknown");
+    if (!cf_header_urgency_name(c->urgency) || c->urgency == CF_URGENCY_NONE)
+        return cf_error_set(err, CF_EFIELD, "case.urgency: not immediate, urgent or routine");
     if (m->n_members > CF_MAX_MEMBERS || m->n_voters > CF_MAX_MEMBERS ||
         m->n_guardians > CF_MAX_GUARDIANS || m->n_deadlines > CF_DEADLINE_COUNT ||
         m->n_first_at > CF_TYPE_COUNT || m->n_last_at > CF_TYPE_COUNT)
@@ -1956,25 +1997,41 @@ static int case_from_pb(const Cf__CaseRecord *m, struct cf_case *c, struct cf_er
         if ((rc = text_to_fixed(c->members[i].agency, sizeof c->members[i].agency,
                                 m->members[i]->agency, "case.members[].agency", err)) != 0)
             return rc;
+        if (!fixed_ok(c->members[i].agency, cf_header_id_valid))
+            return cf_error_set(err, CF_EID, "case.members[%zu].agency: not an agency id", i);
         c->members[i].standing = (enum cf_standing)m->members[i]->standing;
+        if (c->members[i].standing < CF_STANDING_VOTING ||
+            c->members[i].standing > CF_STANDING_ADVISORY)
+            return cf_error_set(err, CF_EFIELD, "case.members[%zu].standing: unknown", i);
     }
     if (m->has_proposal_id) {
         c->proposal_leaf = m->proposal_leaf;
         c->proposal_decision = (enum cf_decision)m->proposal_decision;
         c->before_proposal = (enum cf_case_state)m->before_proposal;
+        /* A proposal without a decision encodes as none at all. */
+        if (!cf_header_decision_name(c->proposal_decision) ||
+            c->proposal_decision == CF_DECISION_NONE)
+            return cf_error_set(err, CF_EFIELD, "case.proposal_decision: not rg or cg");
+        if (!cf_case_state_name(c->before_proposal) || c->before_proposal == CF_CASE_NONE)
+            return cf_error_set(err, CF_EFIELD, "case.before_proposal: unknown");
         if ((rc = bytes_exact(c->proposal_id, CF_MESSAGE_ID_LEN, m->proposal_id, "case.proposal_id",
                               err)) != 0)
             return rc;
     }
     c->n_voters = m->n_voters;
-    for (size_t i = 0; i < m->n_voters; i++)
+    for (size_t i = 0; i < m->n_voters; i++) {
         if ((rc = text_to_fixed(c->voters[i], sizeof c->voters[i], m->voters[i], "case.voters[]",
                                 err)) != 0)
             return rc;
+        if (!fixed_ok(c->voters[i], cf_header_id_valid))
+            return cf_error_set(err, CF_EID, "case.voters[%zu]: not an agency id", i);
+    }
     if ((rc = votes_in(m->votes, m->n_votes, c->votes, &c->n_votes, "case.votes", err)) != 0)
         return rc;
-    memcpy(c->first_at, m->first_at, m->n_first_at * sizeof(uint64_t));
-    memcpy(c->last_at, m->last_at, m->n_last_at * sizeof(uint64_t));
+    if (m->n_first_at) /* protobuf-c leaves an empty repeated field's array NULL */
+        memcpy(c->first_at, m->first_at, m->n_first_at * sizeof(uint64_t));
+    if (m->n_last_at)
+        memcpy(c->last_at, m->last_at, m->n_last_at * sizeof(uint64_t));
     c->inquorate_at = m->inquorate_at;
     c->transfer_at = m->transfer_at;
     c->rg_at = m->rg_at;
@@ -1988,10 +2045,13 @@ static int case_from_pb(const Cf__CaseRecord *m, struct cf_case *c, struct cf_er
                                                     d->near_sent, d->breach_sent};
     }
     c->n_guardians = m->n_guardians;
-    for (size_t i = 0; i < m->n_guardians; i++)
+    for (size_t i = 0; i < m->n_guardians; i++) {
         if ((rc = text_to_fixed(c->guardians[i], sizeof c->guardians[i], m->guardians[i],
                                 "case.guardians[]", err)) != 0)
             return rc;
+        if (!fixed_ok(c->guardians[i], cf_header_id_valid))
+            return cf_error_set(err, CF_EID, "case.guardians[%zu]: not an agency id", i);
+    }
     return 0;
 }
 
@@ -2105,6 +2165,9 @@ static int determination_from_pb(const Cf__Determination *m, struct cf_determina
             (rc = bytes_exact(d->nrm_commit, CF_HASH_LEN, n->commit,
                               "determination.nrm_return.commit", err)) != 0)
             return rc;
+        if (!fixed_ok(d->nrm_key.recipient, cf_header_id_valid))
+            return cf_error_set(err, CF_EID,
+                                "determination.nrm_return.key.recipient: not an agency id");
     }
     return 0;
 }
@@ -2148,6 +2211,10 @@ int cf_wire_outbox_decode(const uint8_t *buf, size_t len, struct cf_outbox_entry
 {
     memset(e, 0, sizeof *e);
     *envelope_copy = NULL;
+    /* An envelope, the spool file's name and a time. */
+    if (len > CF_MAX_ENVELOPE + 1024u)
+        return cf_error_set(err, CF_ETOOBIG, "outbox: %zu bytes, at most %u allowed", len,
+                            CF_MAX_ENVELOPE + 1024u);
     ProtobufCMessage *pm = NULL;
     int rc = decode(&cf__outbox_entry__descriptor, buf, len, false, &pm, err);
     if (rc != 0)

@@ -180,7 +180,11 @@ CF_WUR int cf_wire_frame_decode(const uint8_t *buf, size_t len, struct cf_frame 
 
 void cf_wire_frame_fini(struct cf_frame *f);
 
-/* Notices: canonical like headers, since their bytes are signed. */
+/* Notices: canonical like headers, since their bytes are signed. Decode refuses
+ * more than CF_MAX_HEADER bytes (CF_ETOOBIG), bytes that do not encode back
+ * from the result (CF_ECANON, and CF_EFIELD for a present but empty deadline,
+ * code or state), an unknown kind or urgency and a malformed case id
+ * (CF_EFIELD), and any agency id that is not one (CF_EID). */
 CF_WUR int cf_wire_notice_encode(const struct cf_notice *n, uint8_t **out, size_t *len);
 CF_WUR int cf_wire_notice_decode(const uint8_t *buf, size_t len, struct cf_notice *n,
                                  struct cf_error *err);
@@ -192,8 +196,9 @@ CF_WUR int cf_wire_record_decode(const uint8_t *buf, size_t len, struct cf_recor
                                  struct cf_error *err);
 void cf_wire_record_fini(struct cf_record *r);
 
-/* The agent's outbox entries. Decode copies the spool file name and points
- * *envelope into memory the caller frees with free(*owner_envelope). */
+/* The agent's outbox entries. Decode refuses more than CF_MAX_ENVELOPE + 1024
+ * bytes (CF_ETOOBIG), copies the spool file name and points e->envelope into
+ * memory the caller frees with free(*envelope_copy). */
 struct cf_outbox_entry {
     const uint8_t *envelope;
     size_t envelope_len;
@@ -204,15 +209,21 @@ CF_WUR int cf_wire_outbox_encode(const struct cf_outbox_entry *e, uint8_t **out,
 CF_WUR int cf_wire_outbox_decode(const uint8_t *buf, size_t len, struct cf_outbox_entry *e,
                                  uint8_t **envelope_copy, struct cf_error *err);
 
-/* Sealed determinations. Decode borrows into memory the struct owns until
- * cf_wire_determination_fini (also after a failure). */
+/* Sealed determinations. Decode refuses more than CF_MAX_ENVELOPE bytes, non-
+ * canonical bytes, ids, hashes and signatures of the wrong size, an NRM
+ * ciphertext that is not one padding bucket, and malformed case or agency ids
+ * (CF_ETOOBIG, CF_ECANON, CF_EFIELD, CF_EID); it borrows into memory the struct
+ * owns until cf_wire_determination_fini (also after a failure). */
 CF_WUR int cf_wire_determination_encode(const struct cf_determination *d, uint8_t **out,
                                         size_t *len);
 CF_WUR int cf_wire_determination_decode(const uint8_t *buf, size_t len, struct cf_determination *d,
                                         struct cf_error *err);
 void cf_wire_determination_fini(struct cf_determination *d);
 
-/* Case records (derived state). */
+/* Case records (derived state). Decode refuses more than 4 * CF_MAX_HEADER
+ * bytes and lists over their limits (CF_ETOOBIG), enums out of range and a
+ * malformed case id (CF_EFIELD), and agency ids that are not ones (CF_EID);
+ * the referrer may be empty, as an agency that joined late keeps it. */
 CF_WUR int cf_wire_case_encode(const struct cf_case *c, uint8_t **out, size_t *len);
 CF_WUR int cf_wire_case_decode(const uint8_t *buf, size_t len, struct cf_case *c,
                                struct cf_error *err);
