@@ -11,6 +11,8 @@ int cli_directory(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 /* `childfirst audit follow` (cli_follow.c). */
 int cli_audit_follow(int argc, char **argv);
+/* `childfirst receipt` (cli_receipt.c): a receipt proven in the newest checkpoint. */
+int cli_receipt(int argc, char **argv);
 
 /* Commands that talk to the local agent (cli_agent.c). */
 int cli_refer(int argc, char **argv);

@@ -317,55 +317,7 @@ static int ask(struct follower *f, struct cf_frame *r, uint8_t **bytes, struct c
 {
     struct cf_frame q = {
         .kind = CF_FRAME_AUDIT_FOLLOW, .from_index = f->size, .from_size = f->held.size};
-    uint8_t *buf;
-    size_t len;
-    *bytes = NULL;
-    int rc = cf_wire_frame_encode(&q, &buf, &len);
-    if (rc != 0)
-        return cf_error_set(err, rc, "cannot encode the request");
-    rc = zmq_send(f->sock, buf, len, 0) < 0 ? CF_EIO : 0;
-    free(buf);
-    if (rc != 0)
-        return cf_error_set(err, rc, "cannot send to the broker: %s", zmq_strerror(zmq_errno()));
-    uint64_t until = cf_clock_monotonic_ms() + ANSWER_MS;
-    while (!stopping) {
-        if (cf_clock_monotonic_ms() >= until)
-            return cf_error_set(err, CF_ETIMEOUT, "the broker at %s did not answer within %d s",
-                                f->cfg.broker, ANSWER_MS / 1000);
-        zmq_pollitem_t item = {f->sock, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, 200) <= 0)
-            continue;
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, f->sock, 0) < 0) {
-            zmq_msg_close(&m);
-            continue;
-        }
-        size_t n = zmq_msg_size(&m);
-        uint8_t *copy = malloc(n ? n : 1);
-        if (copy)
-            memcpy(copy, zmq_msg_data(&m), n);
-        zmq_msg_close(&m);
-        if (!copy)
-            return cf_error_set(err, CF_ENOMEM, "out of memory");
-        rc = cf_wire_frame_decode(copy, n, r, err);
-        if (rc == 0 && r->kind == CF_FRAME_REJECTED)
-            rc = cf_error_set(err, strcmp(r->code, "CF_ERANGE") == 0 ? CF_ERANGE : CF_EROLE,
-                              "the broker refused: %s: %s", r->code, r->reason);
-        else if (rc == 0 && r->kind != CF_FRAME_AUDIT_RECORDS) {
-            cf_wire_frame_fini(r);
-            free(copy);
-            continue; /* not the answer */
-        }
-        if (rc != 0) {
-            cf_wire_frame_fini(r);
-            free(copy);
-            return rc;
-        }
-        *bytes = copy;
-        return 0;
-    }
-    return CF_ETIMEOUT;
+    return cf_curve_ask(f->sock, &q, CF_FRAME_AUDIT_RECORDS, ANSWER_MS, &stopping, r, bytes, err);
 }
 
 static void nap(unsigned ms)

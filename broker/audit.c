@@ -11,6 +11,9 @@
 #include "childfirst/checkpoint.h"
 #include "childfirst/clock.h"
 #include "childfirst/log.h"
+#include "childfirst/notice.h"
+#include "childfirst/policy.h"
+#include "childfirst/wire.h"
 #include "audit.h"
 
 /* How many of the newest leaves are re-hashed at start. LMDB has no page
@@ -128,6 +131,49 @@ int cf_audit_records(struct broker *b, MDB_txn *txn, uint64_t from, uint64_t hel
 
 /* The newest checkpoint must be ours, for exactly the stored tree, with the
  * root the stored nodes give; the newest leaves must hash to their nodes. */
+/* Whether a leaf names `agency` as its actor, a sender or recipient of its
+ * header, or a recipient of its notice; reports and determinations follow
+ * the leaf they are about, `depth` levels at most. */
+static bool concerns(struct broker *b, MDB_txn *txn, const char *agency, uint64_t index, int depth)
+{
+    MDB_val v;
+    struct cf_record r;
+    if (cf_store_record(&b->store, txn, index, &v) != 0 ||
+        cf_wire_record_decode(v.mv_data, v.mv_size, &r, NULL) != 0) {
+        cf_wire_record_fini(&r);
+        return false;
+    }
+    bool yes =
+        r.event == CF_EVENT_CONFIG || r.event == CF_EVENT_ORIGIN || strcmp(r.actor, agency) == 0;
+    if (!yes && r.header) {
+        struct cf_header *h = malloc(sizeof *h);
+        if (h && cf_wire_header_decode(r.header, r.header_len, h, NULL) == 0) {
+            yes = strcmp(h->sender, agency) == 0;
+            for (size_t i = 0; !yes && i < h->n_recipients; i++)
+                yes = strcmp(h->recipients[i], agency) == 0;
+        }
+        free(h);
+    }
+    if (!yes && r.notice) {
+        struct cf_notice *n = malloc(sizeof *n);
+        if (n && cf_wire_notice_decode(r.notice, r.notice_len, n, NULL) == 0)
+            for (size_t i = 0; !yes && i < n->n_recipients; i++)
+                yes = strcmp(n->recipients[i], agency) == 0;
+        free(n);
+    }
+    uint64_t about = r.has_about ? r.about : r.has_determination ? r.determination_of : UINT64_MAX;
+    cf_wire_record_fini(&r);
+    return yes || (depth > 0 && about < index && concerns(b, txn, agency, about, depth - 1));
+}
+
+bool cf_audit_may_see(struct broker *b, MDB_txn *txn, const char *agency, uint64_t index)
+{
+    const struct cf_agency *a = cf_directory_find(b->dir, agency);
+    if (!a)
+        return false;
+    return cf_policy_may_audit(b->dir->policy, a->roles) || concerns(b, txn, agency, index, 1);
+}
+
 static int check_tail(struct broker *b, MDB_txn *txn, const char *origin, struct cf_error *err)
 {
     const char *dir = b->cfg.state_dir;

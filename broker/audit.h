@@ -4,6 +4,7 @@
 #ifndef CF_AUDIT_H
 #define CF_AUDIT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <lmdb.h>
@@ -33,6 +34,13 @@ CF_WUR int cf_audit_consistency(struct broker *b, MDB_txn *txn, uint64_t from, u
  * it extends `held`. Borrows from `txn`: send before it ends. */
 CF_WUR int cf_audit_records(struct broker *b, MDB_txn *txn, uint64_t from, uint64_t held,
                             struct cf_frame *f);
+
+/* Whether `agency` may see leaf `index` (ProofRequest): an auditor any
+ * leaf; anyone the directory and origin leaves; others only leaves that
+ * concern them: a message they sent or were sent, their own acks and
+ * rejections, the reports and determinations about those messages, and
+ * notices addressed to them. */
+bool cf_audit_may_see(struct broker *b, MDB_txn *txn, const char *agency, uint64_t index);
 
 /* Opens the log for the broker: checks the stored origin and broker key, then
  * the newest leaves and root against the newest checkpoint, and appends a

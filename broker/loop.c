@@ -209,9 +209,10 @@ static void refuse(struct broker *b, const uint8_t *routing, size_t len, int cod
     send_to(b, routing, len, &r);
 }
 
-/* A leaf's inclusion proof against the newest checkpoint, for any agency: a
- * receipt older than the newest tree is proven in it too. */
-static void answer_proof(struct broker *b, const uint8_t *routing, size_t len,
+/* A leaf's inclusion proof against the newest checkpoint, for an agency the
+ * leaf concerns (cf_audit_may_see): a receipt older than the newest tree is
+ * proven in it too. */
+static void answer_proof(struct broker *b, const char *actor, const uint8_t *routing, size_t len,
                          const struct cf_frame *q)
 {
     MDB_txn *txn;
@@ -224,6 +225,8 @@ static void answer_proof(struct broker *b, const uint8_t *routing, size_t len,
     MDB_val rec;
     struct cf_frame consistency = {.kind = CF_FRAME_NONE};
     int rc = q->leaf_index < b->size ? 0 : CF_ERANGE;
+    if (rc == 0 && !cf_audit_may_see(b, txn, actor, q->leaf_index))
+        rc = CF_ENOTPARTY;
     if (rc == 0)
         rc = cf_store_record(&b->store, txn, q->leaf_index, &rec);
     if (rc == 0)
@@ -245,11 +248,17 @@ static void answer_proof(struct broker *b, const uint8_t *routing, size_t len,
         send_to(b, routing, len, f);
     } else {
         char why[160];
-        snprintf(why, sizeof why,
-                 rc == CF_ERANGE
-                     ? "leaf %" PRIu64 " or size %" PRIu64 " is beyond the log's %" PRIu64
-                     : "leaf %" PRIu64 " cannot be proven now (size %" PRIu64 ", log %" PRIu64 ")",
-                 q->leaf_index, q->from_size, b->size);
+        if (rc == CF_ENOTPARTY)
+            snprintf(why, sizeof why,
+                     "leaf %" PRIu64 " does not concern %s: only an auditor may see any leaf",
+                     q->leaf_index, actor);
+        else
+            snprintf(why, sizeof why,
+                     rc == CF_ERANGE
+                         ? "leaf %" PRIu64 " or size %" PRIu64 " is beyond the log's %" PRIu64
+                         : "leaf %" PRIu64 " cannot be proven now (size %" PRIu64 ", log %" PRIu64
+                           ")",
+                     q->leaf_index, q->from_size, b->size);
         refuse(b, routing, len, rc, why);
     }
     mdb_txn_abort(txn);
@@ -358,7 +367,7 @@ static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size
     }
     case CF_FRAME_PROOF_REQUEST:
         filled = false;
-        answer_proof(b, it->routing, it->routing_len, &f);
+        answer_proof(b, it->actor, it->routing, it->routing_len, &f);
         break;
     case CF_FRAME_AUDIT_FOLLOW:
         filled = false;

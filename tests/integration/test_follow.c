@@ -18,6 +18,7 @@
 #include <lmdb.h>
 #include <sodium.h>
 
+#include "childfirst/checkpoint.h"
 #include "childfirst/merkle.h"
 #include "childfirst/record.h"
 #include "childfirst/store.h"
@@ -430,6 +431,93 @@ static void test_a_restore_goes_on_under_a_linked_origin(void **state)
     net_broker_start(n);
 }
 
+/* `childfirst receipt`: an agency's receipt proven in a later checkpoint,
+ * every part of it checked here again; refused to an agency the leaf does not
+ * concern, given to an auditor, and never for a record that is not the
+ * receipt's. */
+static void test_a_receipt_is_proven_later(void **state)
+{
+    struct net *n = *state;
+    net_agent_setup(n, "health-x", NULL);
+    net_agent_start(n, "police-a", NULL);
+    const char *args[] = {"refer", CF_SOURCE_DIR "/deploy/examples/referral.json", NULL};
+    assert_int_equal(net_cli(n, "police-a", args, out, sizeof out, err_text, sizeof err_text), 0);
+    char path[800], bad[800];
+    snprintf(path, sizeof path, "%s/receipt.json", n->dir);
+    json_error_t je;
+    json_t *receipt = json_loads(out, 0, &je);
+    assert_non_null(receipt);
+    assert_int_equal(json_dump_file(receipt, path, 0), 0);
+    refer_by_agent(n, 2); /* the tree grows past the receipt's checkpoint */
+    net_agent_stop(n, "police-a");
+
+    const char *prove[] = {CF_BIN_DIR "/childfirst",         "receipt", path, "-c",
+                           net_agent_of(n, "police-a")->ini, NULL};
+    if (net_run_split(prove, out, sizeof out, err_text, sizeof err_text) != 0)
+        fail_msg("childfirst receipt failed: %s", err_text);
+    json_t *doc = json_loads(out, 0, &je);
+    assert_non_null(doc);
+    const json_t *later = json_object_get(doc, "later");
+    const char *note = json_string_value(json_object_get(later, "checkpoint"));
+    assert_non_null(note);
+    size_t rec_len;
+    uint8_t rec[4096];
+    const char *b64 = json_string_value(json_object_get(receipt, "record"));
+    assert_int_equal(sodium_base642bin(rec, sizeof rec, b64, strlen(b64), NULL, &rec_len, NULL,
+                                       sodium_base64_VARIANT_ORIGINAL),
+                     0);
+    uint8_t proof[64][CF_MERKLE_HASH], cons[64][CF_MERKLE_HASH];
+    size_t n_proof = json_array_size(json_object_get(later, "inclusion_proof"));
+    size_t n_cons = json_array_size(json_object_get(later, "consistency_proof"));
+    for (size_t i = 0; i < n_proof; i++)
+        assert_int_equal(sodium_hex2bin(proof[i], CF_MERKLE_HASH,
+                                        json_string_value(json_array_get(
+                                            json_object_get(later, "inclusion_proof"), i)),
+                                        2 * CF_MERKLE_HASH, NULL, NULL, NULL),
+                         0);
+    for (size_t i = 0; i < n_cons; i++)
+        assert_int_equal(sodium_hex2bin(cons[i], CF_MERKLE_HASH,
+                                        json_string_value(json_array_get(
+                                            json_object_get(later, "consistency_proof"), i)),
+                                        2 * CF_MERKLE_HASH, NULL, NULL, NULL),
+                         0);
+    struct cf_checkpoint then, now;
+    struct cf_error e = {0};
+    const char *old_note = json_string_value(json_object_get(receipt, "checkpoint"));
+    assert_int_equal(cf_checkpoint_open(old_note, strlen(old_note), n->broker->sign_pk, &then, &e),
+                     0);
+    uint64_t leaf = (uint64_t)json_integer_value(json_object_get(receipt, "leaf_index"));
+    assert_int_equal(cf_record_prove(rec, rec_len, leaf, (const uint8_t(*)[CF_MERKLE_HASH])proof,
+                                     n_proof, note, strlen(note), n->broker->sign_pk, &now, &e),
+                     0);
+    assert_true(now.size > then.size);
+    assert_int_equal(cf_merkle_verify_consistency(then.size, now.size, then.root, now.root,
+                                                  (const uint8_t(*)[CF_MERKLE_HASH])cons, n_cons),
+                     0);
+    json_decref(doc);
+
+    /* Not a party: refused, with the reason. An auditor: given. */
+    prove[4] = net_agent_of(n, "health-x")->ini;
+    assert_int_equal(net_run_split(prove, out, sizeof out, err_text, sizeof err_text), 1);
+    assert_non_null(strstr(err_text, "CF_ENOTPARTY"));
+    assert_int_equal(out[0], 0);
+    prove[4] = net_agent_of(n, "auditor-x")->ini;
+    assert_int_equal(net_run_split(prove, out, sizeof out, err_text, sizeof err_text), 0);
+
+    /* A receipt whose record was altered is not proven, whoever asks. */
+    b64 = json_string_value(json_object_get(receipt, "record"));
+    char *altered = strdup(b64);
+    altered[10] = altered[10] == 'A' ? 'B' : 'A';
+    json_object_set_new(receipt, "record", json_string(altered));
+    free(altered);
+    snprintf(bad, sizeof bad, "%s/altered.json", n->dir);
+    assert_int_equal(json_dump_file(receipt, bad, 0), 0);
+    prove[2] = bad;
+    assert_int_equal(net_run_split(prove, out, sizeof out, err_text, sizeof err_text), 1);
+    assert_non_null(strstr(err_text, "not the receipt's"));
+    json_decref(receipt);
+}
+
 static const char retention_1_day[] = "retention_days = 1\n";
 
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -445,6 +533,7 @@ int main(void)
         TEST(test_a_fork_raises_the_alarm),
         TEST(test_a_truncated_log_is_noticed),
         TEST(test_a_restore_goes_on_under_a_linked_origin),
+        TEST(test_a_receipt_is_proven_later),
         cmocka_unit_test_prestate_setup_teardown(test_retention_keeps_every_proof, setup, teardown,
                                                  (void *)retention_1_day),
     };
