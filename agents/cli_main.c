@@ -25,7 +25,7 @@ static const struct {
      "inbox [--case ID] [--json] [-c agent.ini]  list what this agency received"},
     {"show", cli_show, "show MESSAGE_ID [--json] [-c agent.ini]   one received message, decrypted"},
     {"receipt", cli_receipt,
-     "receipt RECEIPT.json -c agent.ini         prove a receipt in the newest checkpoint"},
+     "receipt RECEIPT.json -c agent.ini  prove a receipt in the newest checkpoint"},
     {"status", cli_status, "status [-c agent.ini]                    connection, outbox, log"},
     {"audit", cli_audit, "audit verify DIR --broker-key BASE64|--broker-key-file FILE"},
 };
