@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "childfirst/directory.h"
 #include "childfirst/file.h"
 #include "harness.h"
 
@@ -27,17 +28,23 @@
 struct nation {
     const char *jurisdiction, *la_code, *strategy_type;
     const char *police, *csc, *duty, *health, *guardian, *liaison;
+    const char *escrow; /* the jurisdiction's escrow auditor, or NULL (the shipped policy) */
 };
 
-static const struct nation england = {"england-wales", "E09000033",  "strategy_record",
-                                      "police-a",      "la-csc",     "la-duty",
-                                      "health-x",      "guardian-x", "home-office-ew"};
-static const struct nation scotland = {"scotland", "S12000036",  "ird_record",
-                                       "police-s", "la-s-csc",   "la-s-duty",
-                                       "health-s", "guardian-s", "home-office-sc"};
+static const struct nation england = {
+    "england-wales", "E09000033", "strategy_record", "police-a",       "la-csc",
+    "la-duty",       "health-x",  "guardian-x",      "home-office-ew", NULL};
+static const struct nation scotland = {"scotland",       "S12000036", "ird_record", "police-s",
+                                       "la-s-csc",       "la-s-duty", "health-s",   "guardian-s",
+                                       "home-office-sc", NULL};
 static const struct nation northern_ireland = {
-    "northern-ireland",  "N09000003", "strategy_record", "psni",          "hsct-belfast-csc",
-    "hsct-belfast-duty", "health-ni", "guardian-igs",    "home-office-ni"};
+    "northern-ireland",  "N09000003", "strategy_record", "psni",           "hsct-belfast-csc",
+    "hsct-belfast-duty", "health-ni", "guardian-igs",    "home-office-ni", NULL};
+
+/* England with an escrow auditor named in the policy (issue 7). */
+static const struct nation england_escrow = {
+    "england-wales", "E09000033", "strategy_record", "police-a",       "la-csc",
+    "la-duty",       "health-x",  "guardian-x",      "home-office-ew", "auditor-x"};
 
 static const char *const FOR_ALL[] = {"police", "csc", "duty", "health", "guardian", "liaison"};
 
@@ -47,12 +54,27 @@ static const char *member(const struct nation *w, size_t i)
     return ids[i];
 }
 
+/* Names `id` as england-wales's escrow (the shipped policy's first
+ * `escrow =`), and signs the directory again. */
+static void name_escrow(struct net *n, const char *id)
+{
+    char cmd[1024], agencies[600], policy[600];
+    snprintf(policy, sizeof policy, "%s/policy.ini", n->dir);
+    snprintf(agencies, sizeof agencies, "%s/agencies.ini", n->dir);
+    snprintf(cmd, sizeof cmd, "sed -i '0,/^escrow =$/s//escrow = %s/' '%s'", id, policy);
+    assert_int_equal(system(cmd), 0);
+    assert_true(net_file_contains(policy, "escrow = auditor-x"));
+    struct cf_error err = {0};
+    if (cf_directory_sign(agencies, policy, n->authority, 1, &err) != 0)
+        fail_msg("directory sign: %s", err.text);
+}
+
 static int setup(void **state)
 {
     const struct nation *w = *state;
     struct net *n = calloc(1, sizeof *n);
     net_create(n, NULL);
-    if (w != &england) {
+    if (strcmp(w->jurisdiction, "england-wales") != 0) { /* the default cast is England's */
         net_add_agency(n, w->police, "first_responder police", w->la_code, w->jurisdiction);
         net_add_agency(n, w->csc, "children_services", w->la_code, w->jurisdiction);
         net_add_agency(n, w->duty, "duty_team", w->la_code, w->jurisdiction);
@@ -61,10 +83,16 @@ static int setup(void **state)
     }
     net_add_agency(n, w->liaison, "home_office", "", w->jurisdiction);
     net_sign_directory(n, 1);
+    if (w->escrow)
+        name_escrow(n, w->escrow);
     net_broker_start(n);
     for (size_t i = 0; i < sizeof FOR_ALL / sizeof FOR_ALL[0]; i++) {
         net_agent_setup(n, member(w, i), NULL);
         net_agent_start(n, member(w, i), NULL);
+    }
+    if (w->escrow) {
+        net_agent_setup(n, w->escrow, NULL);
+        net_agent_start(n, w->escrow, NULL);
     }
     *state = n;
     return 0;
@@ -181,6 +209,8 @@ static void whole_case(struct net *n, const struct nation *w)
     json_decref(receipt);
 
     wait_for(n, w->csc, case_id, "referral", NULL);
+    if (w->escrow)
+        wait_for(n, w->escrow, case_id, "referral", NULL);
     send_doc(n, w->csc, "acknowledgement", case_id,
              "{\"lead_staff_ref\": \"SW-0001\", \"next_steps\": \"Strategy discussion today.\"}");
     wait_for(n, w->police, case_id, "acknowledgement", NULL);
@@ -219,8 +249,8 @@ static void whole_case(struct net *n, const struct nation *w)
     }
 
     /* Every party gets the sealed determination. */
-    const char *readers[] = {w->csc, w->police, w->health, w->guardian, w->duty};
-    for (size_t i = 0; i < 5; i++) {
+    const char *readers[] = {w->csc, w->police, w->health, w->guardian, w->duty, w->escrow};
+    for (size_t i = 0; i < 5 + (w->escrow != NULL); i++) {
         json_t *d = determination_file(n, readers[i], case_id);
         assert_string_equal(json_string_value(json_object_get(d, "decision")), "rg");
         assert_int_equal(json_array_size(json_object_get(d, "votes")), 3);
@@ -277,6 +307,27 @@ static void test_northern_ireland(void **state)
     whole_case(*state, &northern_ireland);
 }
 
+/* With an escrow named, the case reaches the escrow auditor too (above),
+ * and the broker rejects a referral that leaves it out. */
+static void test_escrow_is_a_recipient(void **state)
+{
+    struct net *n = *state;
+    whole_case(n, &england_escrow);
+    struct cf_header h;
+    struct cf_frame a;
+    uint8_t *env;
+    size_t len;
+    void *s = net_connect(n, net_agency(n, "police-a")->keys);
+    net_referral(n, "police-a", &h, &env, &len); /* guardian, LA, duty team: no escrow */
+    net_submit(s, env, len, &a);
+    assert_int_equal(a.kind, CF_FRAME_REJECTED);
+    assert_string_equal(a.code, "CF_ERECIPIENTS");
+    assert_non_null(strstr(a.reason, "auditor-x"));
+    cf_wire_frame_fini(&a);
+    free(env);
+    net_close(n, s);
+}
+
 /* A vote refuses to go on a proposal this agency never received, with the
  * reason; nothing is queued. */
 static void test_vote_needs_the_proposal(void **state)
@@ -318,6 +369,8 @@ int main(void)
         cmocka_unit_test_prestate_setup_teardown(test_scotland, setup, teardown, (void *)&scotland),
         cmocka_unit_test_prestate_setup_teardown(test_northern_ireland, setup, teardown,
                                                  (void *)&northern_ireland),
+        cmocka_unit_test_prestate_setup_teardown(test_escrow_is_a_recipient, setup, teardown,
+                                                 (void *)&england_escrow),
         cmocka_unit_test_prestate_setup_teardown(test_vote_needs_the_proposal, setup, teardown,
                                                  (void *)&england),
     };
