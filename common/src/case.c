@@ -252,6 +252,11 @@ static int check_proposal(const struct cf_case *c, const struct cf_header *h,
                             "reconsideration first",
                             c->case_id);
     if (h->decision == CF_DECISION_CG) {
+        if (c->cg_at && !reconsidering)
+            return cf_error_set(err, CF_ESTATE,
+                                "case %s already has its CG determination; only a "
+                                "reconsideration request reopens it",
+                                c->case_id);
         if (!c->rg_at)
             return cf_error_set(err, CF_ESTATE,
                                 "case %s has no RG determination yet; a CG decision follows one",

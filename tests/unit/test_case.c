@@ -665,6 +665,12 @@ static void happy_path(const struct nation *n)
     assert_int_equal(c->state, CF_CASE_DETERMINED);
     assert_int_equal(c->rg_at, rg_at);
     assert_int_equal(c->cg_at, t);
+    /* A second CG needs a reconsideration request first. */
+    valid(h, CF_TYPE_DETERMINATION_PROPOSED, c, n);
+    h->decision = CF_DECISION_CG;
+    struct cf_error err = {0};
+    expect_refusal("a second CG", cf_case_check(c, h, t, &W.broker, &err), &err, CF_ESTATE,
+                   "already has its CG determination");
 
     /* The owner closes it: the members, the referrer and the guardian hear. */
     valid(h, CF_TYPE_CLOSURE, c, n);
