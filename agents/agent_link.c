@@ -16,6 +16,7 @@
 #include "agent_link.h"
 #include "curve_client.h"
 #include "agent_store.h"
+#include "agent_text.h"
 #include "childfirst/log.h"
 #include "childfirst/store.h"
 
@@ -402,6 +403,41 @@ int agent_link_restore(struct agent *a, struct cf_error *err)
 
 /* ---- Frames ---- */
 
+/* A restore lost leaves this agency had seen: its own notice names the
+ * messages it sent that the broker accepted at those leaves (their receipts
+ * are in `sent`), so its people know exactly what to send again. Kept in
+ * `txn`, with the new checkpoint. */
+static int notice_lost(struct agent *a, MDB_txn *txn, const struct cf_checkpoint *kept,
+                       const struct cf_checkpoint *prev, const struct cf_checkpoint *now)
+{
+    json_t *ids = json_array();
+    MDB_cursor *c;
+    MDB_val k, v;
+    if (!ids || mdb_cursor_open(txn, a->store.sent, &c) != 0) {
+        json_decref(ids);
+        return CF_ENOMEM;
+    }
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        struct cf_frame f;
+        struct cf_checkpoint cp;
+        if (cf_wire_frame_decode(v.mv_data, v.mv_size, &f, NULL) == 0 && f.checkpoint &&
+            cf_checkpoint_open(f.checkpoint, f.checkpoint_len, a->broker_sign_pk, &cp, NULL) == 0 &&
+            strcmp(cp.origin, kept->origin) == 0 && f.leaf_index >= prev->size)
+            json_array_append_new(ids, agent_text_hex(f.message_id, CF_MESSAGE_ID_LEN));
+        cf_wire_frame_fini(&f);
+    }
+    mdb_cursor_close(c);
+    json_t *doc =
+        json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "kind", "restored", "old_origin", kept->origin,
+                  "new_origin", now->origin, "linked_size", (json_int_t)prev->size, "lost_leaves",
+                  (json_int_t)(kept->size - prev->size), "lost_sent", ids);
+    struct cf_error err = {0};
+    int rc = doc ? agent_inbox_add_local(a, txn, doc, &err) : CF_ENOMEM;
+    json_decref(doc);
+    return rc;
+}
+
 /* A Welcome under another origin than the kept checkpoint's: a broker
  * restored from a backup. It is taken only through its link, the new
  * origin's first leaf, which cites the old origin's last checkpoint: that
@@ -409,7 +445,7 @@ int agent_link_restore(struct agent *a, struct cf_error *err)
  * extend it; and the kept tree must be a prefix of today's, unless it is
  * longer than the restored log, whose lost leaves are then reported. */
 static int take_new_origin(struct agent *a, MDB_txn *txn, const struct cf_frame *f,
-                           struct cf_checkpoint *out, struct cf_error *err)
+                           struct cf_checkpoint *out, bool *lost, struct cf_error *err)
 {
     struct cf_record link;
     struct cf_checkpoint prev, cp;
@@ -457,6 +493,9 @@ static int take_new_origin(struct agent *a, MDB_txn *txn, const struct cf_frame 
         cf_log_error("BROKER-RESTORED",
                      "old=%s new=%s linked_size=%" PRIu64 " kept=%" PRIu64 " lost=%" PRIu64,
                      kept->origin, cp.origin, prev.size, kept->size, kept->size - prev.size);
+        if ((rc = notice_lost(a, txn, kept, &prev, &cp)) != 0)
+            return cf_error_set(err, rc, "cannot keep the notice of what the restore lost");
+        *lost = true;
     }
     if ((rc = agent_store_put(txn, a->store.meta, "checkpoint", 10, f->checkpoint,
                               f->checkpoint_len)) != 0)
@@ -480,13 +519,14 @@ static void on_welcome(struct agent *a, const struct cf_frame *f)
     MDB_txn *txn;
     struct cf_error err = {0};
     struct cf_checkpoint cp;
+    bool lost = false;
     if (a->distrusted)
         return; /* this connection showed a split view: only a new one is heard */
     if (mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
         return;
     /* The proof starts at the size our Hello named. */
     int rc = origin_changed(a, f)
-                 ? take_new_origin(a, txn, f, &cp, &err)
+                 ? take_new_origin(a, txn, f, &cp, &lost, &err)
                  : agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len, a->hello_size,
                                             (const uint8_t(*)[CF_MERKLE_HASH])f->proof, f->n_proof,
                                             &cp, &err);
@@ -494,6 +534,8 @@ static void on_welcome(struct agent *a, const struct cf_frame *f)
         rc = agent_checkpoint_commit(a, txn, &cp, f->checkpoint, f->checkpoint_len);
     else
         mdb_txn_abort(txn);
+    if (rc == 0 && lost)
+        agent_inbox_spool_local(a); /* the restore's notice, now that it is kept */
     if (rc == CF_ESTALE) {
         /* A Welcome to an older Hello: ask again from what is kept now. */
         cf_log_warn("CHECKPOINT-RESYNC", "broker=%s detail=\"%s\"", a->cfg.broker, err.text);

@@ -416,6 +416,19 @@ static void test_a_restore_goes_on_under_a_linked_origin(void **state)
     assert_int_equal(await_referrals(n, "la-csc", 5), 5);
     assert_true(net_file_contains(net_agent_of(n, "la-csc")->log, "BROKER-RESTORED"));
     assert_false(net_file_contains(net_agent_of(n, "la-csc")->log, "lost=0"));
+    /* The sender's own notice names the two referrals the restore lost. */
+    char pattern[900], notice[900];
+    snprintf(pattern, sizeof pattern, "%s/inbox/_agent/*-notice.json",
+             net_agent_of(n, "police-a")->spool);
+    assert_true(net_wait_glob(pattern, 20000, notice, sizeof notice));
+    json_error_t je;
+    json_t *doc = json_load_file(notice, 0, &je);
+    assert_non_null(doc);
+    assert_string_equal(json_string_value(json_object_get(doc, "kind")), "restored");
+    assert_string_equal(json_string_value(json_object_get(doc, "new_origin")),
+                        "test.childfirst/log-2");
+    assert_int_equal(json_array_size(json_object_get(doc, "lost_sent")), 2);
+    json_decref(doc);
     assert_int_equal(follow(n, "auditor-x"), 0);
     assert_non_null(strstr(err_text, "restored from a backup"));
     assert_int_equal(follow(n, "auditor-x"), 0); /* and goes on from there */
