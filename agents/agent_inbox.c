@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "agent_link.h"
+#include "agent_notice.h"
 #include "agent_store.h"
 #include "agent_text.h"
 #include "childfirst/log.h"
@@ -266,36 +267,8 @@ static int render(struct agent *a, const struct cf_frame *f, const struct delive
 {
     *out = NULL;
     if (d->is_notice) {
-        const struct cf_notice *n = &d->notice;
-        json_t *doc =
-            json_pack("{s:I, s:s, s:s, s:s, s:o, s:s, s:o}", "leaf_index",
-                      (json_int_t)f->leaf_index, "type", "notice", "kind", n->kind, "sender",
-                      "broker", "message_id", agent_text_hex(n->notice_id, CF_MESSAGE_ID_LEN),
-                      "case_id", n->case_id, "created_at", agent_text_time_json(n->created_at));
-        if (doc && n->urgency)
-            json_object_set_new(doc, "urgency", json_string(cf_header_urgency_name(n->urgency)));
-        if (doc && n->has_immediate_risk)
-            json_object_set_new(doc, "immediate_risk", json_boolean(n->immediate_risk));
-        if (doc && n->referring_agency[0])
-            json_object_set_new(doc, "referring_agency", json_string(n->referring_agency));
-        if (doc && n->has_about_leaf)
-            json_object_set_new(doc, "about_leaf", json_integer((json_int_t)n->about_leaf));
-        if (doc && n->deadline[0])
-            json_object_set_new(doc, "deadline", json_string(n->deadline));
-        if (doc && n->has_due)
-            json_object_set_new(doc, "due", agent_text_time_json(n->due));
-        if (doc && n->state[0])
-            json_object_set_new(doc, "state", json_string(n->state));
-        if (doc && n->code[0])
-            json_object_set_new(doc, "code", json_string(n->code));
-        if (doc && n->n_outstanding > 0) {
-            json_t *list = json_array();
-            for (size_t i = 0; list && i < n->n_outstanding; i++)
-                json_array_append_new(list, json_string(n->outstanding[i]));
-            json_object_set_new(doc, "outstanding", list);
-        }
-        *out = doc;
-        return doc ? 0 : cf_error_set(err, CF_ENOMEM, "out of memory");
+        *out = agent_notice_render(&d->notice, f->leaf_index);
+        return *out ? 0 : cf_error_set(err, CF_ENOMEM, "out of memory");
     }
     if (d->is_determination)
         return render_determination(a, f, d, out, err);
