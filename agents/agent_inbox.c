@@ -256,6 +256,12 @@ static int render_determination(struct agent *a, const struct cf_frame *f, const
         "proposal_id", agent_text_hex(det->proposal_id, CF_MESSAGE_ID_LEN), "proposal_leaf",
         (json_int_t)det->proposal_leaf, "proposer", d->phdr.sender, "votes", votes,
         d->has_env ? "payload" : "nrm_return", body);
+    /* The case's urgency, from the proposal's signed header, for hooks and watch. */
+    const char *urgency = cf_header_urgency_name(d->phdr.urgency);
+    if (*out && d->phdr.urgency && urgency)
+        json_object_set_new(*out, "urgency", json_string(urgency));
+    if (*out)
+        json_object_set_new(*out, "immediate_risk", json_boolean(d->phdr.immediate_risk));
     return *out ? 0 : cf_error_set(err, CF_ENOMEM, "out of memory");
 }
 
