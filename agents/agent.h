@@ -213,7 +213,8 @@ struct agent_events;
 
 /* Adds what was just kept to the feed: a summary of header facts (the
  * inbox's fields: leaf_index, received_at, case_id, type, kind, sender,
- * message_id, urgency, immediate_risk, deadline, due), never a payload.
+ * message_id, urgency, immediate_risk, deadline, due, decision, state, and a
+ * notice's referring_agency, outstanding and code), never a payload.
  * Copied; the feed numbers it with "seq". */
 void agent_events_push(struct agent *a, const json_t *summary);
 

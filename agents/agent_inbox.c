@@ -356,9 +356,10 @@ static int same_as_kept(struct agent *a, const MDB_val *kept, const struct cf_fr
 /* The live feed's line for a kept document: its header facts, no payload. */
 static void push_event(struct agent *a, const json_t *doc)
 {
-    static const char *const keys[] = {"leaf_index", "type",       "kind",     "case_id",
-                                       "sender",     "message_id", "urgency",  "immediate_risk",
-                                       "deadline",   "due",        "decision", "state"};
+    static const char *const keys[] = {
+        "leaf_index",       "type",           "kind",     "case_id", "sender",   "message_id",
+        "urgency",          "immediate_risk", "deadline", "due",     "decision", "state",
+        "referring_agency", "outstanding",    "code"};
     json_t *e = json_object();
     for (size_t i = 0; e && i < sizeof keys / sizeof keys[0]; i++) {
         json_t *v = json_object_get(doc, keys[i]);
