@@ -25,6 +25,8 @@ static const struct {
      "inbox [--case ID] [--json] [-c agent.ini]  list what this agency received"},
     {"show", cli_show, "show MESSAGE_ID [--json] [-c agent.ini]   one received message, decrypted"},
     {"status", cli_status, "status [-c agent.ini]                    connection, outbox, log"},
+    {"watch", cli_watch,
+     "watch [--json] [-c agent.ini]            what arrives, live, until Ctrl-C"},
     {"audit", cli_audit, "audit verify DIR --broker-key BASE64|--broker-key-file FILE"},
 };
 
