@@ -535,6 +535,8 @@ static void watch_feed(struct agent *a, struct client *c)
             client_close(c);
             return;
         }
+        if (next == c->watch_next)
+            break; /* nothing more to read, whatever the numbers say */
         c->watch_next = next;
     }
     if (!watch_flush(c))
