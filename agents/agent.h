@@ -90,10 +90,10 @@ struct agent {
     struct cf_status broker_status; /* the last Status the broker sent */
     int control_fd;
     struct agent_control *pending;
-    pid_t hook_pid;        /* the running hook, or 0 */
-    uint64_t hook_seq;     /* the next hook queue key */
-    uint64_t hook_running; /* the running hook's queue key */
-    uint64_t hook_started; /* ms */
+    pid_t hook_pid;              /* the running hook, or 0 */
+    uint64_t hook_seq;           /* the next hook queue key */
+    uint64_t hook_running;       /* the running hook's queue key */
+    uint64_t hook_started;       /* ms */
     struct agent_events *events; /* the live feed (agent_events.c) */
 };
 
@@ -213,7 +213,8 @@ struct agent_events;
 
 /* Adds what was just kept to the feed: a summary of header facts (the
  * inbox's fields: leaf_index, received_at, case_id, type, kind, sender,
- * message_id, urgency, immediate_risk, deadline, due), never a payload.
+ * message_id, urgency, immediate_risk, deadline, due, decision, state, and a
+ * notice's referring_agency, outstanding and code), never a payload.
  * Copied; the feed numbers it with "seq". */
 void agent_events_push(struct agent *a, const json_t *summary);
 

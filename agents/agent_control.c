@@ -1,8 +1,11 @@
 /* childfirst-agent's control socket, the local door for `childfirst refer`,
- * `inbox`, `show` and `status`. It checks who is calling (the agent's own uid
- * or root), reads requests without ever blocking the agent's loop, and
+ * `inbox`, `show`, `status` and `watch`. It checks who is calling (the agent's
+ * own uid or root), reads requests without ever blocking the agent's loop, and
  * dispatches from one table of commands. A refer is parked against its message
- * id until the core reports the broker's answer or the caller's wait runs out. */
+ * id until the core reports the broker's answer or the caller's wait runs out.
+ * A watch stays open and is fed from the live feed at the watcher's pace: the
+ * agent holds at most WATCH_LOW_WATER bytes for it, never the feed's backlog,
+ * so a slow watcher costs nothing but the events it misses. */
 #define _GNU_SOURCE /* struct ucred (SO_PEERCRED), accept4 */
 #include <errno.h>
 #include <poll.h>
@@ -31,11 +34,17 @@
 #define CONTROL_PAUSE_MS 1000  /* accept() rests this long when descriptors run out */
 #define CONTROL_WAIT_DEFAULT_S 30
 #define CONTROL_WAIT_MAX_S 600
+#define WATCH_MAX 8                       /* watchers at once: the rest of the slots stay free */
+#define WATCH_LOW_WATER (64u * 1024u)     /* frames are added while less than this waits */
+#define WATCH_PENDING_MAX (1024u * 1024u) /* a watcher holding more than this is dropped */
+#define WATCH_BATCH 32                    /* events read from the feed at a time */
 
 static const char queued_note[] = "not yet answered by the broker; it stays in the outbox and is "
                                   "resent until answered";
 
-enum client_state { CLIENT_FREE = 0, CLIENT_READ, CLIENT_WAIT, CLIENT_WRITE };
+/* READ: the request is arriving; WAIT: parked until the core answers; WRITE:
+ * the one answer is going out; WATCH: a watch, open until either side ends it. */
+enum client_state { CLIENT_FREE = 0, CLIENT_READ, CLIENT_WAIT, CLIENT_WRITE, CLIENT_WATCH };
 
 struct client {
     enum client_state state;
@@ -43,12 +52,14 @@ struct client {
     unsigned uid;
     uint64_t deadline; /* READ, WRITE: give up; WAIT: answer "queued" */
     struct ctl_reader in;
-    uint8_t *out; /* WRITE: the framed answer, sent from out_off on */
+    uint8_t *out; /* WRITE: the framed answer; WATCH: frames waiting; sent from out_off on */
     size_t out_len, out_off;
     uint8_t message_id[CF_MESSAGE_ID_LEN]; /* WAIT: the referral's message */
     char case_id[CF_CASE_ID_LEN + 1];
-    bool wants_status; /* WAIT: a status request, waiting for the broker's figures */
-    bool wants_case;   /* WAIT: a case request, waiting for the broker's CaseInfo */
+    bool wants_status;   /* WAIT: a status request, waiting for the broker's figures */
+    bool wants_case;     /* WAIT: a case request, waiting for the broker's CaseInfo */
+    uint64_t watch_next; /* WATCH: the next event's sequence number */
+    uint64_t watch_sent; /* WATCH: events sent, for the log */
 };
 
 /* The control socket's state. Its clients in CLIENT_WAIT are the requests
@@ -431,8 +442,162 @@ static json_t *cmd_status(struct agent *a, struct client *c, const json_t *req)
     return NULL;
 }
 
+/* ---- watch: one request, then a frame for each event until either side stops ---- */
+
+static size_t watch_pending(const struct client *c)
+{
+    return c->out_len - c->out_off;
+}
+
+/* Adds `frame` (taking ownership) to what waits for the watcher. False when
+ * it cannot: out of memory, or the watcher already holds WATCH_PENDING_MAX
+ * bytes, which the caller answers by dropping it. */
+static bool watch_append(struct client *c, json_t *frame)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = frame ? ctl_encode(frame, CTL_MAX_FRAME, &buf, &len, NULL) : CF_ENOMEM;
+    json_decref(frame);
+    if (rc != 0)
+        return false;
+    if (watch_pending(c) + len > WATCH_PENDING_MAX) {
+        free(buf);
+        return false;
+    }
+    if (c->out_off > 0) { /* keep only what is still to be sent */
+        memmove(c->out, c->out + c->out_off, watch_pending(c));
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+    }
+    uint8_t *grown = realloc(c->out, c->out_len + len);
+    if (!grown) {
+        free(buf);
+        return false;
+    }
+    memcpy(grown + c->out_len, buf, len);
+    c->out = grown;
+    c->out_len += len;
+    free(buf);
+    return true;
+}
+
+/* Sends what the socket takes now. False when the watcher has gone. */
+static bool watch_flush(struct client *c)
+{
+    while (watch_pending(c) > 0) {
+        ssize_t n = send(c->fd, c->out + c->out_off, watch_pending(c), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return true;
+        if (n <= 0)
+            return false;
+        c->out_off += (size_t)n;
+    }
+    c->out_off = c->out_len = 0;
+    return true;
+}
+
+static void watch_end(struct client *c, const char *why)
+{
+    cf_log_info("CONTROL-WATCH-END", "uid=%u events=%llu reason=%s", c->uid,
+                (unsigned long long)c->watch_sent, why);
+    client_close(c);
+}
+
+/* Moves events from the feed into the watcher's frames while little waits,
+ * then sends. A watcher that fell more than the feed's ring behind is told
+ * how many it missed. Never blocks: what the socket does not take now stays
+ * until it is writable, and the feed is read no further meanwhile. */
+static void watch_feed(struct agent *a, struct client *c)
+{
+    while (watch_pending(c) < WATCH_LOW_WATER && c->watch_next != agent_events_next(a)) {
+        uint64_t next = c->watch_next, missed = 0;
+        json_t *events = agent_events_since(a, c->watch_next, WATCH_BATCH, &next, &missed);
+        bool ok = events != NULL;
+        if (ok && missed > 0) {
+            cf_log_warn("CONTROL-WATCH-MISSED", "uid=%u missed=%llu", c->uid,
+                        (unsigned long long)missed);
+            ok = watch_append(c, json_pack("{s:b, s:I, s:I}", "ok", 1, "missed", (json_int_t)missed,
+                                           "next", (json_int_t)next));
+        }
+        size_t i;
+        json_t *e;
+        json_array_foreach(events, i, e)
+        {
+            if (ok && (ok = watch_append(c, json_pack("{s:b, s:O}", "ok", 1, "event", e))))
+                c->watch_sent++;
+        }
+        json_decref(events);
+        if (!ok) {
+            cf_log_warn("CONTROL-WATCH-DROPPED", "uid=%u pending_bytes=%zu limit=%u", c->uid,
+                        watch_pending(c), WATCH_PENDING_MAX);
+            client_close(c);
+            return;
+        }
+        if (next == c->watch_next)
+            break; /* nothing more to read, whatever the numbers say */
+        c->watch_next = next;
+    }
+    if (!watch_flush(c))
+        watch_end(c, "gone");
+}
+
+static json_t *cmd_watch(struct agent *a, struct client *c, const json_t *req)
+{
+    const json_t *from = json_object_get(req, "from");
+    uint64_t next = agent_events_next(a), start = next;
+    if (from && !json_is_null(from)) {
+        if (!json_is_integer(from) || json_integer_value(from) < 0)
+            return refusal(NULL, CF_EFIELD,
+                           "from must be an event's sequence number (0 or more) or null");
+        /* A number past the feed (one from before the agent restarted) starts now. */
+        if ((uint64_t)json_integer_value(from) < next)
+            start = (uint64_t)json_integer_value(from);
+    }
+    size_t watchers = 0;
+    for (size_t i = 0; i < CONTROL_CLIENTS; i++)
+        watchers += a->pending->clients[i].state == CLIENT_WATCH;
+    if (watchers >= WATCH_MAX)
+        return refusal(NULL, CF_ETOOBIG, "%d watchers are connected already; stop one first",
+                       WATCH_MAX);
+    ctl_reader_fini(&c->in);
+    c->state = CLIENT_WATCH;
+    c->deadline = UINT64_MAX;
+    c->watch_next = start;
+    cf_log_info("CONTROL-WATCH", "uid=%u from=%llu next=%llu", c->uid, (unsigned long long)start,
+                (unsigned long long)next);
+    if (!watch_append(c, json_pack("{s:b, s:b, s:s, s:I}", "ok", 1, "watching", 1, "agency",
+                                   a->cfg.id, "next", (json_int_t)start))) {
+        client_close(c);
+        return NULL;
+    }
+    watch_feed(a, c);
+    return NULL;
+}
+
+/* The watcher's socket is readable (it closed, or broke the one-request
+ * rule) or writable (it took some of what waits). */
+static void watch_ready(struct agent *a, struct client *c)
+{
+    uint8_t junk[256];
+    ssize_t n = recv(c->fd, junk, sizeof junk, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        watch_end(c, "closed");
+        return;
+    }
+    if (n > 0) {
+        cf_log_warn("CONTROL-BAD-REQUEST", "uid=%u code=%s detail=bytes-after-watch", c->uid,
+                    cf_error_name(CF_EINVAL));
+        watch_end(c, "bytes-after-request");
+        return;
+    }
+    watch_feed(a, c);
+}
+
 /* Each command, and the keys its request may carry besides "cmd". A handler
- * returns the answer, or NULL when the request waits (CLIENT_WAIT). */
+ * returns the answer, or NULL when the request waits (CLIENT_WAIT) or
+ * watches (CLIENT_WATCH), or its connection was closed. */
 static const struct command {
     const char *name;
     json_t *(*run)(struct agent *a, struct client *c, const json_t *req);
@@ -444,6 +609,7 @@ static const struct command {
     {"status", cmd_status, {NULL}},
     {"send", cmd_send, {"type", "case_id", "text", "wait_s"}},
     {"case", cmd_case, {"case_id", NULL}},
+    {"watch", cmd_watch, {"from", NULL}},
 };
 
 static json_t *dispatch(struct agent *a, struct client *c, const json_t *req)
@@ -452,14 +618,16 @@ static json_t *dispatch(struct agent *a, struct client *c, const json_t *req)
     if (!name)
         return refusal(
             NULL, CF_EFIELD,
-            "the request has no \"cmd\"; expected refer, send, inbox, show, case or status");
+            "the request has no \"cmd\"; expected refer, send, inbox, show, case, status or "
+            "watch");
     const struct command *cmd = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(commands[i].name, name) == 0)
             cmd = &commands[i];
     if (!cmd)
         return refusal(NULL, CF_EINVAL,
-                       "unknown command '%.40s'; expected refer, send, inbox, show, case or status",
+                       "unknown command '%.40s'; expected refer, send, inbox, show, case, status "
+                       "or watch",
                        name);
     const char *key;
     json_t *value;
@@ -496,8 +664,10 @@ static void client_read(struct agent *a, struct client *c)
     }
     json_t *ans = dispatch(a, c, req);
     json_decref(req);
-    if (c->state != CLIENT_WAIT)
+    if (c->state == CLIENT_READ)
         client_answer(c, ans);
+    else
+        json_decref(ans); /* parked, watching, or closed: the answer comes later or never */
 }
 
 /* A connection that has sent its request must only wait. End-of-file means
@@ -680,6 +850,12 @@ void agent_control_close(struct agent *a)
             answer_once(c->fd, c->wants_status ? status_answer(a) : queued_answer(c));
         else if (c->state == CLIENT_WRITE)
             client_flush(c);
+        else if (c->state == CLIENT_WATCH) {
+            /* One try: what the watcher has not taken yet, then the end. */
+            if (watch_append(c, json_pack("{s:b, s:s}", "ok", 1, "end", "the agent is stopping")))
+                (void)watch_flush(c);
+            watch_end(c, "agent-stopping");
+        }
         if (c->state != CLIENT_FREE)
             client_close(c);
     }
@@ -707,7 +883,10 @@ size_t agent_control_fds(struct agent *a, int *fds, short *events, size_t cap)
     for (size_t i = 0; i < CONTROL_CLIENTS && n < cap; i++)
         if (p->clients[i].state != CLIENT_FREE) {
             /* An answer larger than the socket buffer drains as the reader takes it. */
-            events[n] = p->clients[i].state == CLIENT_WRITE ? POLLIN | POLLOUT : POLLIN;
+            const struct client *c = &p->clients[i];
+            bool writing =
+                c->state == CLIENT_WRITE || (c->state == CLIENT_WATCH && watch_pending(c));
+            events[n] = writing ? POLLIN | POLLOUT : POLLIN;
             fds[n++] = p->clients[i].fd;
         }
     return n;
@@ -729,6 +908,8 @@ void agent_control_ready(struct agent *a, int fd)
             continue;
         if (c->state == CLIENT_READ)
             client_read(a, c);
+        else if (c->state == CLIENT_WATCH)
+            watch_ready(a, c);
         else
             client_extra(a, c);
         if (c->state == CLIENT_WRITE)
@@ -789,6 +970,10 @@ void agent_control_tick(struct agent *a, uint64_t now_ms)
         if (c->state == CLIENT_WRITE)
             client_flush(
                 c); /* POLLOUT wakes writers too (agent_control_fds): this is a spare try */
+        if (c->state == CLIENT_WATCH) {
+            watch_feed(a, c); /* what the loop kept since the last turn */
+            continue;
+        }
         if (c->state == CLIENT_FREE || now_ms < c->deadline)
             continue;
         if (c->state == CLIENT_READ) {

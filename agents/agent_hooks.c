@@ -21,6 +21,7 @@
 
 #include <sodium.h>
 
+#include "agent_hook_plan.h"
 #include "agent_link.h"
 #include "agent_store.h"
 #include "childfirst/log.h"
@@ -28,7 +29,6 @@
 
 extern char **environ;
 
-#define BACKOFF_MAX_MS (10u * 60u * 1000u)
 #define HOOK_ARGS_MAX 16
 #define HOOK_ENV_MAX 256
 #define STDIN_PREFIX ".hook-stdin-"
@@ -92,8 +92,7 @@ static void settle(struct agent *a, const struct entry *e, bool ok, uint64_t now
         rc = agent_store_del(txn, a->store.hooks, key, 8);
     } else {
         next.attempts++;
-        uint64_t wait = next.attempts >= 20 ? BACKOFF_MAX_MS : 1000ull << (next.attempts - 1);
-        next.next_at = now + (wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS);
+        next.next_at = now + agent_hook_plan_backoff_ms(next.attempts);
         entry_put(&next, key, val);
         rc = agent_store_put(txn, a->store.hooks, key, 8, val, sizeof val);
     }
@@ -243,26 +242,18 @@ static int start(struct agent *a, const struct entry *e, uint64_t now)
         settle(a, e, false, now);
         return 0;
     }
-    /* The delivery's facts for the hook, beside the inherited environment. The
-     * agent's own notices have no case and no leaf. */
-    static char vars[6][160];
-    snprintf(vars[0], sizeof vars[0], "CHILDFIRST_TYPE=%s", notice ? text(doc, "kind") : type);
-    snprintf(vars[1], sizeof vars[1], "CHILDFIRST_CASE=%s", text(doc, "case_id"));
-    snprintf(vars[2], sizeof vars[2], "CHILDFIRST_URGENCY=%s", text(doc, "urgency"));
-    snprintf(vars[3], sizeof vars[3], "CHILDFIRST_DEADLINE=%s", text(doc, "deadline"));
-    if (e->leaf < AGENT_LOCAL_NOTICE)
-        snprintf(vars[4], sizeof vars[4], "CHILDFIRST_LEAF=%" PRIu64, e->leaf);
-    else
-        snprintf(vars[4], sizeof vars[4], "CHILDFIRST_LEAF=");
-    snprintf(vars[5], sizeof vars[5], "CHILDFIRST_MESSAGE_ID=%s", text(doc, "message_id"));
+    /* The delivery's facts for the hook, in place of any inherited values of
+     * the same names. The agent's own notices have no case and no leaf. */
+    static struct agent_hook_env vars;
+    agent_hook_plan_env(doc, e->leaf, e->leaf >= AGENT_LOCAL_NOTICE, &vars);
     json_decref(doc);
-    char *env[HOOK_ENV_MAX + 7];
+    char *env[HOOK_ENV_MAX + AGENT_HOOK_VARS + 1];
     size_t n = 0;
     for (char **v = environ; *v && n < HOOK_ENV_MAX; v++)
-        if (strncmp(*v, "CHILDFIRST_", 11) != 0)
+        if (!agent_hook_plan_owns(*v))
             env[n++] = *v;
-    for (int i = 0; i < 6; i++)
-        env[n++] = vars[i];
+    for (int i = 0; i < AGENT_HOOK_VARS; i++)
+        env[n++] = vars.vars[i];
     env[n] = NULL;
 
     char log[2 * AGENT_PATH_MAX];

@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "agent_link.h"
+#include "agent_notice.h"
 #include "agent_store.h"
 #include "agent_text.h"
 #include "childfirst/log.h"
@@ -255,6 +256,12 @@ static int render_determination(struct agent *a, const struct cf_frame *f, const
         "proposal_id", agent_text_hex(det->proposal_id, CF_MESSAGE_ID_LEN), "proposal_leaf",
         (json_int_t)det->proposal_leaf, "proposer", d->phdr.sender, "votes", votes,
         d->has_env ? "payload" : "nrm_return", body);
+    /* The case's urgency, from the proposal's signed header, for hooks and watch. */
+    const char *urgency = cf_header_urgency_name(d->phdr.urgency);
+    if (*out && d->phdr.urgency && urgency)
+        json_object_set_new(*out, "urgency", json_string(urgency));
+    if (*out)
+        json_object_set_new(*out, "immediate_risk", json_boolean(d->phdr.immediate_risk));
     return *out ? 0 : cf_error_set(err, CF_ENOMEM, "out of memory");
 }
 
@@ -266,36 +273,8 @@ static int render(struct agent *a, const struct cf_frame *f, const struct delive
 {
     *out = NULL;
     if (d->is_notice) {
-        const struct cf_notice *n = &d->notice;
-        json_t *doc =
-            json_pack("{s:I, s:s, s:s, s:s, s:o, s:s, s:o}", "leaf_index",
-                      (json_int_t)f->leaf_index, "type", "notice", "kind", n->kind, "sender",
-                      "broker", "message_id", agent_text_hex(n->notice_id, CF_MESSAGE_ID_LEN),
-                      "case_id", n->case_id, "created_at", agent_text_time_json(n->created_at));
-        if (doc && n->urgency)
-            json_object_set_new(doc, "urgency", json_string(cf_header_urgency_name(n->urgency)));
-        if (doc && n->has_immediate_risk)
-            json_object_set_new(doc, "immediate_risk", json_boolean(n->immediate_risk));
-        if (doc && n->referring_agency[0])
-            json_object_set_new(doc, "referring_agency", json_string(n->referring_agency));
-        if (doc && n->has_about_leaf)
-            json_object_set_new(doc, "about_leaf", json_integer((json_int_t)n->about_leaf));
-        if (doc && n->deadline[0])
-            json_object_set_new(doc, "deadline", json_string(n->deadline));
-        if (doc && n->has_due)
-            json_object_set_new(doc, "due", agent_text_time_json(n->due));
-        if (doc && n->state[0])
-            json_object_set_new(doc, "state", json_string(n->state));
-        if (doc && n->code[0])
-            json_object_set_new(doc, "code", json_string(n->code));
-        if (doc && n->n_outstanding > 0) {
-            json_t *list = json_array();
-            for (size_t i = 0; list && i < n->n_outstanding; i++)
-                json_array_append_new(list, json_string(n->outstanding[i]));
-            json_object_set_new(doc, "outstanding", list);
-        }
-        *out = doc;
-        return doc ? 0 : cf_error_set(err, CF_ENOMEM, "out of memory");
+        *out = agent_notice_render(&d->notice, f->leaf_index);
+        return *out ? 0 : cf_error_set(err, CF_ENOMEM, "out of memory");
     }
     if (d->is_determination)
         return render_determination(a, f, d, out, err);
@@ -377,9 +356,10 @@ static int same_as_kept(struct agent *a, const MDB_val *kept, const struct cf_fr
 /* The live feed's line for a kept document: its header facts, no payload. */
 static void push_event(struct agent *a, const json_t *doc)
 {
-    static const char *const keys[] = {"leaf_index", "type",       "kind",     "case_id",
-                                       "sender",     "message_id", "urgency",  "immediate_risk",
-                                       "deadline",   "due",        "decision", "state"};
+    static const char *const keys[] = {
+        "leaf_index",       "type",           "kind",     "case_id", "sender",   "message_id",
+        "urgency",          "immediate_risk", "deadline", "due",     "decision", "state",
+        "referring_agency", "outstanding",    "code"};
     json_t *e = json_object();
     for (size_t i = 0; e && i < sizeof keys / sizeof keys[0]; i++) {
         json_t *v = json_object_get(doc, keys[i]);

@@ -33,48 +33,57 @@
 
 /* ---- Talking to the agent ---- */
 
+int cli_agent_connect(const char *who, const char *config, int *fd, char *path, size_t cap)
+{
+    static struct agent_config cfg; /* large; one call per process */
+    struct cf_error err = {0};
+    const char *from_env = getenv("CHILDFIRST_CONFIG"), *hint = "";
+    int rc;
+    if (!config && from_env && *from_env)
+        config = from_env, hint = " (named by CHILDFIRST_CONFIG)";
+    else if (!config)
+        config = DEFAULT_CONFIG, hint = " (give -c FILE or set CHILDFIRST_CONFIG)";
+    *fd = -1;
+    if ((rc = agent_config_load(config, &cfg, &err)) != 0) {
+        fprintf(stderr, "childfirst %s: %s%s\n", who, err.text, rc == CF_EIO ? hint : "");
+        return CLI_FAIL;
+    }
+    if (ctl_path(cfg.control, path, cap, &err) != 0) {
+        fprintf(stderr, "childfirst %s: %s: %s\n", who, config, err.text);
+        return CLI_FAIL;
+    }
+    if (ctl_connect(path, fd, &err) != 0) {
+        fprintf(stderr, "childfirst %s: %s\n", who, err.text);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
 /* Sends `req` (borrowed) to the agent named by the config and waits at most
  * `timeout_ms` for the answer. Prints what went wrong itself; on CLI_OK the
  * caller owns *ans, an object with a boolean "ok". */
 static int agent_call(const char *who, const char *config, const json_t *req, int timeout_ms,
                       json_t **ans)
 {
-    static struct agent_config cfg; /* large; one call per process */
     struct cf_error err = {0};
     char path[CTL_PATH_MAX + 1];
-    const char *from_env = getenv("CHILDFIRST_CONFIG"), *hint = "";
     int fd = -1, rc;
-    if (!config && from_env && *from_env)
-        config = from_env, hint = " (named by CHILDFIRST_CONFIG)";
-    else if (!config)
-        config = DEFAULT_CONFIG, hint = " (give -c FILE or set CHILDFIRST_CONFIG)";
     *ans = NULL;
-    if ((rc = agent_config_load(config, &cfg, &err)) != 0) {
-        fprintf(stderr, "childfirst %s: %s%s\n", who, err.text, rc == CF_EIO ? hint : "");
+    if (cli_agent_connect(who, config, &fd, path, sizeof path) != CLI_OK)
+        return CLI_FAIL;
+    rc = ctl_send(fd, req, 10000, &err);
+    if (rc == 0)
+        rc = ctl_recv(fd, ans, CTL_MAX_FRAME, timeout_ms, &err);
+    else if (rc == CF_EIO && ctl_recv(fd, ans, CTL_MAX_FRAME, 1000, NULL) == 0)
+        rc = 0; /* refused at the door (uid, too many callers): the answer says why */
+    close(fd);
+    if (rc == CF_ETIMEOUT) {
+        fprintf(stderr, "childfirst %s: the agent did not answer within %d s\n", who,
+                timeout_ms / 1000);
         return CLI_FAIL;
     }
-    if (ctl_path(cfg.control, path, sizeof path, &err) != 0) {
-        fprintf(stderr, "childfirst %s: %s: %s\n", who, config, err.text);
-        return CLI_FAIL;
-    }
-    if ((rc = ctl_connect(path, &fd, &err)) == 0) {
-        rc = ctl_send(fd, req, 10000, &err);
-        if (rc == 0)
-            rc = ctl_recv(fd, ans, CTL_MAX_FRAME, timeout_ms, &err);
-        else if (rc == CF_EIO && ctl_recv(fd, ans, CTL_MAX_FRAME, 1000, NULL) == 0)
-            rc = 0; /* refused at the door (uid, too many callers): the answer says why */
-    }
-    if (fd >= 0)
-        close(fd);
-    if (rc == CF_ETIMEOUT)
-        snprintf(err.text, sizeof err.text, "the agent did not answer within %d s",
-                 timeout_ms / 1000);
     if (rc != 0) {
-        if (fd >= 0 && rc != CF_ETIMEOUT)
-            fprintf(stderr, "childfirst %s: control socket %s: no answer: %s\n", who, path,
-                    err.text);
-        else
-            fprintf(stderr, "childfirst %s: %s\n", who, err.text);
+        fprintf(stderr, "childfirst %s: control socket %s: no answer: %s\n", who, path, err.text);
         return CLI_FAIL;
     }
     if (!json_is_boolean(json_object_get(*ans, "ok"))) {
@@ -117,10 +126,7 @@ static void print_json(json_t *doc)
 
 /* ---- Rendering for people ---- */
 
-/* Writes `n` bytes of s with control characters (C0, DEL, and C1 in UTF-8)
- * shown as '?', a tab as a space and a carriage return dropped. Returns the
- * characters written (a UTF-8 sequence counts once), for padding columns. */
-static size_t put_clean(FILE *f, const char *s, size_t n)
+size_t cli_put_clean(FILE *f, const char *s, size_t n)
 {
     size_t width = 0;
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
@@ -144,7 +150,7 @@ static size_t put_clean(FILE *f, const char *s, size_t n)
 
 static size_t put_str(const char *s)
 {
-    return put_clean(stdout, s, strlen(s));
+    return cli_put_clean(stdout, s, strlen(s));
 }
 
 /* A time the agent gives as text (already ISO-8601) or as milliseconds. */
@@ -185,7 +191,7 @@ static void put_text(const char *text, int indent)
 {
     const char *line = text;
     for (const char *nl; (nl = strchr(line, '\n')); line = nl + 1) {
-        put_clean(stdout, line, (size_t)(nl - line));
+        cli_put_clean(stdout, line, (size_t)(nl - line));
         fputc('\n', stdout);
         indent_to(indent + 2);
     }
@@ -491,7 +497,7 @@ static void inbox_cell(const json_t *m, int col, char *out, size_t cap)
         scalar_text(v, out, cap);
 }
 
-/* Characters as put_clean counts them. */
+/* Characters as cli_put_clean counts them. */
 static size_t text_width(const char *s)
 {
     size_t n = 0;

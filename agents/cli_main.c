@@ -27,6 +27,8 @@ static const struct {
     {"receipt", cli_receipt,
      "receipt RECEIPT.json -c agent.ini  prove a receipt in the newest checkpoint"},
     {"status", cli_status, "status [-c agent.ini]                    connection, outbox, log"},
+    {"watch", cli_watch,
+     "watch [--json] [-c agent.ini]            what arrives, live, until Ctrl-C"},
     {"audit", cli_audit, "audit verify DIR --broker-key BASE64|--broker-key-file FILE"},
 };
 

@@ -10,7 +10,10 @@
  *
  * Framing. One request per connection. A frame is a 4-byte big-endian length
  * and then that many bytes of one JSON object (UTF-8, no duplicate keys, no
- * NUL characters). The agent answers with one frame and closes. No frame is
+ * NUL characters). The agent answers with one frame and closes, except for
+ * watch: one watch request, then many answer frames on the same connection
+ * until either side closes it; the client sends nothing more (bytes after the
+ * request end the watch). No frame is
  * longer than CTL_MAX_FRAME bytes: a longer one is refused from its length,
  * before anything is allocated for it. A client must not shut down its
  * writing side while it waits: the agent takes end-of-file as "the caller has
@@ -22,6 +25,9 @@
  *   {"cmd":"inbox","case_id":"cf-..."}        case_id optional
  *   {"cmd":"show","message_id":"<32 hex characters>"}
  *   {"cmd":"status"}
+ *   {"cmd":"send","type":"vote","case_id":"cf-...","text":"<the document>","wait_s":N}
+ *   {"cmd":"case","case_id":"cf-..."}
+ *   {"cmd":"watch","from":N}                  from: a sequence number, or null for "now"
  *
  * Answers.
  *   {"ok":true, ...}                                      what the command returns
@@ -37,6 +43,18 @@
  *   show:   {"ok":true,"message":{...}}     the decrypted message, as in spool/inbox/
  *   status: {"ok":true,"agency","connected","connected_since","broker","outbox_depth",
  *            "frames_per_commit","checkpoint":{"origin","size","root"},"directory_serial"}
+ *   watch:  first {"ok":true,"watching":true,"agency","next":N}, then as things are kept:
+ *             {"ok":true,"event":{seq, leaf_index, received_at, type, kind?, case_id,
+ *              sender, message_id, urgency?, immediate_risk?, deadline?, due?, ...}}
+ *             {"ok":true,"missed":N,"next":N}   N events fell out of the agent's feed
+ *                                               (ring) before this watcher read them;
+ *                                               `childfirst inbox` has them all
+ *             {"ok":true,"end":"a sentence"}    the agent is stopping; it then closes
+ *           The agent feeds a watcher at the pace it reads and holds little for it: a
+ *           watcher that stops reading misses events (and is told), and one that
+ *           holds over 1 MiB is dropped; the agent never waits for it. At most 8
+ *           watchers at once; a ninth is refused (CF_ETOOBIG). Events are header
+ *           facts only, never a payload.
  */
 #ifndef CF_CTL_H
 #define CF_CTL_H

@@ -528,15 +528,17 @@ static void test_hook_runs_without_its_spool_file(void **state)
 static void test_hook_is_time_limited(void **state)
 {
     struct net *n = *state;
-    char hook[1024], count[1024], done[1024], extra[1200], script[4096];
+    char hook[1024], count[1024], done[1024], extra[1200], script[8192];
     snprintf(hook, sizeof hook, "%s/slow.sh", n->dir);
     snprintf(count, sizeof count, "%s/slow.count", n->dir);
     snprintf(done, sizeof done, "%s/slow.done", n->dir);
-    /* The first run hangs; the agent must kill it and try again. */
+    /* The first run hangs; the agent must kill it and try again. The second
+     * writes its input aside and renames it, so the test never reads a file
+     * the shell has created but not yet filled. */
     snprintf(script, sizeof script,
              "#!/bin/sh\necho x >> '%s'\n[ $(wc -l < '%s') -ge 2 ] || exec sleep 600\n"
-             "cat > '%s'\n",
-             count, count, done);
+             "cat > '%s.tmp' && mv '%s.tmp' '%s'\n",
+             count, count, done, done, done);
     FILE *f = fopen(hook, "w");
     fputs(script, f);
     fclose(f);
