@@ -2,6 +2,7 @@
  * key, the calendars, a verified and replayed log), and `audit verify`, which
  * checks a log offline against the broker's public key alone. The checking
  * itself is common/src/logverify.c and export.c. */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "childfirst/export.h"
 #include "childfirst/file.h"
 #include "childfirst/keys.h"
 #include "childfirst/logverify.h"
@@ -25,12 +27,13 @@ static const char family_help[] =
     "\n"
     "Offline checks of a broker's log folder (its state folder, a hot backup or\n"
     "a replica), against the broker's public key given here, never the store's:\n"
-    "  verify DIR                 rebuild the tree, check every checkpoint\n"
+    "  verify DIR | --jsonl FILE  rebuild the tree, check every checkpoint\n"
+    "  export DIR                 the log as JSON Lines, verifiable without LMDB\n"
     "\n"
     "'childfirst audit COMMAND --help' shows a command's options.\n";
 
 static const char verify_help[] =
-    "usage: childfirst audit verify DIR\n"
+    "usage: childfirst audit verify DIR | --jsonl FILE\n"
     "                               (--broker-key BASE64 | --broker-key-file FILE)\n"
     "\n"
     "Checks a broker's log folder in one read snapshot (safe while the broker\n"
@@ -40,7 +43,8 @@ static const char verify_help[] =
     "removed is counted as redacted; every checkpoint is signed by the broker\n"
     "key, matches the rebuilt root and shares one origin; a consistency proof\n"
     "from each checkpoint to the next verifies (RFC 9162); and the newest\n"
-    "checkpoint covers every record.\n"
+    "checkpoint covers every record. --jsonl checks an `audit export` file the\n"
+    "same way, and that each line is exactly what its record's bytes give.\n"
     "\n"
     "The broker's public signing key comes from here, never from the store:\n"
     "  --broker-key BASE64     the sign_key that 'childfirst keygen broker' printed\n"
@@ -197,27 +201,52 @@ static int verify_store(const char *prog, const char *dir, const uint8_t pk[CF_S
     return rc;
 }
 
+static int verify_jsonl(const char *prog, const char *path, const uint8_t pk[CF_SIGN_PK])
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+        return CLI_FAIL;
+    }
+    struct cf_logverify *v = malloc(sizeof *v);
+    int rc = CLI_FAIL;
+    if (v) {
+        cf_logverify_init(v, pk);
+        rc = report(prog, v, cf_export_verify(f, v));
+        cf_logverify_fini(v);
+        free(v);
+    } else {
+        fprintf(stderr, "%s: out of memory\n", prog);
+    }
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
 int cli_audit_verify(int argc, char **argv)
 {
     static const char prog[] = "childfirst audit verify";
     static const struct option opts[] = {{"broker-key", required_argument, NULL, 'k'},
                                          {"broker-key-file", required_argument, NULL, 'f'},
+                                         {"jsonl", required_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
-    const char *key = NULL, *key_file = NULL;
+    const char *key = NULL, *key_file = NULL, *jsonl = NULL;
     int c, repeated = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "k:f:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "k:f:j:h", opts, NULL)) != -1) {
         if (c == 'k')
             repeated += key != NULL, key = optarg;
         else if (c == 'f')
             repeated += key_file != NULL, key_file = optarg;
+        else if (c == 'j')
+            repeated += jsonl != NULL, jsonl = optarg;
         else if (c == 'h')
             return fputs(verify_help, stdout), CLI_OK;
         else
             return fputs(verify_help, stderr), CLI_USAGE;
     }
-    if (optind != argc - 1)
+    if (optind != argc - (jsonl ? 0 : 1))
         return fputs(verify_help, stderr), CLI_USAGE;
     if (repeated) {
         fprintf(stderr, "%s: give each option once\n", prog);
@@ -227,7 +256,7 @@ int cli_audit_verify(int argc, char **argv)
     int rc = cli_audit_broker_key(prog, key, key_file, pk);
     if (rc != CLI_OK)
         return rc;
-    return verify_store(prog, argv[optind], pk);
+    return jsonl ? verify_jsonl(prog, jsonl, pk) : verify_store(prog, argv[optind], pk);
 }
 
 /* ---- The family ---- */
@@ -239,6 +268,7 @@ int cli_audit(int argc, char **argv)
         int (*run)(int argc, char **argv);
     } commands[] = {
         {"verify", cli_audit_verify},
+        {"export", cli_audit_export},
     };
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
         return fputs(family_help, stdout), CLI_OK;
