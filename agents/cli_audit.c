@@ -13,8 +13,10 @@
 
 #include "childfirst/export.h"
 #include "childfirst/file.h"
+#include "childfirst/ini.h"
 #include "childfirst/keys.h"
 #include "childfirst/logverify.h"
+#include "childfirst/replay.h"
 #include "childfirst/store.h"
 #include "agent_text.h"
 #include "cli.h"
@@ -28,6 +30,7 @@ static const char family_help[] =
     "Offline checks of a broker's log folder (its state folder, a hot backup or\n"
     "a replica), against the broker's public key given here, never the store's:\n"
     "  verify DIR | --jsonl FILE  rebuild the tree, check every checkpoint\n"
+    "  replay DIR [--case ID]     every case's state and timeline, from the log\n"
     "  export DIR                 the log as JSON Lines, verifiable without LMDB\n"
     "\n"
     "'childfirst audit COMMAND --help' shows a command's options.\n";
@@ -133,6 +136,132 @@ int cli_audit_broker_key(const char *prog, const char *key, const char *key_file
         return CLI_USAGE;
     }
     return key_file ? key_from_file(prog, key_file, pk) : CLI_OK;
+}
+
+int cli_audit_authority_key(const char *prog, const char *key, uint8_t pk[CF_SIGN_PK], bool *set)
+{
+    *set = key != NULL;
+    if (key && cf_keys_b64_decode(key, pk) != 0) {
+        fprintf(stderr, "%s: --authority-key is not a base64 Ed25519 public key\n", prog);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+/* ---- The calendars ---- */
+
+struct calendars_key {
+    char *out;
+    size_t cap;
+    bool found;
+};
+
+/* Takes `calendars` from [broker] and passes over every other key: the
+ * broker checks its own file, this only needs the one path. */
+static int calendars_key(void *user, const char *section, const char *key, const char *value,
+                         unsigned line, struct cf_error *err)
+{
+    (void)line, (void)err;
+    struct calendars_key *k = user;
+    if (key && strcmp(section, "broker") == 0 && strcmp(key, "calendars") == 0) {
+        snprintf(k->out, k->cap, "%s", value);
+        k->found = true;
+    }
+    return 0;
+}
+
+int cli_audit_calendars(const char *prog, const char *dir, const char *broker_ini, char *out,
+                        size_t cap)
+{
+    if (dir && broker_ini) {
+        fprintf(stderr, "%s: give --calendars or --broker-config, not both\n", prog);
+        return CLI_USAGE;
+    }
+    snprintf(out, cap, "%s", dir ? dir : CLI_AUDIT_CALENDARS);
+    if (!broker_ini)
+        return CLI_OK;
+    struct calendars_key k = {out, cap, false};
+    struct cf_error err = {0};
+    if (cf_ini_parse_file(broker_ini, calendars_key, &k, &err) != 0) {
+        fprintf(stderr, "%s: --broker-config: %s\n", prog, err.text);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+/* ---- A verified, replayed log ---- */
+
+struct replay_hook {
+    struct cf_replay *replay;
+    struct cf_error err;
+    bool failed;
+};
+
+/* Each leaf goes to the replay once logverify has checked it and its envelope. */
+static int replay_leaf(void *ctx, struct cf_logverify *v, const struct cf_record *r,
+                       const uint8_t *bytes, size_t len, const MDB_val *envelope)
+{
+    struct replay_hook *h = ctx;
+    int rc = cf_replay_leaf(h->replay, bytes, len, envelope ? envelope->mv_data : NULL,
+                            envelope ? envelope->mv_size : 0, &h->err);
+    if (rc != 0) {
+        h->failed = true;
+        return cf_logverify_fail(v, rc, CF_LOGVERIFY_AT_INDEX, r->index, "%s", h->err.text);
+    }
+    return 0;
+}
+
+int cli_audit_log_open(const char *prog, const char *dir, const uint8_t pk[CF_SIGN_PK],
+                       const struct cf_replay_options *o, struct cli_audit_log *log)
+{
+    memset(log, 0, sizeof *log);
+    cf_logverify_init(&log->verify, pk);
+    struct cf_error err = {0};
+    if (cf_store_open(&log->store, dir, 0, true, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err.text);
+        return CLI_FAIL;
+    }
+    int mrc = mdb_txn_begin(log->store.env, NULL, MDB_RDONLY, &log->txn);
+    if (mrc != 0) {
+        log->txn = NULL;
+        fprintf(stderr, "%s: %s: cannot read the log: %s\n", prog, dir, mdb_strerror(mrc));
+        return CLI_FAIL;
+    }
+    if (cf_replay_new(o, &log->replay, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err.text);
+        return CLI_FAIL;
+    }
+    struct replay_hook hook = {.replay = log->replay};
+    if (cf_logverify_store(&log->verify, &log->store, log->txn, replay_leaf, &hook) != 0) {
+        if (hook.failed)
+            fprintf(stderr, "%s: cannot replay the log: %s\n", prog, hook.err.text);
+        else
+            fprintf(stderr, "%s: the log does not verify: FAILED at %s\n", prog,
+                    log->verify.failure);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+void cli_audit_log_close(struct cli_audit_log *log)
+{
+    cf_replay_destroy(&log->replay);
+    if (log->txn)
+        mdb_txn_abort(log->txn);
+    log->txn = NULL;
+    cf_logverify_fini(&log->verify);
+    cf_store_close(&log->store);
+}
+
+size_t cli_audit_findings(const char *prog, const struct cf_replay *r)
+{
+    size_t n = cf_replay_findings(r);
+    for (size_t i = 0; i < n; i++) {
+        const struct cf_replay_finding *f = cf_replay_finding_at(r, i);
+        fprintf(stderr, "%s: FINDING at index %" PRIu64 "%s%s: %s (%s)\n", prog, f->index,
+                f->case_id[0] ? ", case " : "", f->case_id, f->text, cf_error_name(f->code));
+    }
+    return n;
 }
 
 /* ---- audit verify ---- */
@@ -268,6 +397,7 @@ int cli_audit(int argc, char **argv)
         int (*run)(int argc, char **argv);
     } commands[] = {
         {"verify", cli_audit_verify},
+        {"replay", cli_audit_replay},
         {"export", cli_audit_export},
     };
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))

@@ -636,6 +636,7 @@ static void test_usage(void **state)
         {2, {"verify", "--broker-key", f->broker64, NULL}},
         {2, {"frobnicate", f->log, "--broker-key", f->broker64, NULL}},
         {2, {"verify", f->log, "--jsonl", f->log, "--broker-key", f->broker64, NULL}},
+        {2, {"replay", f->log, NULL}},
         {2, {"export", NULL}},
         {2, {"verify", f->log, "--broker-key", "not-base64", NULL}},
         {2, {"verify", f->log, "--no-such-option", NULL}},
