@@ -32,6 +32,7 @@ static const char family_help[] =
     "  verify DIR | --jsonl FILE  rebuild the tree, check every checkpoint\n"
     "  replay DIR [--case ID]     every case's state and timeline, from the log\n"
     "  export DIR                 the log as JSON Lines, verifiable without LMDB\n"
+    "  prove RECEIPT.json         check a receipt's record, checkpoint and proofs\n"
     "\n"
     "'childfirst audit COMMAND --help' shows a command's options.\n";
 
@@ -399,6 +400,7 @@ int cli_audit(int argc, char **argv)
         {"verify", cli_audit_verify},
         {"replay", cli_audit_replay},
         {"export", cli_audit_export},
+        {"prove", cli_audit_prove},
     };
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
         return fputs(family_help, stdout), CLI_OK;

@@ -638,6 +638,8 @@ static void test_usage(void **state)
         {2, {"verify", f->log, "--jsonl", f->log, "--broker-key", f->broker64, NULL}},
         {2, {"replay", f->log, NULL}},
         {2, {"export", NULL}},
+        {2, {"prove", f->log, NULL}},
+        {1, {"prove", f->log, "--broker-key", f->broker64, NULL}},
         {2, {"verify", f->log, "--broker-key", "not-base64", NULL}},
         {2, {"verify", f->log, "--no-such-option", NULL}},
         {0, {"--help", NULL}},
