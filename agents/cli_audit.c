@@ -33,6 +33,8 @@ static const char family_help[] =
     "  replay DIR [--case ID]     every case's state and timeline, from the log\n"
     "  export DIR                 the log as JSON Lines, verifiable without LMDB\n"
     "  prove RECEIPT.json         check a receipt's record, checkpoint and proofs\n"
+    "  report DIR                 referrals, determinations, working days,\n"
+    "                             deadline breaches, undelivered messages\n"
     "\n"
     "'childfirst audit COMMAND --help' shows a command's options.\n";
 
@@ -397,10 +399,8 @@ int cli_audit(int argc, char **argv)
         const char *name;
         int (*run)(int argc, char **argv);
     } commands[] = {
-        {"verify", cli_audit_verify},
-        {"replay", cli_audit_replay},
-        {"export", cli_audit_export},
-        {"prove", cli_audit_prove},
+        {"verify", cli_audit_verify}, {"replay", cli_audit_replay}, {"export", cli_audit_export},
+        {"prove", cli_audit_prove},   {"report", cli_audit_report},
     };
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
         return fputs(family_help, stdout), CLI_OK;

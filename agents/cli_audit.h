@@ -23,6 +23,7 @@ int cli_audit_verify(int argc, char **argv);
 int cli_audit_replay(int argc, char **argv);
 int cli_audit_export(int argc, char **argv);
 int cli_audit_prove(int argc, char **argv);
+int cli_audit_report(int argc, char **argv);
 
 /* The broker's public key from --broker-key BASE64 or --broker-key-file FILE
  * (a bare key on a line, or a `sign_key =` / `broker_sign_key =` line):
