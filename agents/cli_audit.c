@@ -1,7 +1,8 @@
-/* childfirst audit verify: checks a broker's log offline against the broker's
- * public key alone. The Merkle tree is rebuilt from the records inside one read
- * snapshot, so nothing the store says about itself is believed until the records
- * reproduce it; records are streamed, and only the tree's hashes stay in memory. */
+/* childfirst audit: the dispatcher, what its subcommands share (the broker
+ * key, the calendars, a verified and replayed log), and `audit verify`, which
+ * checks a log offline against the broker's public key alone. The checking
+ * itself is common/src/logverify.c and export.c. */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -10,30 +11,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "childfirst/checkpoint.h"
-#include "childfirst/envelope.h"
+#include "childfirst/export.h"
 #include "childfirst/file.h"
+#include "childfirst/ini.h"
 #include "childfirst/keys.h"
-#include "childfirst/merkle.h"
-#include "childfirst/record.h"
+#include "childfirst/logverify.h"
+#include "childfirst/replay.h"
 #include "childfirst/store.h"
-#include "childfirst/wire.h"
 #include "agent_text.h"
 #include "cli.h"
+#include "cli_audit.h"
 
 #define KEY_FILE_MAX (64u * 1024u) /* a key file or an agent.ini: far below this */
-#define TREE_LEVELS 65             /* node levels of a tree of fewer than 2^64 leaves */
 
-static const char help[] =
-    "usage: childfirst audit verify DIR\n"
+static const char family_help[] =
+    "usage: childfirst audit COMMAND ...\n"
+    "\n"
+    "Offline checks of a broker's log folder (its state folder, a hot backup or\n"
+    "a replica), against the broker's public key given here, never the store's:\n"
+    "  verify DIR | --jsonl FILE  rebuild the tree, check every checkpoint\n"
+    "  replay DIR [--case ID]     every case's state and timeline, from the log\n"
+    "  export DIR                 the log as JSON Lines, verifiable without LMDB\n"
+    "  prove RECEIPT.json         check a receipt's record, checkpoint and proofs\n"
+    "  report DIR                 referrals, determinations, working days,\n"
+    "                             deadline breaches, undelivered messages\n"
+    "And online, as an auditor agency:\n"
+    "  follow -c auditor.ini      keep an own replica of the log, alarm on forks\n"
+    "\n"
+    "'childfirst audit COMMAND --help' shows a command's options.\n";
+
+static const char verify_help[] =
+    "usage: childfirst audit verify DIR | --jsonl FILE\n"
     "                               (--broker-key BASE64 | --broker-key-file FILE)\n"
     "\n"
     "Checks a broker's log folder in one read snapshot (safe while the broker\n"
     "runs): records run 0..N-1 without gaps, decode canonically and never go back\n"
     "in time; the Merkle tree rebuilt from the records matches every stored node;\n"
-    "each accepted record matches its stored envelope; every checkpoint is signed\n"
-    "by the broker key, matches the rebuilt root and shares one origin; and the\n"
-    "newest checkpoint covers every record.\n"
+    "each accepted record matches its stored envelope, and one that retention\n"
+    "removed is counted as redacted, if a purged leaf says so; every checkpoint\n"
+    "is signed by the broker key, matches the rebuilt root and shares one origin\n"
+    "(or changes it just after an origin leaf, for a restore); a consistency proof\n"
+    "from each checkpoint to the next verifies (RFC 9162); and the newest\n"
+    "checkpoint covers every record. --jsonl checks an `audit export` file the\n"
+    "same way, and that each line is exactly what its record's bytes give.\n"
     "\n"
     "The broker's public signing key comes from here, never from the store:\n"
     "  --broker-key BASE64     the sign_key that 'childfirst keygen broker' printed\n"
@@ -41,9 +61,7 @@ static const char help[] =
     "                          'name = BASE64' line (sign_key, broker_sign_key)\n"
     "\n"
     "Exit status: 0 verified; 1 a check failed (stderr names the first index or\n"
-    "checkpoint) or the store cannot be read; 2 bad usage or an unusable key.\n";
-
-static const char prog[] = "childfirst audit verify";
+    "checkpoint) or the log cannot be read; 2 bad usage or an unusable key.\n";
 
 /* ---- The broker key ---- */
 
@@ -60,7 +78,7 @@ static char *trim(char *s)
 /* Reads the key from `path`: a bare base64 line or a "name = BASE64" line whose
  * value decodes. Should several lines hold keys, only lines named sign_key or
  * broker_sign_key count, so keygen's output and an agent.ini both work. */
-static int key_from_file(const char *path, uint8_t pk[CF_SIGN_PK])
+static int key_from_file(const char *prog, const char *path, uint8_t pk[CF_SIGN_PK])
 {
     uint8_t *buf = NULL;
     size_t len;
@@ -110,353 +128,151 @@ static int key_from_file(const char *path, uint8_t pk[CF_SIGN_PK])
     return CLI_USAGE;
 }
 
-/* ---- An in-memory Merkle node store that checks the stored tree as it grows ---- */
+int cli_audit_broker_key(const char *prog, const char *key, const char *key_file,
+                         uint8_t pk[CF_SIGN_PK])
+{
+    if (!key == !key_file) {
+        fprintf(stderr, "%s: give the broker's key once: --broker-key or --broker-key-file\n",
+                prog);
+        return CLI_USAGE;
+    }
+    if (key && cf_keys_b64_decode(key, pk) != 0) {
+        fprintf(stderr, "%s: --broker-key is not a base64 Ed25519 public key (44 characters)\n",
+                prog);
+        return CLI_USAGE;
+    }
+    return key_file ? key_from_file(prog, key_file, pk) : CLI_OK;
+}
 
-struct mem_tree {
-    uint8_t (*nodes[TREE_LEVELS])[CF_MERKLE_HASH];
-    uint64_t len[TREE_LEVELS], cap[TREE_LEVELS];
-    const struct cf_store *store;
-    MDB_txn *txn;
-    bool bad;         /* a put found the stored node missing or different */
-    bool bad_missing; /* ... missing */
-    unsigned bad_level;
-    uint64_t bad_index;
+int cli_audit_authority_key(const char *prog, const char *key, uint8_t pk[CF_SIGN_PK], bool *set)
+{
+    *set = key != NULL;
+    if (key && cf_keys_b64_decode(key, pk) != 0) {
+        fprintf(stderr, "%s: --authority-key is not a base64 Ed25519 public key\n", prog);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+/* ---- The calendars ---- */
+
+struct calendars_key {
+    char *out;
+    size_t cap;
+    bool found;
 };
 
-static int mem_get(void *ctx, unsigned level, uint64_t index, uint8_t out[CF_MERKLE_HASH])
+/* Takes `calendars` from [broker] and passes over every other key: the
+ * broker checks its own file, this only needs the one path. */
+static int calendars_key(void *user, const char *section, const char *key, const char *value,
+                         unsigned line, struct cf_error *err)
 {
-    const struct mem_tree *t = ctx;
-    if (level >= TREE_LEVELS || index >= t->len[level])
-        return CF_ENOTFOUND;
-    memcpy(out, t->nodes[level][index], CF_MERKLE_HASH);
+    (void)line, (void)err;
+    struct calendars_key *k = user;
+    if (key && strcmp(section, "broker") == 0 && strcmp(key, "calendars") == 0) {
+        snprintf(k->out, k->cap, "%s", value);
+        k->found = true;
+    }
     return 0;
 }
 
-/* Compares the node with the one stored at the same (level, index) in the
- * `tree` database (store.h: level u8 || index u64 BE), then keeps it. */
-static int mem_put(void *ctx, unsigned level, uint64_t index, const uint8_t hash[CF_MERKLE_HASH])
+int cli_audit_calendars(const char *prog, const char *dir, const char *broker_ini, char *out,
+                        size_t cap)
 {
-    struct mem_tree *t = ctx;
-    if (level >= TREE_LEVELS)
-        return CF_ERANGE;
-    uint8_t key[9];
-    key[0] = (uint8_t)level;
-    cf_store_put_u64(key + 1, index);
-    MDB_val k = {sizeof key, key}, v;
-    int rc = mdb_get(t->txn, t->store->tree, &k, &v);
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return cf_store_error(rc);
-    if (rc == MDB_NOTFOUND || v.mv_size != CF_MERKLE_HASH ||
-        memcmp(v.mv_data, hash, CF_MERKLE_HASH) != 0) {
-        t->bad = true;
-        t->bad_missing = rc == MDB_NOTFOUND;
-        t->bad_level = level;
-        t->bad_index = index;
-        return CF_ECORRUPT;
+    if (dir && broker_ini) {
+        fprintf(stderr, "%s: give --calendars or --broker-config, not both\n", prog);
+        return CLI_USAGE;
     }
-    if (index >= t->cap[level]) {
-        uint64_t cap = t->cap[level] ? t->cap[level] : 64;
-        while (cap <= index)
-            cap *= 2;
-        if (cap > SIZE_MAX / CF_MERKLE_HASH)
-            return CF_ENOMEM;
-        void *grown = realloc(t->nodes[level], (size_t)cap * CF_MERKLE_HASH);
-        if (!grown)
-            return CF_ENOMEM;
-        t->nodes[level] = grown;
-        t->cap[level] = cap;
+    snprintf(out, cap, "%s", dir ? dir : CLI_AUDIT_CALENDARS);
+    if (!broker_ini)
+        return CLI_OK;
+    struct calendars_key k = {out, cap, false};
+    struct cf_error err = {0};
+    if (cf_ini_parse_file(broker_ini, calendars_key, &k, &err) != 0) {
+        fprintf(stderr, "%s: --broker-config: %s\n", prog, err.text);
+        return CLI_USAGE;
     }
-    memcpy(t->nodes[level][index], hash, CF_MERKLE_HASH);
-    if (index >= t->len[level])
-        t->len[level] = index + 1;
+    return CLI_OK;
+}
+
+/* ---- A verified, replayed log ---- */
+
+struct replay_hook {
+    struct cf_replay *replay;
+    struct cf_error err;
+    bool failed;
+};
+
+/* Each leaf goes to the replay once logverify has checked it and its envelope. */
+static int replay_leaf(void *ctx, struct cf_logverify *v, const struct cf_record *r,
+                       const uint8_t *bytes, size_t len, const MDB_val *envelope)
+{
+    struct replay_hook *h = ctx;
+    int rc = cf_replay_leaf(h->replay, bytes, len, envelope ? envelope->mv_data : NULL,
+                            envelope ? envelope->mv_size : 0, &h->err);
+    if (rc != 0) {
+        h->failed = true;
+        return cf_logverify_fail(v, rc, CF_LOGVERIFY_AT_INDEX, r->index, "%s", h->err.text);
+    }
     return 0;
 }
 
-/* Sizes each level for `leaves` leaves up front, so a million-leaf log takes
- * its ~64 MB once instead of doubling through realloc. Only a hint: mem_put
- * still grows a level the hint got wrong. */
-static void mem_reserve(struct mem_tree *t, uint64_t leaves)
+int cli_audit_log_open(const char *prog, const char *dir, const uint8_t pk[CF_SIGN_PK],
+                       const struct cf_replay_options *o, struct cli_audit_log *log)
 {
-    if (leaves > ((uint64_t)1 << 32))
-        return;
-    for (unsigned level = 0; level < TREE_LEVELS && (leaves >> level) > 0; level++) {
-        uint64_t cap = (leaves >> level) + 1;
-        void *p = malloc((size_t)cap * CF_MERKLE_HASH);
-        if (!p)
-            return;
-        t->nodes[level] = p;
-        t->cap[level] = cap;
-    }
-}
-
-static void mem_free(struct mem_tree *t)
-{
-    for (unsigned level = 0; level < TREE_LEVELS; level++)
-        free(t->nodes[level]);
-    memset(t, 0, sizeof *t);
-}
-
-/* ---- The walk ---- */
-
-struct verify {
-    const struct cf_store *store;
-    MDB_txn *txn;
-    const uint8_t *pk;
-    struct mem_tree tree;
-    struct cf_merkle_store ms;
-    uint64_t records; /* verified so far: also the next index expected */
-    uint64_t first_time, last_time;
-    uint64_t checkpoints, newest;
-    char origin[CF_ORIGIN_MAX + 1];
-    bool linked;       /* an origin leaf was just checked: the next checkpoint may change origin */
-    uint64_t restores; /* origin leaves seen: the log was restored from a backup */
-    MDB_cursor *cp;
-    bool cp_more; /* cp_key/cp_val hold the next checkpoint to check */
-    MDB_val cp_key, cp_val;
-    char failure[768];
-};
-
-static int failed(struct verify *v, const char *where, uint64_t at, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Records the first failure as "WHERE AT: sentence"; returns CLI_FAIL. */
-static int failed(struct verify *v, const char *where, uint64_t at, const char *fmt, ...)
-{
-    int n = snprintf(v->failure, sizeof v->failure, "%s %" PRIu64 ": ", where, at);
-    va_list ap;
-    va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof v->failure)
-        vsnprintf(v->failure + n, sizeof v->failure - (size_t)n, fmt, ap);
-    va_end(ap);
-    return CLI_FAIL;
-}
-
-static const char at_index[] = "index", at_checkpoint[] = "checkpoint of size";
-
-static int next_checkpoint(struct verify *v, MDB_cursor_op op)
-{
-    int rc = mdb_cursor_get(v->cp, &v->cp_key, &v->cp_val, op);
-    v->cp_more = rc == 0;
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return failed(v, at_checkpoint, v->newest, "cannot read the next checkpoint: %s",
-                      mdb_strerror(rc));
-    return CLI_OK;
-}
-
-/* Checks one signed note, keyed by `size`, against the rebuilt tree of that size. */
-static int check_checkpoint(struct verify *v, uint64_t size)
-{
-    struct cf_checkpoint cp;
+    memset(log, 0, sizeof *log);
+    cf_logverify_init(&log->verify, pk);
     struct cf_error err = {0};
-    int rc = cf_checkpoint_open(v->cp_val.mv_data, v->cp_val.mv_size, v->pk, &cp, &err);
-    if (rc == CF_ESIG)
-        return failed(v, at_checkpoint, size,
-                      "no signature on the note verifies with the given broker key");
-    if (rc != 0)
-        return failed(v, at_checkpoint, size, "the note is malformed: %s", err.text);
-    if (cp.size != size)
-        return failed(v, at_checkpoint, size, "the note says size %" PRIu64, cp.size);
-    if (v->checkpoints > 0 && strcmp(cp.origin, v->origin) != 0 && !v->linked)
-        return failed(v, at_checkpoint, size,
-                      "its origin %s differs from %s, the origin of the checkpoints before it, "
-                      "and no origin leaf links them",
-                      cp.origin, v->origin);
-    if (v->linked && strcmp(cp.origin, v->origin) == 0)
-        return failed(v, at_checkpoint, size,
-                      "an origin leaf announced a new origin, but this checkpoint keeps %s",
-                      cp.origin);
-    v->linked = false;
-    uint8_t root[CF_MERKLE_HASH];
-    rc = cf_merkle_root(&v->ms, size, root);
-    if (rc != 0)
-        return failed(v, at_checkpoint, size, "cannot compute the root of the records: %s",
-                      cf_strerror(rc));
-    if (memcmp(root, cp.root, sizeof root) != 0)
-        return failed(v, at_checkpoint, size,
-                      "the signed root differs from the root of the first %" PRIu64 " records",
-                      size);
-    memcpy(v->origin, cp.origin, sizeof v->origin);
-    v->checkpoints++;
-    v->newest = size;
-    return CLI_OK;
-}
-
-/* Checks every checkpoint whose size the rebuilt tree has just reached. The
- * cursor walks sizes in order, so each is checked the moment it can be. */
-static int check_due_checkpoints(struct verify *v)
-{
-    while (v->cp_more) {
-        if (v->cp_key.mv_size != 8)
-            return failed(v, at_checkpoint, v->newest,
-                          "the next checkpoint's key is %zu bytes, not an 8-byte tree size",
-                          v->cp_key.mv_size);
-        uint64_t size = cf_store_get_u64(v->cp_key.mv_data);
-        if (size > v->records)
-            return CLI_OK;
-        int rc = check_checkpoint(v, size);
-        if (rc == CLI_OK)
-            rc = next_checkpoint(v, MDB_NEXT);
-        if (rc != CLI_OK)
-            return rc;
+    if (cf_store_open(&log->store, dir, 0, true, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err.text);
+        return CLI_FAIL;
+    }
+    int mrc = mdb_txn_begin(log->store.env, NULL, MDB_RDONLY, &log->txn);
+    if (mrc != 0) {
+        log->txn = NULL;
+        fprintf(stderr, "%s: %s: cannot read the log: %s\n", prog, dir, mdb_strerror(mrc));
+        return CLI_FAIL;
+    }
+    if (cf_replay_new(o, &log->replay, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err.text);
+        return CLI_FAIL;
+    }
+    struct replay_hook hook = {.replay = log->replay};
+    if (cf_logverify_store(&log->verify, &log->store, log->txn, replay_leaf, &hook) != 0) {
+        if (hook.failed)
+            fprintf(stderr, "%s: cannot replay the log: %s\n", prog, hook.err.text);
+        else
+            fprintf(stderr, "%s: the log does not verify: FAILED at %s\n", prog,
+                    log->verify.failure);
+        return CLI_FAIL;
     }
     return CLI_OK;
 }
 
-/* An accepted record is the proof of its envelope: the stored envelope must
- * carry exactly the header, digests, commitment and signature it names. */
-static int check_envelope(struct verify *v, const struct cf_record *r, uint64_t i)
+void cli_audit_log_close(struct cli_audit_log *log)
 {
-    if (!r->header || !r->has_digests)
-        return failed(v, at_index, i, "the accepted record lacks its header or digests");
-    MDB_val val;
-    int rc = cf_store_envelope(v->store, v->txn, i, &val);
-    if (rc == CF_ENOTFOUND)
-        return failed(v, at_index, i, "the envelope of this accepted record is missing");
-    if (rc != 0)
-        return failed(v, at_index, i, "cannot read the envelope: %s", cf_strerror(rc));
-    struct cf_envelope env;
-    struct cf_header hdr;
-    struct cf_error err = {0};
-    memset(&env, 0, sizeof env);
-    rc = cf_envelope_decode(val.mv_data, val.mv_size, &env, &hdr, &err);
-    if (rc != 0) {
-        cf_envelope_fini(&env);
-        return failed(v, at_index, i, "the stored envelope does not decode: %s (%s)", err.text,
-                      cf_error_name(rc));
-    }
-    struct cf_envelope_digests d;
-    cf_envelope_digests(&env, &d);
-    const char *what = NULL;
-    if (env.header_len != r->header_len || memcmp(env.header, r->header, r->header_len) != 0)
-        what = "header bytes";
-    else if (memcmp(d.ciphertext, r->ciphertext_hash, CF_HASH_LEN) != 0)
-        what = "ciphertext digest";
-    else if (memcmp(d.keys, r->keys_hash, CF_HASH_LEN) != 0)
-        what = "key list digest";
-    else if (memcmp(env.commit, r->commit, CF_HASH_LEN) != 0)
-        what = "key commitment";
-    else if (memcmp(env.signature, r->signature, CF_SIG_LEN) != 0)
-        what = "signature";
-    cf_envelope_fini(&env);
-    if (what)
-        return failed(v, at_index, i, "the stored envelope's %s differs from the record's", what);
-    return CLI_OK;
+    cf_replay_destroy(&log->replay);
+    if (log->txn)
+        mdb_txn_abort(log->txn);
+    log->txn = NULL;
+    cf_logverify_fini(&log->verify);
+    cf_store_close(&log->store);
 }
 
-/* A restored log's origin leaf: it must cite the broker's checkpoint of the
- * origin so far, at exactly its own index, the newest checked; the next
- * checkpoint then names the new origin. */
-static int check_origin_leaf(struct verify *v, const struct cf_record *r, uint64_t i)
+size_t cli_audit_findings(const char *prog, const struct cf_replay *r)
 {
-    struct cf_checkpoint prev;
-    struct cf_error err = {0};
-    if (!r->previous_checkpoint ||
-        cf_checkpoint_open(r->previous_checkpoint, r->previous_checkpoint_len, v->pk, &prev,
-                           &err) != 0)
-        return failed(v, at_index, i, "the origin leaf cites no checkpoint signed by the broker");
-    if (prev.size != i || v->newest != i || strcmp(prev.origin, v->origin) != 0)
-        return failed(v, at_index, i,
-                      "the origin leaf cites %s at size %" PRIu64 ", not the log's %s at %" PRIu64,
-                      prev.origin, prev.size, v->origin, v->newest);
-    v->linked = true;
-    v->restores++;
-    return CLI_OK;
+    size_t n = cf_replay_findings(r);
+    for (size_t i = 0; i < n; i++) {
+        const struct cf_replay_finding *f = cf_replay_finding_at(r, i);
+        fprintf(stderr, "%s: FINDING at index %" PRIu64 "%s%s: %s (%s)\n", prog, f->index,
+                f->case_id[0] ? ", case " : "", f->case_id, f->text, cf_error_name(f->code));
+    }
+    return n;
 }
 
-/* Checks the record stored under `key` as leaf number v->records and adds it to
- * the rebuilt tree. */
-static int check_record(struct verify *v, const MDB_val *key, const MDB_val *val)
-{
-    uint64_t i = v->records;
-    if (key->mv_size != 8)
-        return failed(v, at_index, i, "a key of %zu bytes is not an 8-byte index", key->mv_size);
-    uint64_t stored = cf_store_get_u64(key->mv_data);
-    if (stored != i)
-        return failed(v, at_index, i,
-                      "the record is missing (the next stored index is %" PRIu64 ")", stored);
-    struct cf_record r;
-    struct cf_error err = {0};
-    int rc = cf_wire_record_decode(val->mv_data, val->mv_size, &r, &err);
-    if (rc != 0) {
-        cf_wire_record_fini(&r);
-        return failed(v, at_index, i, "the record does not decode: %s (%s)", err.text,
-                      cf_error_name(rc));
-    }
-    char t1[AGENT_TEXT_TIME_MAX], t2[AGENT_TEXT_TIME_MAX];
-    if (r.index != i)
-        rc = failed(v, at_index, i, "the record says it is index %" PRIu64, r.index);
-    else if (i > 0 && r.time < v->last_time) {
-        agent_text_time(r.time, t1);
-        agent_text_time(v->last_time, t2);
-        rc = failed(v, at_index, i, "its time %s is before %s, the time of the record before it",
-                    t1, t2);
-    }
-    if (rc == CLI_OK) {
-        uint8_t leaf[CF_MERKLE_HASH];
-        cf_record_leaf_hash(val->mv_data, val->mv_size, leaf);
-        int mrc = cf_merkle_append(&v->ms, i, leaf);
-        if (mrc != 0 && v->tree.bad && !v->tree.bad_missing && v->tree.bad_level == 0)
-            rc = failed(v, at_index, i, "the record's leaf hash differs from the stored tree's");
-        else if (mrc != 0 && v->tree.bad)
-            rc = failed(v, at_index, i, "the stored tree node (level %u, index %" PRIu64 ") %s",
-                        v->tree.bad_level, v->tree.bad_index,
-                        v->tree.bad_missing ? "is missing"
-                                            : "differs from the hash the records give");
-        else if (mrc != 0)
-            rc = failed(v, at_index, i, "cannot rebuild the tree: %s", cf_strerror(mrc));
-    }
-    if (rc == CLI_OK && r.event == CF_EVENT_ACCEPTED)
-        rc = check_envelope(v, &r, i);
-    if (rc == CLI_OK && r.event == CF_EVENT_ORIGIN)
-        rc = check_origin_leaf(v, &r, i);
-    if (rc == CLI_OK) {
-        if (i == 0)
-            v->first_time = r.time;
-        v->last_time = r.time;
-        v->records++;
-    }
-    cf_wire_record_fini(&r);
-    return rc;
-}
+/* ---- audit verify ---- */
 
-/* The whole check, inside the caller's read transaction. */
-static int walk(struct verify *v)
-{
-    MDB_cursor *records;
-    int mrc = mdb_cursor_open(v->txn, v->store->audit, &records);
-    if (mrc != 0)
-        return failed(v, at_index, 0, "cannot read the records: %s", mdb_strerror(mrc));
-    int rc = next_checkpoint(v, MDB_FIRST);
-    if (rc == CLI_OK)
-        rc = check_due_checkpoints(v);
-    MDB_val key, val;
-    for (MDB_cursor_op op = MDB_FIRST; rc == CLI_OK; op = MDB_NEXT) {
-        mrc = mdb_cursor_get(records, &key, &val, op);
-        if (mrc == MDB_NOTFOUND)
-            break;
-        if (mrc != 0)
-            rc = failed(v, at_index, v->records, "cannot read the record: %s", mdb_strerror(mrc));
-        if (rc == CLI_OK)
-            rc = check_record(v, &key, &val);
-        if (rc == CLI_OK)
-            rc = check_due_checkpoints(v);
-    }
-    mdb_cursor_close(records);
-    if (rc != CLI_OK)
-        return rc;
-    if (v->cp_more)
-        return failed(v, at_checkpoint, cf_store_get_u64(v->cp_key.mv_data),
-                      "the log holds only %" PRIu64 " records", v->records);
-    if (v->records > 0 && v->checkpoints == 0)
-        return failed(v, at_index, 0, "no checkpoint covers this record (there are none)");
-    if (v->records > 0 && v->newest < v->records)
-        return failed(v, at_index, v->newest,
-                      "no checkpoint covers this record (the newest has size %" PRIu64 ")",
-                      v->newest);
-    return CLI_OK;
-}
-
-static void print_counts(const struct verify *v)
+static void print_counts(const struct cf_logverify *v)
 {
     printf("records: %" PRIu64 "\n", v->records);
     if (v->checkpoints > 0)
@@ -464,52 +280,17 @@ static void print_counts(const struct verify *v)
                v->origin, v->newest);
     else
         printf("checkpoints: 0\n");
-    if (v->restores > 0)
-        printf("restores: %" PRIu64 " (each an origin leaf linking the new origin to the old)\n",
-               v->restores);
+    printf("consistency: %" PRIu64 " proofs, each checkpoint to the next\n", v->consistency);
+    printf("redacted: %" PRIu64 " envelopes removed by retention\n", v->redacted);
+    if (v->n_links > 0)
+        printf("restores: %zu (each an origin leaf linking the new origin to the old)\n",
+               v->n_links);
 }
 
-/* Everything is read in one read transaction: a consistent snapshot even
- * while the broker keeps writing. */
-static int verify(const char *dir, const uint8_t pk[CF_SIGN_PK])
+static int report(const char *prog, struct cf_logverify *v, int rc)
 {
-    struct cf_store store;
-    struct cf_error err = {0};
-    if (cf_store_open(&store, dir, 0, true, &err) != 0) {
-        fprintf(stderr, "%s: %s\n", prog, err.text);
-        return CLI_FAIL;
-    }
-    struct verify *v = calloc(1, sizeof *v);
-    MDB_txn *txn = NULL;
-    int mrc = v ? mdb_txn_begin(store.env, NULL, MDB_RDONLY, &txn) : 0;
-    if (!v || mrc != 0) {
-        fprintf(stderr, "%s: %s: cannot read the log: %s\n", prog, dir,
-                v ? mdb_strerror(mrc) : "out of memory");
-        free(v);
-        cf_store_close(&store);
-        return CLI_FAIL;
-    }
-    v->store = &store;
-    v->txn = txn;
-    v->pk = pk;
-    v->tree.store = &store;
-    v->tree.txn = txn;
-    v->ms.ctx = &v->tree;
-    v->ms.get = mem_get;
-    v->ms.put = mem_put;
-    MDB_stat st;
-    if (mdb_stat(txn, store.audit, &st) == 0)
-        mem_reserve(&v->tree, st.ms_entries);
-    int rc;
-    mrc = mdb_cursor_open(txn, store.checkpoint, &v->cp);
-    if (mrc != 0)
-        rc = failed(v, at_checkpoint, 0, "cannot read the checkpoints: %s", mdb_strerror(mrc));
-    else
-        rc = walk(v);
-    if (v->cp)
-        mdb_cursor_close(v->cp);
     print_counts(v);
-    if (rc == CLI_OK) {
+    if (rc == 0) {
         char t[AGENT_TEXT_TIME_MAX];
         if (v->records > 0) {
             agent_text_time(v->first_time, t);
@@ -518,55 +299,122 @@ static int verify(const char *dir, const uint8_t pk[CF_SIGN_PK])
             printf("last: %s\n", t);
         }
         printf("verified\n");
-    } else {
-        fflush(stdout);
-        fprintf(stderr, "%s: FAILED at %s\n", prog, v->failure);
+        return CLI_OK;
     }
-    mdb_txn_abort(txn);
-    mem_free(&v->tree);
+    fflush(stdout);
+    fprintf(stderr, "%s: FAILED at %s\n", prog, v->failure);
+    return CLI_FAIL;
+}
+
+/* Everything is read in one read transaction: a consistent snapshot even
+ * while the broker keeps writing. */
+static int verify_store(const char *prog, const char *dir, const uint8_t pk[CF_SIGN_PK])
+{
+    struct cf_store store;
+    struct cf_error err = {0};
+    if (cf_store_open(&store, dir, 0, true, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err.text);
+        return CLI_FAIL;
+    }
+    MDB_txn *txn = NULL;
+    int mrc = mdb_txn_begin(store.env, NULL, MDB_RDONLY, &txn);
+    if (mrc != 0) {
+        fprintf(stderr, "%s: %s: cannot read the log: %s\n", prog, dir, mdb_strerror(mrc));
+        cf_store_close(&store);
+        return CLI_FAIL;
+    }
+    struct cf_logverify *v = malloc(sizeof *v);
+    if (!v) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        mdb_txn_abort(txn);
+        cf_store_close(&store);
+        return CLI_FAIL;
+    }
+    cf_logverify_init(v, pk);
+    int rc = report(prog, v, cf_logverify_store(v, &store, txn, NULL, NULL));
+    cf_logverify_fini(v);
     free(v);
+    mdb_txn_abort(txn);
     cf_store_close(&store);
     return rc;
 }
 
-int cli_audit(int argc, char **argv)
+static int verify_jsonl(const char *prog, const char *path, const uint8_t pk[CF_SIGN_PK])
 {
-    if (argc >= 2 && strcmp(argv[1], "follow") == 0)
-        return cli_audit_follow(argc - 1, argv + 1);
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+        return CLI_FAIL;
+    }
+    struct cf_logverify *v = malloc(sizeof *v);
+    int rc = CLI_FAIL;
+    if (v) {
+        cf_logverify_init(v, pk);
+        rc = report(prog, v, cf_export_verify(f, v));
+        cf_logverify_fini(v);
+        free(v);
+    } else {
+        fprintf(stderr, "%s: out of memory\n", prog);
+    }
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+int cli_audit_verify(int argc, char **argv)
+{
+    static const char prog[] = "childfirst audit verify";
     static const struct option opts[] = {{"broker-key", required_argument, NULL, 'k'},
                                          {"broker-key-file", required_argument, NULL, 'f'},
+                                         {"jsonl", required_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
-    const char *key = NULL, *key_file = NULL;
-    int c, given = 0;
+    const char *key = NULL, *key_file = NULL, *jsonl = NULL;
+    int c, repeated = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "k:f:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "k:f:j:h", opts, NULL)) != -1) {
         if (c == 'k')
-            key = optarg, given++;
+            repeated += key != NULL, key = optarg;
         else if (c == 'f')
-            key_file = optarg, given++;
+            repeated += key_file != NULL, key_file = optarg;
+        else if (c == 'j')
+            repeated += jsonl != NULL, jsonl = optarg;
         else if (c == 'h')
-            return fputs(help, stdout), CLI_OK;
+            return fputs(verify_help, stdout), CLI_OK;
         else
-            return fputs(help, stderr), CLI_USAGE;
+            return fputs(verify_help, stderr), CLI_USAGE;
     }
-    if (optind != argc - 2 || strcmp(argv[optind], "verify") != 0)
-        return fputs(help, stderr), CLI_USAGE;
-    if (given != 1) {
-        fprintf(stderr, "%s: give the broker's key once: --broker-key or --broker-key-file\n",
-                prog);
+    if (optind != argc - (jsonl ? 0 : 1))
+        return fputs(verify_help, stderr), CLI_USAGE;
+    if (repeated) {
+        fprintf(stderr, "%s: give each option once\n", prog);
         return CLI_USAGE;
     }
     uint8_t pk[CF_SIGN_PK];
-    if (key && cf_keys_b64_decode(key, pk) != 0) {
-        fprintf(stderr, "%s: --broker-key is not a base64 Ed25519 public key (44 characters)\n",
-                prog);
-        return CLI_USAGE;
-    }
-    if (key_file) {
-        int rc = key_from_file(key_file, pk);
-        if (rc != CLI_OK)
-            return rc;
-    }
-    return verify(argv[optind + 1], pk);
+    int rc = cli_audit_broker_key(prog, key, key_file, pk);
+    if (rc != CLI_OK)
+        return rc;
+    return jsonl ? verify_jsonl(prog, jsonl, pk) : verify_store(prog, argv[optind], pk);
+}
+
+/* ---- The family ---- */
+
+int cli_audit(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+    } commands[] = {
+        {"verify", cli_audit_verify}, {"replay", cli_audit_replay}, {"export", cli_audit_export},
+        {"prove", cli_audit_prove},   {"report", cli_audit_report}, {"follow", cli_audit_follow},
+    };
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return fputs(family_help, stdout), CLI_OK;
+    for (size_t i = 0; argc >= 2 && i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    if (argc >= 2)
+        fprintf(stderr, "childfirst audit: unknown command '%s'\n", argv[1]);
+    fputs(family_help, stderr);
+    return CLI_USAGE;
 }

@@ -359,6 +359,23 @@ int cf_calendar_deadline(const struct cf_calendar *c, uint64_t from_ms, const st
     return 0;
 }
 
+int cf_calendar_working_days(const struct cf_calendar *c, uint64_t from_ms, uint64_t to_ms,
+                             uint32_t *out)
+{
+    if (!c || !out)
+        return CF_EINVAL;
+    const int64_t first_day = days_from_civil64(CF_CALENDAR_FIRST_YEAR, 1, 1);
+    const int64_t last_day = days_from_civil64(CF_CALENDAR_LAST_YEAR, 12, 31);
+    int64_t from_day = cf_calendar_day_of(from_ms), to_day = cf_calendar_day_of(to_ms);
+    if (from_day < first_day || from_day > last_day || to_day < first_day || to_day > last_day)
+        return CF_ERANGE;
+    uint32_t n = 0;
+    for (int64_t day = from_day + 1; day <= to_day; day++)
+        n += cf_calendar_is_working_day(c, (int32_t)day);
+    *out = n;
+    return 0;
+}
+
 /* ---- Reading a calendar file --------------------------------------------- */
 
 struct parser {

@@ -539,7 +539,8 @@ static int load(struct cf_directory *d, const struct names *nm,
         return rc;
     uint8_t msg[SIGNED_LEN];
     signed_message(s.serial, &d->bundle, msg);
-    if (crypto_sign_verify_detached(s.signature, msg, sizeof msg, authority_pk) != 0)
+    if (authority_pk &&
+        crypto_sign_verify_detached(s.signature, msg, sizeof msg, authority_pk) != 0)
         return cf_error_set(err, CF_ESIG,
                             "%s:%u: the authority signature does not verify: either the authority "
                             "key configured here is not the one that signed, or %s or %s changed "
@@ -568,8 +569,9 @@ static uint8_t *copy_bytes(const uint8_t *src, size_t len)
     return p;
 }
 
-int cf_directory_load_mem(const struct cf_bundle *in, const uint8_t authority_pk[CF_SIGN_PK],
-                          uint64_t min_serial, struct cf_directory **out, struct cf_error *err)
+/* Copies and loads a bundle; a NULL authority_pk skips the signature. */
+static int load_copy(const struct cf_bundle *in, const uint8_t *authority_pk, uint64_t min_serial,
+                     struct cf_directory **out, struct cf_error *err)
 {
     static const struct names nm = {"agencies.ini", "policy.ini", "agencies.ini.sig"};
     struct cf_directory *d = calloc(1, sizeof *d);
@@ -590,6 +592,21 @@ int cf_directory_load_mem(const struct cf_bundle *in, const uint8_t authority_pk
     return rc;
 }
 
+int cf_directory_load_mem(const struct cf_bundle *in, const uint8_t authority_pk[CF_SIGN_PK],
+                          uint64_t min_serial, struct cf_directory **out, struct cf_error *err)
+{
+    *out = NULL;
+    if (!authority_pk)
+        return cf_error_set(err, CF_EINVAL, "no authority key to check the directory against");
+    return load_copy(in, authority_pk, min_serial, out, err);
+}
+
+int cf_directory_load_logged(const struct cf_bundle *in, struct cf_directory **out,
+                             struct cf_error *err)
+{
+    return load_copy(in, NULL, 0, out, err);
+}
+
 /* AGENCIES_PATH.sig; caller owns the result; free with free(). */
 static char *sig_path_of(const char *agencies_path)
 {
@@ -606,6 +623,9 @@ int cf_directory_load(const char *agencies_path, const char *policy_path,
                       const uint8_t authority_pk[CF_SIGN_PK], uint64_t min_serial,
                       struct cf_directory **out, struct cf_error *err)
 {
+    *out = NULL;
+    if (!authority_pk)
+        return cf_error_set(err, CF_EINVAL, "no authority key to check the directory against");
     struct cf_directory *d = calloc(1, sizeof *d);
     char *sig_path = sig_path_of(agencies_path);
     int rc = 0;

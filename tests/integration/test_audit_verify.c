@@ -379,6 +379,8 @@ static void test_intact_log_verifies(void **state)
         fail_msg("exit %d\nstdout:\n%s\nstderr:\n%s", r.status, r.out, r.err);
     assert_string_equal(r.out, "records: 7\n"
                                "checkpoints: 3 (origin " ORIGIN ", newest size 7)\n"
+                               "consistency: 2 proofs, each checkpoint to the next\n"
+                               "redacted: 0 envelopes removed by retention\n"
                                "first: 2026-11-18T11:06:40.000Z\n"
                                "last: 2026-11-18T11:06:49.000Z\n"
                                "verified\n");
@@ -543,6 +545,66 @@ static void test_damaged_envelope(void **state)
     expect_failure(&r, "FAILED at index 2: ");
 }
 
+/* Retention removes an envelope: not an error, but counted; every other
+ * check (tree, checkpoints, consistency) still passes. */
+static void test_redacted_envelope(void **state)
+{
+    struct fixture *f = *state;
+    char dir[PATH_MAX];
+    copy_log(f, dir);
+    struct cf_store s;
+    struct cf_error err = {0};
+    assert_int_equal(cf_store_open(&s, dir, 0, false, &err), 0);
+    MDB_txn *txn;
+    uint8_t key[8];
+    assert_int_equal(mdb_txn_begin(s.env, NULL, 0, &txn), 0);
+    for (uint64_t i = 1; i <= 2; i++) {
+        cf_store_put_u64(key, i);
+        MDB_val k = {sizeof key, key};
+        assert_int_equal(mdb_del(txn, s.envelope, &k, NULL), 0);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    cf_store_close(&s);
+    /* Envelopes deleted by hand, with no purged leaf to say so: not retention
+     * but removal, named at the first one. (test_follow's retention test
+     * shows a real purge verifying.) */
+    struct result r = run(f, "verify", dir, "--broker-key", f->broker64, NULL);
+    if (r.status != 1)
+        fail_msg("exit %d\nstdout:\n%s\nstderr:\n%s", r.status, r.out, r.err);
+    assert_non_null(strstr(r.out, "redacted: 2 envelopes removed by retention\n"));
+    assert_non_null(strstr(r.err, "index 1: its envelope is gone, and no purged leaf says "
+                                  "retention removed it"));
+    result_free(&r);
+}
+
+/* A checkpoint properly signed by the broker key, over a tree the records do
+ * not give: what a broker showing one agency a forked log must sign. The root
+ * is held against the records before any consistency proof is built, so the
+ * fork is named by its checkpoint. */
+static void test_signed_fork(void **state)
+{
+    struct fixture *f = *state;
+    char dir[PATH_MAX];
+    copy_log(f, dir);
+    struct cf_store s;
+    struct cf_error err = {0};
+    assert_int_equal(cf_store_open(&s, dir, 0, false, &err), 0);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(s.env, NULL, 0, &txn), 0);
+    uint8_t root[CF_MERKLE_HASH], key[8];
+    randombytes_buf(root, sizeof root);
+    char *note;
+    size_t len;
+    assert_int_equal(cf_checkpoint_sign(ORIGIN, 5, root, f->broker, &note, &len), 0);
+    cf_store_put_u64(key, 5);
+    assert_int_equal(cf_store_put(&s, txn, s.checkpoint, key, sizeof key, note, len), 0);
+    free(note);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    cf_store_close(&s);
+    struct result r = run(f, "verify", dir, "--broker-key", f->broker64, NULL);
+    expect_failure(&r, "FAILED at checkpoint of size 5: the signed root differs");
+}
+
 static void test_empty_log(void **state)
 {
     struct fixture *f = *state;
@@ -555,7 +617,9 @@ static void test_empty_log(void **state)
     cf_store_close(&s);
     struct result r = run(f, "verify", dir, "--broker-key", f->broker64, NULL);
     assert_int_equal(r.status, 0);
-    assert_string_equal(r.out, "records: 0\ncheckpoints: 0\nverified\n");
+    assert_string_equal(r.out, "records: 0\ncheckpoints: 0\n"
+                               "consistency: 0 proofs, each checkpoint to the next\n"
+                               "redacted: 0 envelopes removed by retention\nverified\n");
     result_free(&r);
 }
 
@@ -573,10 +637,19 @@ static void test_usage(void **state)
         {2, {"verify", f->log, "--broker-key", f->broker64, "--broker-key-file", path, NULL}},
         {2, {"verify", f->log, "--broker-key", f->broker64, "--broker-key", f->other64, NULL}},
         {2, {"verify", "--broker-key", f->broker64, NULL}},
-        {2, {"prove", f->log, "--broker-key", f->broker64, NULL}},
+        {2, {"frobnicate", f->log, "--broker-key", f->broker64, NULL}},
+        {2, {"verify", f->log, "--jsonl", f->log, "--broker-key", f->broker64, NULL}},
+        {2, {"replay", f->log, NULL}},
+        {2, {"export", NULL}},
+        {2, {"prove", f->log, NULL}},
+        {2, {"report", f->log, "--format", "xml", "--broker-key", f->broker64, NULL}},
+        {2, {"report", f->log, "--decrypt", "--broker-key", f->broker64, NULL}},
+        {2, {"report", f->log, "--from", "2026-13-01", "--broker-key", f->broker64, NULL}},
+        {1, {"prove", f->log, "--broker-key", f->broker64, NULL}},
         {2, {"verify", f->log, "--broker-key", "not-base64", NULL}},
         {2, {"verify", f->log, "--no-such-option", NULL}},
         {0, {"--help", NULL}},
+        {0, {"verify", "--help", NULL}},
         {1, {"verify", "/nonexistent/cf-audit-log", "--broker-key", f->broker64, NULL}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -605,6 +678,8 @@ int main(void)
         cmocka_unit_test(test_gap),
         cmocka_unit_test(test_uncovered_record),
         cmocka_unit_test(test_damaged_envelope),
+        cmocka_unit_test(test_redacted_envelope),
+        cmocka_unit_test(test_signed_fork),
         cmocka_unit_test(test_empty_log),
         cmocka_unit_test(test_usage),
     };

@@ -352,6 +352,14 @@ static void test_retention_keeps_every_proof(void **state)
     net_broker_stop(n);
     assert_int_equal(envelopes(n->state_dir), 0);
     assert_int_equal(envelopes(net_agent_of(n, "auditor-x")->state), 0);
+    /* Both still verify, each missing envelope accounted for by a purge. */
+    const char *dirs[] = {n->state_dir, net_agent_of(n, "auditor-x")->state};
+    for (int d = 0; d < 2; d++) {
+        char vout[4096], verr[4096];
+        if (net_audit_verify(n, dirs[d], vout, sizeof vout, verr, sizeof verr) != 0)
+            fail_msg("%s does not verify after retention: %s%s", dirs[d], vout, verr);
+        assert_non_null(strstr(vout, "redacted: 3 envelopes"));
+    }
     net_broker_start(n);
 }
 
@@ -441,6 +449,7 @@ static void test_a_restore_goes_on_under_a_linked_origin(void **state)
     if (net_audit_verify(n, n->state_dir, verify_out, sizeof verify_out, verify_err,
                          sizeof verify_err) != 0)
         fail_msg("the restored log does not verify: %s%s", verify_out, verify_err);
+    assert_non_null(strstr(verify_out, "restores: 1 "));
     net_broker_start(n);
 }
 

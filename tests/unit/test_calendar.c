@@ -451,6 +451,50 @@ static void test_deadlines(void **state)
         cf_calendar_destroy(&cal[i]);
 }
 
+/* Working days elapsed, as `audit report` counts them: after the day of the
+ * first instant, up to and including the day of the second, in local time. */
+static void test_working_days(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *nation, *from, *to;
+        uint32_t want;
+    } cases[] = {
+        /* Christmas 2026: 25 Dec (Fri) and 28 Dec (Mon, Boxing Day's substitute). */
+        {"england-wales", "2026-12-24 10:00 GMT", "2026-12-29 10:00 GMT", 1},
+        {"england-wales", "2026-12-23 15:00 GMT", "2026-12-29 10:05 GMT", 2},
+        {"england-wales", "2026-12-24 10:00 GMT", "2027-01-04 10:00 GMT", 4},
+        {"england-wales", "2026-12-24 10:00 GMT", "2027-01-06 10:00 GMT", 6},
+        /* Scotland also keeps 4 January 2027 (2 January's substitute). */
+        {"scotland", "2026-12-24 11:00 GMT", "2027-01-05 10:00 GMT", 4},
+        {"scotland", "2026-12-24 11:00 GMT", "2027-01-07 10:00 GMT", 6},
+        /* The same day is 0, however late; an earlier one too. */
+        {"england-wales", "2026-12-22 00:00 GMT", "2026-12-22 23:59 GMT", 0},
+        {"england-wales", "2026-12-22 10:00 GMT", "2026-12-21 10:00 GMT", 0},
+        /* Days are Europe/London's: 23:30 UTC in summer is the next day. */
+        {"england-wales", "2026-06-01 23:30 BST", "2026-06-02 00:30 BST", 1},
+        /* A weekend counts nothing; the Monday one. */
+        {"northern-ireland", "2026-06-05 09:00 BST", "2026-06-07 09:00 BST", 0},
+        {"northern-ireland", "2026-06-05 09:00 BST", "2026-06-08 09:00 BST", 1},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        struct cf_calendar *c = load_nation(cases[i].nation);
+        uint32_t got = 99;
+        int rc = cf_calendar_working_days(c, at(cases[i].from), at(cases[i].to), &got);
+        if (rc != 0 || got != cases[i].want)
+            fail_msg("%s: %s to %s: wanted %u working days, got %u (%s)", cases[i].nation,
+                     cases[i].from, cases[i].to, cases[i].want, got, cf_error_name(rc));
+        cf_calendar_destroy(&c);
+    }
+    struct cf_calendar *c = load_nation("england-wales");
+    uint32_t n;
+    assert_int_equal(
+        cf_calendar_working_days(c, at("1999-12-31 10:00 GMT"), at("2000-01-04 10:00 GMT"), &n),
+        CF_ERANGE);
+    assert_int_equal(cf_calendar_working_days(NULL, 0, 0, &n), CF_EINVAL);
+    cf_calendar_destroy(&c);
+}
+
 /* Out of range, and arguments that are not a deadline. *due_ms stays as it
  * was on every failure. */
 static void test_deadline_refusals(void **state)
@@ -1008,6 +1052,7 @@ int main(void)
         cmocka_unit_test(test_deploy_calendars_follow_the_rules),
         cmocka_unit_test(test_deadlines),
         cmocka_unit_test(test_deadline_refusals),
+        cmocka_unit_test(test_working_days),
         cmocka_unit_test(test_max_gap),
         cmocka_unit_test(test_base_calendar_parses),
         cmocka_unit_test(test_bad_calendars),

@@ -104,6 +104,16 @@ bool cf_calendar_covers(const struct cf_calendar *c, int32_t day);
 CF_WUR int cf_calendar_deadline(const struct cf_calendar *c, uint64_t from_ms,
                                 const struct cf_duration *d, uint64_t *due_ms);
 
+/* How many working days have passed between two instants, counted as
+ * deadlines count them: the working days after the local day of from_ms, up
+ * to and including the local day of to_ms. So an event on the same local day
+ * took 0, and one on the next working day 1: within a deadline of n working
+ * days exactly when the count is at most n. 0 when to_ms is on an earlier day.
+ * @return 0 with *out set; CF_EINVAL for a NULL argument; CF_ERANGE when
+ *         either local day is outside CF_CALENDAR_FIRST_YEAR..LAST_YEAR. */
+CF_WUR int cf_calendar_working_days(const struct cf_calendar *c, uint64_t from_ms, uint64_t to_ms,
+                                    uint32_t *out);
+
 /* ---- Civil dates ----------------------------------------------------------- */
 
 /* The day number of a proleptic Gregorian date; month 1..12, mday 1..31 and

@@ -39,11 +39,11 @@ struct cf_bundle {
 
 struct cf_directory {
     uint64_t serial;
-    uint8_t digest[CF_HASH_LEN];  /* BLAKE2b-256 of the signed tuple: names this version */
+    uint8_t digest[CF_HASH_LEN]; /* BLAKE2b-256 of the signed tuple: names this version */
     struct cf_bundle bundle;
     struct cf_policy *policy;
     size_t n_agencies;
-    struct cf_agency *agencies;   /* sorted by id */
+    struct cf_agency *agencies; /* sorted by id */
 };
 
 /* Verifies and parses a bundle held in memory. Checks, in order: the .sig
@@ -54,6 +54,14 @@ struct cf_directory {
 CF_WUR int cf_directory_load_mem(const struct cf_bundle *in, const uint8_t authority_pk[CF_SIGN_PK],
                                  uint64_t min_serial, struct cf_directory **out,
                                  struct cf_error *err);
+
+/* The same for a bundle a verified log holds (a config leaf, which the
+ * broker's signed checkpoints cover), when the caller has no authority key to
+ * check it against: everything but the authority signature and the serial
+ * floor is checked. Only auditors replaying a log use this; whoever accepts a
+ * directory to act on uses cf_directory_load_mem. */
+CF_WUR int cf_directory_load_logged(const struct cf_bundle *in, struct cf_directory **out,
+                                    struct cf_error *err);
 
 /* Reads agencies.ini, AGENCIES_PATH.sig and policy.ini, then as above. */
 CF_WUR int cf_directory_load(const char *agencies_path, const char *policy_path,

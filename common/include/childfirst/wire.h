@@ -228,4 +228,20 @@ CF_WUR int cf_wire_case_encode(const struct cf_case *c, uint8_t **out, size_t *l
 CF_WUR int cf_wire_case_decode(const uint8_t *buf, size_t len, struct cf_case *c,
                                struct cf_error *err);
 
+/* Auditors' JSON of an encoded AuditRecord, Header, Notice or Determination,
+ * which must decode canonically and without unknown fields: an object of every
+ * field present, by its name in proto/childfirst.proto; numbers as integers
+ * (a uint64 above 2^63 - 1 as a decimal string), enums by their lowercase
+ * ChildFirst names ("accepted", "referral", "rg"), text-like bytes (ids,
+ * codes, names) as strings, other bytes as padded standard base64, repeated
+ * fields as arrays (left out when empty), nested messages as objects. The
+ * walk follows the schema, so a field added to it appears without a change.
+ * The same bytes give the same object. Caller owns *out; release with
+ * json_decref. CF_ETOOBIG, the codes of decoding, CF_ENOMEM. */
+CF_WUR int cf_wire_record_json(const uint8_t *buf, size_t len, json_t **out, struct cf_error *err);
+CF_WUR int cf_wire_header_json(const uint8_t *buf, size_t len, json_t **out, struct cf_error *err);
+CF_WUR int cf_wire_notice_json(const uint8_t *buf, size_t len, json_t **out, struct cf_error *err);
+CF_WUR int cf_wire_determination_json(const uint8_t *buf, size_t len, json_t **out,
+                                      struct cf_error *err);
+
 #endif
