@@ -47,11 +47,13 @@ int cf_notices_issue(struct broker *b, MDB_txn *txn, uint64_t *size, enum cf_not
     snprintf(n->kind, sizeof n->kind, "%s", cf_notice_kind_name(kind));
     int rc = cf_policy_notice_recipients(b->dir->policy, b->dir, kind, ctx, n->recipients,
                                          &n->n_recipients, &err);
-    if (rc != 0 || n->n_recipients == 0) {
-        if (rc != 0)
-            cf_log_warn("NOTICE-UNROUTED", "kind=%s case=%s code=%s", n->kind, n->case_id,
-                        cf_error_name(rc));
-        return 0;
+    /* Routed to nobody, the notice is still logged: it records a ruling
+     * (a deadline near or breached, a meeting inquorate) that changes the
+     * case, and the log alone must give every case's state. */
+    if (rc != 0) {
+        cf_log_warn("NOTICE-UNROUTED", "kind=%s case=%s code=%s", n->kind, n->case_id,
+                    cf_error_name(rc));
+        n->n_recipients = 0;
     }
     randombytes_buf(n->notice_id, sizeof n->notice_id);
     uint8_t *bytes;

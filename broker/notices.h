@@ -13,8 +13,9 @@
 /* Issues notice `n` (whose metadata the caller has filled: case id, urgency,
  * deadline, ...) as leaf *size, to the recipients the policy's [notice.KIND]
  * route picks for `ctx`. Fills the id, kind, recipients and time. A notice
- * that nobody is routed is logged and skipped: it must never stop the
- * message it is about. */
+ * routed to nobody (or whose route fails, logged as NOTICE-UNROUTED) is
+ * still a leaf, with no recipients: the ruling it records changes the case,
+ * and a routing failure must never stop the message it is about. */
 CF_WUR int cf_notices_issue(struct broker *b, MDB_txn *txn, uint64_t *size,
                             enum cf_notice_kind kind, struct cf_notice *n,
                             const struct cf_route_ctx *ctx, uint64_t now);

@@ -350,9 +350,9 @@ static void test_table_and_csv(void **state)
     assert_non_null(strstr(out, ": guardian-x\n"));
 }
 
-/* A policy that routes deadline_breached to nobody: the broker issues no
- * notice, so the log holds none, and the report finds the breach from the
- * replay instead: a deadline still open past its due time at the last leaf. */
+/* A policy that routes deadline_breached to nobody: no agency is told, but
+ * the broker still logs the ruling as a notice leaf with no recipients, so
+ * the log alone holds the breach and the report finds it from that notice. */
 static int alone_setup(void **state)
 {
     *state = calloc(1, sizeof(struct scn));
@@ -368,7 +368,7 @@ static int alone_teardown(void **state)
     return 0;
 }
 
-static void test_a_breach_without_a_notice(void **state)
+static void test_a_breach_noticed_to_nobody_is_logged(void **state)
 {
     struct scn *t = *state;
     scn_create(t, false, scn_utc(2026, 12, 21, 9, 0));
@@ -422,7 +422,7 @@ static void test_a_breach_without_a_notice(void **state)
     assert_string_equal(json_string_value(json_object_get(b0, "case_id")), t->cases[k].c.case_id);
     assert_string_equal(json_string_value(json_object_get(b0, "deadline")), "acknowledgement");
     assert_string_equal(json_string_value(json_object_get(b0, "due")), "2026-12-25T00:00:00.000Z");
-    assert_string_equal(json_string_value(json_object_get(b0, "source")), "replay");
+    assert_string_equal(json_string_value(json_object_get(b0, "source")), "notice");
     assert_string_equal(json_string_value(json_object_get(b0, "la")), "E09000033");
     json_decref(doc);
     net_broker_start(&t->n); /* the teardown stops it */
@@ -440,7 +440,7 @@ int main(void)
     };
     int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
     const struct CMUnitTest alone[] = {
-        cmocka_unit_test_setup_teardown(test_a_breach_without_a_notice, alone_setup,
+        cmocka_unit_test_setup_teardown(test_a_breach_noticed_to_nobody_is_logged, alone_setup,
                                         alone_teardown),
     };
     return failed + cmocka_run_group_tests(alone, NULL, NULL);
