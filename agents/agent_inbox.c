@@ -166,31 +166,6 @@ static void send_answer(struct agent *a, const struct cf_frame *f, const struct 
         agent_link_send(a, &r);
 }
 
-/* A decrypted payload as the document its sender wrote: the referral's, or a
- * case message's (a proposal whose decrypted decision differs from its signed
- * header fails with CF_EMISMATCH, which is nacked). */
-static int open_body(const struct cf_header *h, const uint8_t *payload, size_t plen, json_t **body,
-                     struct cf_error *err)
-{
-    *body = NULL;
-    if (h->type != CF_TYPE_REFERRAL)
-        return cf_message_to_json(h, payload, plen, NULL, 0, body, err);
-    struct cf_referral r;
-    memset(&r, 0, sizeof r);
-    int rc = cf_wire_referral_decode(payload, plen, &r, err);
-    if (rc == 0) {
-        /* The routing facts travel in the header; the case id stays there. */
-        memcpy(r.la_code, h->la_code, sizeof r.la_code);
-        r.urgency = h->urgency;
-        r.immediate_risk = h->immediate_risk;
-        *body = cf_referral_to_json(&r);
-        cf_referral_fini(&r);
-        if (!*body)
-            rc = cf_error_set(err, CF_ENOMEM, "out of memory");
-    }
-    return rc;
-}
-
 /* The spool document of a message: its header facts and its payload (owned). */
 static json_t *message_doc(uint64_t leaf, const struct cf_header *h, uint64_t accepted_at,
                            json_t *body)
@@ -228,7 +203,7 @@ static int render_determination(struct agent *a, const struct cf_frame *f, const
     if (d->has_env) {
         rc = cf_envelope_open(&d->env, a->keys, &plain, &plen);
         if (rc == 0)
-            rc = open_body(&d->phdr, plain, plen, &body, err);
+            rc = cf_message_document(&d->phdr, plain, plen, &body, err);
         else
             cf_error_set(err, rc, "cannot open the proposal of leaf %" PRIu64 ": %s", f->leaf_index,
                          cf_strerror(rc));
@@ -286,7 +261,7 @@ static int render(struct agent *a, const struct cf_frame *f, const struct delive
                             cf_strerror(rc));
     const struct cf_header *h = &d->hdr;
     json_t *body = NULL;
-    rc = open_body(h, payload, plen, &body, err);
+    rc = cf_message_document(h, payload, plen, &body, err);
     sodium_memzero(payload, plen);
     free(payload);
     if (rc != 0)

@@ -11,13 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "childfirst/envelope.h"
 #include "childfirst/export.h"
 #include "childfirst/file.h"
 #include "childfirst/ini.h"
 #include "childfirst/keys.h"
 #include "childfirst/logverify.h"
+#include "childfirst/message.h"
 #include "childfirst/replay.h"
 #include "childfirst/store.h"
+#include "agent.h"
 #include "agent_text.h"
 #include "cli.h"
 #include "cli_audit.h"
@@ -257,6 +262,49 @@ void cli_audit_log_close(struct cli_audit_log *log)
     log->txn = NULL;
     cf_logverify_fini(&log->verify);
     cf_store_close(&log->store);
+}
+
+int cli_audit_auditor_keys(const char *prog, const char *ini, struct cf_keys **keys)
+{
+    struct agent_config *cfg = malloc(sizeof *cfg);
+    struct cf_error err = {0};
+    int rc = cfg ? agent_config_load(ini, cfg, &err) : CF_ENOMEM;
+    if (rc == 0)
+        rc = cf_keys_load(cfg->key_file, keys, &err);
+    free(cfg);
+    if (rc != 0) {
+        fprintf(stderr, "%s: -c %s: %s\n", prog, ini, err.text[0] ? err.text : cf_strerror(rc));
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+enum cli_audit_read cli_audit_read_leaf(const struct cli_audit_log *log, const struct cf_keys *keys,
+                                        uint64_t leaf, json_t **doc)
+{
+    MDB_val v;
+    *doc = NULL;
+    int rc = cf_store_envelope(&log->store, log->txn, leaf, &v);
+    if (rc != 0)
+        return rc == CF_ENOTFOUND ? CLI_AUDIT_REDACTED : CLI_AUDIT_UNREADABLE;
+    struct cf_envelope env;
+    struct cf_header h;
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    enum cli_audit_read out = CLI_AUDIT_UNREADABLE;
+    memset(&env, 0, sizeof env);
+    if (cf_envelope_decode(v.mv_data, v.mv_size, &env, &h, NULL) == 0) {
+        rc = cf_envelope_open(&env, keys, &payload, &len);
+        if (rc == CF_ENOTRECIPIENT)
+            out = CLI_AUDIT_NOT_RECIPIENT;
+        else if (rc == 0 && cf_message_document(&h, payload, len, doc, NULL) == 0)
+            out = CLI_AUDIT_OPENED;
+    }
+    if (payload)
+        sodium_memzero(payload, len);
+    free(payload);
+    cf_envelope_fini(&env);
+    return out;
 }
 
 size_t cli_audit_findings(const char *prog, const struct cf_replay *r)

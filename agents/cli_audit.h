@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <lmdb.h>
 
 #include "childfirst/keys.h"
@@ -54,6 +55,24 @@ struct cli_audit_log {
 int cli_audit_log_open(const char *prog, const char *dir, const uint8_t pk[CF_SIGN_PK],
                        const struct cf_replay_options *o, struct cli_audit_log *log);
 void cli_audit_log_close(struct cli_audit_log *log);
+
+/* The keys of the escrow auditor whose agent.ini is `ini` (--decrypt -c).
+ * CLI_OK, or CLI_USAGE with a sentence on stderr. Destroy with
+ * cf_keys_destroy. */
+int cli_audit_auditor_keys(const char *prog, const char *ini, struct cf_keys **keys);
+
+/* What an auditor's key makes of the message at an accepted leaf. */
+enum cli_audit_read {
+    CLI_AUDIT_OPENED,        /* *doc holds the document its sender wrote */
+    CLI_AUDIT_NOT_RECIPIENT, /* not sealed to this auditor */
+    CLI_AUDIT_REDACTED,      /* retention removed the envelope */
+    CLI_AUDIT_UNREADABLE     /* the envelope or payload does not decode */
+};
+
+/* Opens the envelope stored at `leaf` with `keys`. On CLI_AUDIT_OPENED the
+ * caller owns *doc (json_decref); otherwise *doc is NULL. */
+enum cli_audit_read cli_audit_read_leaf(const struct cli_audit_log *log, const struct cf_keys *keys,
+                                        uint64_t leaf, json_t **doc);
 
 /* Prints each replay finding on stderr; returns how many there are. */
 size_t cli_audit_findings(const char *prog, const struct cf_replay *r);

@@ -16,7 +16,7 @@
 #include "cli_audit.h"
 
 static const char help[] =
-    "usage: childfirst audit replay DIR [--case ID] [--json]\n"
+    "usage: childfirst audit replay DIR [--case ID] [--json] [--decrypt -c FILE]\n"
     "         [--calendars DIR | --broker-config broker.ini] [--authority-key B64]\n"
     "         (--broker-key BASE64 | --broker-key-file FILE)\n"
     "\n"
@@ -37,11 +37,38 @@ static const char help[] =
     "                         calendars from --broker-config, else\n"
     "                         " CLI_AUDIT_CALENDARS ")\n"
     "  --authority-key B64    also check each config leaf's authority signature\n"
+    "  --decrypt -c FILE      as the escrow auditor of FILE (its agent.ini and\n"
+    "                         key): each message sealed to it, decrypted; the\n"
+    "                         others say why not. Children's details: keep the\n"
+    "                         output where the auditor keeps its own inbox\n"
     "\n"
     "Exit status: 0 replayed, no findings; 1 the log does not verify or replay,\n"
     "the case is unknown, or there are findings; 2 bad usage.\n";
 
 static const char prog[] = "childfirst audit replay";
+
+/* With --decrypt: the log and the escrow auditor's keys. */
+struct reader {
+    const struct cli_audit_log *log;
+    const struct cf_keys *keys;
+};
+
+static const char *const read_names[] = {[CLI_AUDIT_OPENED] = "opened",
+                                         [CLI_AUDIT_NOT_RECIPIENT] = "not sealed to this auditor",
+                                         [CLI_AUDIT_REDACTED] = "redacted",
+                                         [CLI_AUDIT_UNREADABLE] = "unreadable"};
+
+/* An accepted message's content as the auditor reads it, or NULL (no
+ * --decrypt, or not an accepted message). *why says what became of it. */
+static json_t *content_of(const struct reader *rd, const struct cf_replay_entry *e,
+                          enum cli_audit_read *why)
+{
+    json_t *doc = NULL;
+    if (!rd->keys || e->event != CF_EVENT_ACCEPTED)
+        return NULL;
+    *why = cli_audit_read_leaf(rd->log, rd->keys, e->index, &doc);
+    return doc;
+}
 
 /* ---- Text ---- */
 
@@ -59,7 +86,7 @@ static const char *what_of(const struct cf_replay_entry *e)
     return e->type ? cf_header_type_name(e->type) : "";
 }
 
-static void entry_text(const struct cf_replay_entry *e)
+static void entry_text(const struct reader *rd, const struct cf_replay_entry *e)
 {
     char t[AGENT_TEXT_TIME_MAX];
     agent_text_time(e->time, t);
@@ -90,9 +117,20 @@ static void entry_text(const struct cf_replay_entry *e)
     if (e->redacted)
         printf("  [redacted]");
     printf("\n");
+    enum cli_audit_read why;
+    json_t *doc = content_of(rd, e, &why);
+    if (doc) {
+        char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+        printf("            content: %s\n", text ? text : "(out of memory)");
+        free(text);
+    } else if (rd->keys && e->event == CF_EVENT_ACCEPTED) {
+        printf("            content: %s\n", read_names[why]);
+    }
+    json_decref(doc);
 }
 
-static void case_text(const struct cf_replay_case *rc, const struct cf_case *c)
+static void case_text(const struct reader *rd, const struct cf_replay_case *rc,
+                      const struct cf_case *c)
 {
     char t[AGENT_TEXT_TIME_MAX];
     printf("case %s\n", c->case_id);
@@ -123,7 +161,7 @@ static void case_text(const struct cf_replay_case *rc, const struct cf_case *c)
     }
     printf("  timeline:\n");
     for (size_t i = 0; i < rc->n_entries; i++)
-        entry_text(&rc->entries[i]);
+        entry_text(rd, &rc->entries[i]);
 }
 
 /* ---- JSON ---- */
@@ -153,7 +191,7 @@ static void set(json_t *o, const char *key, json_t *v)
     json_object_set_new(o, key, v);
 }
 
-static json_t *entry_json(const struct cf_replay_entry *e)
+static json_t *entry_json(const struct reader *rd, const struct cf_replay_entry *e)
 {
     json_t *o = json_object();
     set(o, "index", json_integer((json_int_t)e->index));
@@ -182,6 +220,12 @@ static json_t *entry_json(const struct cf_replay_entry *e)
     set(o, "redacted", json_boolean(e->redacted));
     if (e->state)
         set(o, "state", json_string(cf_case_state_name(e->state)));
+    enum cli_audit_read why;
+    json_t *doc = content_of(rd, e, &why);
+    if (doc)
+        set(o, "content", doc);
+    else if (rd->keys && e->event == CF_EVENT_ACCEPTED)
+        set(o, "content_unread", json_string(read_names[why]));
     return o;
 }
 
@@ -193,7 +237,8 @@ static const char *standing_name(enum cf_standing s)
                                        : "";
 }
 
-static json_t *case_json(const struct cf_replay_case *rc, const struct cf_case *c)
+static json_t *case_json(const struct reader *rd, const struct cf_replay_case *rc,
+                         const struct cf_case *c)
 {
     json_t *o = json_object();
     set(o, "case_id", json_string(c->case_id));
@@ -244,7 +289,7 @@ static json_t *case_json(const struct cf_replay_case *rc, const struct cf_case *
     set(o, "record", base64_json(rc->record, rc->record_len));
     json_t *timeline = json_array();
     for (size_t i = 0; timeline && i < rc->n_entries; i++)
-        json_array_append_new(timeline, entry_json(&rc->entries[i]));
+        json_array_append_new(timeline, entry_json(rd, &rc->entries[i]));
     set(o, "timeline", timeline);
     return o;
 }
@@ -263,8 +308,9 @@ static json_t *findings_json(const struct cf_replay *r)
 
 /* ---- The command ---- */
 
-static int print(const struct cf_replay *r, const char *only, bool json)
+static int print(const struct reader *rd, const char *only, bool json)
 {
+    const struct cf_replay *r = rd->log->replay;
     struct cf_case *c = malloc(sizeof *c);
     json_t *cases = json ? json_array() : NULL;
     if (!c || (json && !cases)) {
@@ -283,9 +329,9 @@ static int print(const struct cf_replay *r, const char *only, bool json)
             continue;
         }
         if (json)
-            json_array_append_new(cases, case_json(rc, c));
+            json_array_append_new(cases, case_json(rd, rc, c));
         else
-            case_text(rc, c), printf("\n");
+            case_text(rd, rc, c), printf("\n");
         shown++;
     }
     free(c);
@@ -319,14 +365,16 @@ int cli_audit_replay(int argc, char **argv)
                                          {"calendars", required_argument, NULL, 'C'},
                                          {"broker-config", required_argument, NULL, 'b'},
                                          {"authority-key", required_argument, NULL, 'a'},
+                                         {"decrypt", no_argument, NULL, 'd'},
+                                         {"config", required_argument, NULL, 'c'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     const char *key = NULL, *key_file = NULL, *only = NULL, *calendars = NULL, *broker_ini = NULL,
-               *authority = NULL;
-    bool json = false;
+               *authority = NULL, *ini = NULL;
+    bool json = false, decrypt = false;
     int c, repeated = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "k:f:i:jC:b:a:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "k:f:i:jC:b:a:c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'k':
             repeated += key != NULL, key = optarg;
@@ -349,6 +397,12 @@ int cli_audit_replay(int argc, char **argv)
         case 'a':
             repeated += authority != NULL, authority = optarg;
             break;
+        case 'd':
+            decrypt = true;
+            break;
+        case 'c':
+            repeated += ini != NULL, ini = optarg;
+            break;
         case 'h':
             return fputs(help, stdout), CLI_OK;
         default:
@@ -361,6 +415,10 @@ int cli_audit_replay(int argc, char **argv)
         fprintf(stderr, "%s: give each option once\n", prog);
         return CLI_USAGE;
     }
+    if (decrypt != (ini != NULL)) {
+        fprintf(stderr, "%s: --decrypt needs -c auditor.ini, and -c is only for --decrypt\n", prog);
+        return CLI_USAGE;
+    }
     uint8_t pk[CF_SIGN_PK], apk[CF_SIGN_PK];
     char cal_dir[4096];
     bool has_authority;
@@ -369,6 +427,9 @@ int cli_audit_replay(int argc, char **argv)
         rc = cli_audit_authority_key(prog, authority, apk, &has_authority);
     if (rc == CLI_OK)
         rc = cli_audit_calendars(prog, calendars, broker_ini, cal_dir, sizeof cal_dir);
+    struct cf_keys *keys = NULL;
+    if (rc == CLI_OK && decrypt)
+        rc = cli_audit_auditor_keys(prog, ini, &keys);
     if (rc != CLI_OK)
         return rc;
     struct cf_replay_options o = {.calendars = cal_dir,
@@ -378,15 +439,18 @@ int cli_audit_replay(int argc, char **argv)
     struct cli_audit_log *log = malloc(sizeof *log);
     if (!log) {
         fprintf(stderr, "%s: out of memory\n", prog);
+        cf_keys_destroy(&keys);
         return CLI_FAIL;
     }
     rc = cli_audit_log_open(prog, argv[optind], pk, &o, log);
     if (rc == CLI_OK) {
-        rc = print(log->replay, only, json);
+        struct reader rd = {log, keys};
+        rc = print(&rd, only, json);
         if (cli_audit_findings(prog, log->replay) > 0)
             rc = CLI_FAIL;
     }
     cli_audit_log_close(log);
     free(log);
+    cf_keys_destroy(&keys);
     return rc;
 }

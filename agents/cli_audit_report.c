@@ -153,44 +153,28 @@ static bool in_period(const struct report *rp, uint64_t t)
 static enum outcome outcome_of(struct report *rp, uint64_t proposal)
 {
     struct decrypt *d = rp->decrypt;
-    MDB_val v;
-    int rc = cf_store_envelope(&rp->log->store, rp->log->txn, proposal, &v);
-    if (rc != 0) {
-        d->redacted += rc == CF_ENOTFOUND;
-        d->failed += rc != CF_ENOTFOUND;
-        return UNKNOWN;
-    }
-    struct cf_envelope env;
-    struct cf_header h;
-    uint8_t *payload = NULL;
-    size_t len;
-    json_t *doc = NULL;
+    json_t *doc;
     enum outcome out = UNKNOWN;
-    memset(&env, 0, sizeof env);
-    if (cf_envelope_decode(v.mv_data, v.mv_size, &env, &h, NULL) != 0) {
-        d->failed++;
-        goto done;
+    switch (cli_audit_read_leaf(rp->log, d->keys, proposal, &doc)) {
+    case CLI_AUDIT_OPENED: {
+        const char *o = json_string_value(json_object_get(doc, "outcome"));
+        out = o && strcmp(o, "positive") == 0   ? POSITIVE
+              : o && strcmp(o, "negative") == 0 ? NEGATIVE
+                                                : UNKNOWN;
+        d->opened++;
+        break;
     }
-    rc = cf_envelope_open(&env, d->keys, &payload, &len);
-    if (rc == CF_ENOTRECIPIENT) {
+    case CLI_AUDIT_NOT_RECIPIENT:
         d->not_recipient++;
-        goto done;
-    }
-    if (rc != 0 || cf_message_to_json(&h, payload, len, NULL, 0, &doc, NULL) != 0) {
+        break;
+    case CLI_AUDIT_REDACTED:
+        d->redacted++;
+        break;
+    case CLI_AUDIT_UNREADABLE:
         d->failed++;
-        goto done;
+        break;
     }
-    const char *o = json_string_value(json_object_get(doc, "outcome"));
-    out = o && strcmp(o, "positive") == 0   ? POSITIVE
-          : o && strcmp(o, "negative") == 0 ? NEGATIVE
-                                            : UNKNOWN;
-    d->opened++;
-done:
     json_decref(doc);
-    if (payload)
-        sodium_memzero(payload, len);
-    free(payload);
-    cf_envelope_fini(&env);
     return out;
 }
 
@@ -629,21 +613,6 @@ static int period(const char *from, const char *to, struct report *rp)
     return CLI_OK;
 }
 
-static int auditor_keys(const char *ini, struct decrypt *d)
-{
-    struct agent_config *cfg = malloc(sizeof *cfg);
-    struct cf_error err = {0};
-    int rc = cfg ? agent_config_load(ini, cfg, &err) : CF_ENOMEM;
-    if (rc == 0)
-        rc = cf_keys_load(cfg->key_file, &d->keys, &err);
-    free(cfg);
-    if (rc != 0) {
-        fprintf(stderr, "%s: -c %s: %s\n", prog, ini, err.text[0] ? err.text : cf_strerror(rc));
-        return CLI_USAGE;
-    }
-    return CLI_OK;
-}
-
 static void report_free(struct report *rp)
 {
     for (size_t i = 0; i < rp->las.n; i++)
@@ -732,7 +701,7 @@ int cli_audit_report(int argc, char **argv)
     if (rc == CLI_OK)
         rc = cli_audit_calendars(prog, calendars, broker_ini, cal_dir, sizeof cal_dir);
     if (rc == CLI_OK && decrypt)
-        rc = auditor_keys(ini, &d);
+        rc = cli_audit_auditor_keys(prog, ini, &d.keys);
     if (rc != CLI_OK)
         return rc;
     struct cf_replay_options o = {.calendars = cal_dir,

@@ -8,6 +8,7 @@
 
 #include "childfirst/limits.h"
 #include "childfirst/message.h"
+#include "childfirst/referral.h"
 #include "childfirst/wire.h"
 #include "schema.h"
 
@@ -569,4 +570,26 @@ int cf_message_nrm_to_json(const uint8_t *nrm, size_t len, json_t **out, struct 
 {
     *out = NULL;
     return nrm_decode(nrm, len, out, err);
+}
+
+int cf_message_document(const struct cf_header *h, const uint8_t *payload, size_t len, json_t **out,
+                        struct cf_error *err)
+{
+    *out = NULL;
+    if (h->type != CF_TYPE_REFERRAL)
+        return cf_message_to_json(h, payload, len, NULL, 0, out, err);
+    struct cf_referral r;
+    memset(&r, 0, sizeof r);
+    int rc = cf_wire_referral_decode(payload, len, &r, err);
+    if (rc == 0) {
+        /* The routing facts travel in the header; the case id stays there. */
+        memcpy(r.la_code, h->la_code, sizeof r.la_code);
+        r.urgency = h->urgency;
+        r.immediate_risk = h->immediate_risk;
+        *out = cf_referral_to_json(&r);
+        if (!*out)
+            rc = cf_error_set(err, CF_ENOMEM, "out of memory");
+    }
+    cf_referral_fini(&r);
+    return rc;
 }

@@ -322,6 +322,76 @@ static void test_escrow_decrypts_outcomes(void **state)
     json_decref(doc);
 }
 
+/* `audit replay --decrypt`: the escrow auditor reads the proposals sealed to
+ * it, in England; Scotland's says it was not sealed to it; the liaison's
+ * key reads no proposal; and without --decrypt nothing is opened. */
+static void test_replay_decrypts_for_the_escrow_only(void **state)
+{
+    struct fx *f = *state;
+    char liaison[700];
+    snprintf(liaison, sizeof liaison, "%s/home-office-ew/agent.ini", f->t.n.dir);
+    net_agent_setup(&f->t.n, "home-office-ew", NULL);
+    const char *inis[] = {f->auditor_ini, liaison, NULL};
+    for (int k = 0; k < 3; k++) {
+        const char *argv[] = {CF_BIN_DIR "/childfirst",
+                              "audit",
+                              "replay",
+                              f->t.n.state_dir,
+                              "--json",
+                              "--calendars",
+                              CALENDARS,
+                              "--broker-key",
+                              f->key,
+                              inis[k] ? "--decrypt" : NULL,
+                              "-c",
+                              inis[k],
+                              NULL};
+        if (net_run_split(argv, out, sizeof out, err, sizeof err) != 0)
+            fail_msg("audit replay exited non-zero:\n%s", err);
+        json_t *doc = json_loads(out, 0, NULL);
+        assert_non_null(doc);
+        size_t i, j, opened = 0, unsealed = 0, proposals = 0;
+        json_t *c, *e;
+        json_array_foreach(json_object_get(doc, "cases"), i, c)
+        {
+            bool scotland =
+                strcmp(json_string_value(json_object_get(c, "jurisdiction")), "scotland") == 0;
+            json_array_foreach(json_object_get(c, "timeline"), j, e)
+            {
+                const char *type = json_string_value(json_object_get(e, "type"));
+                if (!type || strcmp(type, "determination_proposed") != 0 ||
+                    strcmp(json_string_value(json_object_get(e, "event")), "accepted") != 0)
+                    continue;
+                proposals++;
+                json_t *content = json_object_get(e, "content");
+                const char *unread = json_string_value(json_object_get(e, "content_unread"));
+                if (k == 2) { /* no --decrypt */
+                    assert_null(content);
+                    assert_null(unread);
+                } else if (k == 0 && !scotland) {
+                    assert_non_null(content);
+                    const char *decision = json_string_value(json_object_get(e, "decision"));
+                    assert_string_equal(json_string_value(json_object_get(content, "outcome")),
+                                        strcmp(decision, "rg") == 0 ? "positive" : "negative");
+                    opened++;
+                } else {
+                    assert_null(content);
+                    assert_string_equal(unread, "not sealed to this auditor");
+                    unsealed++;
+                }
+            }
+        }
+        assert_int_equal(proposals, 3);
+        assert_int_equal(opened, k == 0 ? 2 : 0);
+        assert_int_equal(unsealed, k == 0 ? 1 : k == 1 ? 3 : 0);
+        json_decref(doc);
+    }
+    const char *bad[] = {CF_BIN_DIR "/childfirst", "audit", "replay", f->t.n.state_dir, "--decrypt",
+                         "--broker-key",           f->key,  NULL};
+    assert_int_equal(net_run_split(bad, out, sizeof out, err, sizeof err), 2);
+    assert_non_null(strstr(err, "--decrypt needs -c"));
+}
+
 static void test_table_and_csv(void **state)
 {
     struct fx *f = *state;
@@ -436,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_whole_log),
         cmocka_unit_test(test_a_period),
         cmocka_unit_test(test_escrow_decrypts_outcomes),
+        cmocka_unit_test(test_replay_decrypts_for_the_escrow_only),
         cmocka_unit_test(test_table_and_csv),
     };
     int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);

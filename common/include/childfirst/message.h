@@ -91,4 +91,12 @@ CF_WUR int cf_message_to_json(const struct cf_header *h, const uint8_t *payload,
 CF_WUR int cf_message_nrm_to_json(const uint8_t *nrm, size_t len, json_t **out,
                                   struct cf_error *err);
 
+/* Any decrypted payload as the document its sender wrote: a referral's
+ * (with the routing facts its header carries: la_code, urgency,
+ * immediate_risk) or a case message's (cf_message_to_json, without the NRM
+ * return). What the agent's inbox and the escrow auditor both show. Caller
+ * owns *out. Codes as cf_message_to_json and cf_wire_referral_decode. */
+CF_WUR int cf_message_document(const struct cf_header *h, const uint8_t *payload, size_t len,
+                               json_t **out, struct cf_error *err);
+
 #endif
