@@ -173,10 +173,26 @@ $cf case "$case_id" -c "$net/la-e09000033-csc/agent.ini"
 say "8. The duty team's notices: new referral, conference, determination"
 $cf inbox --case "$case_id" -c "$net/la-e09000033-duty/agent.ini"
 
-say "9. Stop everything, then verify the audit log from the broker key alone"
+say "9. The auditor keeps its own replica; the police prove their receipt in today's log"
+$cf audit follow -c "$net/auditor-ncs/agent.ini" --once
+$cf receipt police-met/spool/sent/referral.json.receipt.json -c "$net/police-met/agent.ini" \
+  > police-met/receipt-later.json
+$cf audit prove police-met/receipt-later.json --broker-key "$broker_sign"
+
+say "10. Stop everything, then verify and replay the log from the broker key alone"
 for p in $pids; do kill "$p"; done
 for p in $pids; do wait "$p" || true; done
 pids=""
 $cf audit verify "$net/broker" --broker-key "$broker_sign"
+echo
+echo "the auditor's replica, checked the same way:"
+$cf audit verify "$net/auditor-ncs/state" --broker-key "$broker_sign"
+echo
+echo "the case, rebuilt from the log alone (childfirst audit replay):"
+$cf audit replay "$net/broker" --case "$case_id" --calendars "$top/deploy/calendars" \
+  --broker-key "$broker_sign"
+echo
+echo "the compliance report (childfirst audit report):"
+$cf audit report "$net/broker" --calendars "$top/deploy/calendars" --broker-key "$broker_sign"
 
-say "10. Done: every process this demo started has stopped"
+say "11. Done: every process this demo started has stopped"
