@@ -163,6 +163,12 @@ int agent_cases_note_determination(struct agent *a, MDB_txn *txn, const char *ca
  * Caller owns the result; NULL when the store cannot be read. */
 json_t *agent_case_view(struct agent *a, const char *case_id, const struct cf_case_info *info);
 
+/* Every case this agency knows (the cases table), in case id order, as
+ * [{case_id, state, la_code, jurisdiction, owner, urgency, immediate_risk,
+ * opened_at, updated_leaf}]: header facts only. Caller owns the array; NULL
+ * when the store cannot be read. */
+json_t *agent_cases_list(struct agent *a);
+
 /* Called by the core when the broker answers a CaseRequest (info NULL: it
  * showed nothing, for the reason `why_not`); agent_control.c answers the case
  * requests waiting for that case. */
