@@ -104,11 +104,12 @@ struct agent {
     struct cf_status broker_status; /* the last Status the broker sent */
     int control_fd;
     struct agent_control *pending;
-    pid_t hook_pid;        /* the running hook, or 0 */
-    uint64_t hook_seq;     /* the next hook queue key */
-    uint64_t hook_running; /* the running hook's queue key */
-    uint64_t hook_started; /* ms */
+    pid_t hook_pid;              /* the running hook, or 0 */
+    uint64_t hook_seq;           /* the next hook queue key */
+    uint64_t hook_running;       /* the running hook's queue key */
+    uint64_t hook_started;       /* ms */
     struct agent_events *events; /* the live feed (agent_events.c) */
+    struct agent_http *http;     /* the dashboard and API, or NULL when off (agent_http.c) */
 };
 
 /* ---- The core (agent_link.c, agent_outbox.c) ---- */
