@@ -105,17 +105,24 @@ bool agent_html_parse_time(const char *iso, uint64_t *ms)
     return true;
 }
 
-/* "Tue 18 Nov 2026, 05:40 GMT": what a duty team in the UK reads. */
-static void local_time(uint64_t ms, char out[64])
+/* "Wed, 18 Nov 2026, 05:40 GMT": what a duty team in the UK reads (and what
+ * app.js writes with en-GB). A deadline at local midnight is the end of the
+ * day before: "end of Mon, 07 Dec 2026". */
+static void local_time(uint64_t ms, bool deadline, char out[64])
 {
     uint32_t off = cf_calendar_utc_offset_ms(ms);
     time_t t = (time_t)((ms + off) / 1000);
     struct tm tm;
-    if (!gmtime_r(&t, &tm) || !strftime(out, 64, "%a %d %b %Y, %H:%M", &tm)) {
+    bool midnight = deadline && (ms + off) % 86400000u == 0;
+    if (midnight)
+        t -= 1;
+    if (!gmtime_r(&t, &tm) ||
+        !strftime(out, 64, midnight ? "end of %a, %d %b %Y" : "%a, %d %b %Y, %H:%M", &tm)) {
         snprintf(out, 64, "?");
         return;
     }
-    strcat(out, off ? " BST" : " GMT");
+    if (!midnight)
+        strcat(out, off ? " BST" : " GMT");
 }
 
 /* "in 2 h 05 min" or "3 days 4 h overdue". */
@@ -137,7 +144,7 @@ static void relative(uint64_t due, uint64_t now, char out[64])
 }
 
 /* <time datetime="ISO">local</time>, or the text as it came if it is not a time. */
-static void put_time(struct cf_buf *b, const char *iso)
+static void put_when(struct cf_buf *b, const char *iso, bool deadline)
 {
     uint64_t ms;
     char local[64];
@@ -145,12 +152,22 @@ static void put_time(struct cf_buf *b, const char *iso)
         esc(b, iso ? iso : "");
         return;
     }
-    local_time(ms, local);
+    local_time(ms, deadline, local);
     put(b, "<time datetime=\"");
     esc(b, iso);
     put(b, "\">");
     esc(b, local);
     put(b, "</time>");
+}
+
+static void put_time(struct cf_buf *b, const char *iso)
+{
+    put_when(b, iso, false);
+}
+
+static void put_due(struct cf_buf *b, const char *iso)
+{
+    put_when(b, iso, true);
 }
 
 /* ---- Words ---- */
@@ -167,15 +184,35 @@ static const char *const labels[][2] = {
     {"determination_rejected", "Determination rejected"},
     {"transfer_in", "Transfer in"},
     {"key_changed", "Agency key changed"},
+    {"rg_determination", "Reasonable grounds decision"},
+    {"strategy", "Strategy discussion"},
+    {"reconvene", "Reconvened conference"},
+    {"ird_record", "IRD record"},
+    {"nrm_return", "NRM return"},
 };
 
-/* A notice kind or message type as words ("Deadline breached"). */
-static const char *label(const char *kind)
+/* A notice kind, message type or field name as words: "Deadline breached",
+ * "Conference convened", "Given name". Escape the result. */
+static const char *label_into(const char *name, char out[64])
 {
-    for (size_t i = 0; kind && i < sizeof labels / sizeof labels[0]; i++)
-        if (strcmp(labels[i][0], kind) == 0)
+    for (size_t i = 0; name && i < sizeof labels / sizeof labels[0]; i++)
+        if (strcmp(labels[i][0], name) == 0)
             return labels[i][1];
-    return kind ? kind : "";
+    if (!name || strlen(name) >= 64)
+        return name ? name : "";
+    size_t i = 0;
+    for (; name[i]; i++)
+        out[i] = name[i] == '_' ? ' ' : name[i];
+    out[i] = 0;
+    if (out[0] >= 'a' && out[0] <= 'z')
+        out[0] = (char)(out[0] - 'a' + 'A');
+    return out;
+}
+
+static void put_label(struct cf_buf *b, const char *name)
+{
+    char words[64];
+    esc(b, label_into(name, words));
 }
 
 static bool alarming(const char *kind)
@@ -319,14 +356,17 @@ static void put_case_row(struct cf_buf *b, const json_t *c, uint64_t now)
     put(b, "</td><td>");
     esc(b, str(c, "state") ? str(c, "state") : "unknown");
     put(b, "</td><td>");
-    esc(b, urgency && urgency[0] ? urgency : "-");
+    if (immediate)
+        put(b, "<span class=\"badge risk\">immediate</span>");
+    else
+        esc(b, urgency && urgency[0] ? urgency : "-");
     if (flag(c, "immediate_risk"))
         put(b, " <span class=\"badge risk\">immediate risk</span>");
     put(b, "</td><td>");
     if (next) {
-        esc(b, str(next, "name"));
+        put_label(b, str(next, "name"));
         put(b, "</td><td>");
-        put_time(b, str(next, "due"));
+        put_due(b, str(next, "due"));
         if (due != UINT64_MAX) {
             char rel[64];
             relative(due, now, rel);
@@ -361,7 +401,7 @@ static void put_feed_item(struct cf_buf *b, const json_t *e)
     put(b, "\"><span class=\"when\">");
     put_time(b, str(e, "received_at"));
     put(b, "</span> <span class=\"what\">");
-    esc(b, label(what));
+    put_label(b, what);
     put(b, "</span> ");
     if (str(e, "case_id") && str(e, "case_id")[0])
         put_case_link(b, str(e, "case_id"));
@@ -372,10 +412,10 @@ static void put_feed_item(struct cf_buf *b, const json_t *e)
         put(b, " <span class=\"badge risk\">immediate</span>");
     if (str(e, "deadline")) {
         put(b, " <span class=\"detail\">");
-        esc(b, str(e, "deadline"));
+        put_label(b, str(e, "deadline"));
         if (str(e, "due")) {
             put(b, " due ");
-            put_time(b, str(e, "due"));
+            put_due(b, str(e, "due"));
         }
         put(b, "</span>");
     }
@@ -445,7 +485,7 @@ static void put_value(struct cf_buf *b, const json_t *v, int depth)
         json_object_foreach((json_t *)v, key, x)
         {
             put(b, "<dt>");
-            esc(b, key);
+            put_label(b, key);
             put(b, "</dt><dd>");
             put_value(b, x, depth + 1);
             put(b, "</dd>");
@@ -529,9 +569,9 @@ static void put_deadlines(struct cf_buf *b, const json_t *view, uint64_t now)
         uint64_t due = 0;
         bool known = agent_html_parse_time(str(d, "due"), &due);
         put(b, known && due <= now ? "<tr class=\"breached\"><td>" : "<tr><td>");
-        esc(b, str(d, "name"));
+        put_label(b, str(d, "name"));
         put(b, "</td><td>");
-        put_time(b, str(d, "due"));
+        put_due(b, str(d, "due"));
         put(b, "</td><td>");
         if (known) {
             char rel[64];
@@ -572,7 +612,7 @@ static void put_timeline(struct cf_buf *b, const json_t *view)
         put(b, "</td><td>");
         esc(b, str(e, "direction"));
         put(b, "</td><td>");
-        esc(b, label(kind ? kind : str(e, "type")));
+        put_label(b, kind ? kind : str(e, "type"));
         put(b, "</td><td>");
         esc(b, str(e, "sender"));
         put(b, "</td><td>");
@@ -599,7 +639,7 @@ static void put_doc(struct cf_buf *b, const json_t *doc)
     if (!payload)
         payload = json_object_get(doc, "nrm_return");
     put(b, "<section class=\"doc\"><h4>");
-    esc(b, label(str(doc, "type")));
+    put_label(b, str(doc, "type"));
     put(b, " from ");
     esc(b, str(doc, "sender"));
     put(b, ", ");
@@ -662,7 +702,9 @@ const char agent_html_app_js[] =
     "    deadline_breached: 'Deadline breached', inquorate: 'Inquorate',\n"
     "    convened: 'Conference convened', determination: 'Determination',\n"
     "    determination_rejected: 'Determination rejected', transfer_in: 'Transfer in',\n"
-    "    key_changed: 'Agency key changed'};\n"
+    "    key_changed: 'Agency key changed', rg_determination: 'Reasonable grounds decision',\n"
+    "    strategy: 'Strategy discussion', reconvene: 'Reconvened conference',\n"
+    "    ird_record: 'IRD record'};\n"
     "  var ALARMS = {undelivered: 1, non_delivery: 1, deadline_breached: 1, inquorate: 1};\n"
     "  var feed = document.getElementById('feed');\n"
     "  var live = document.getElementById('live');\n"
@@ -684,6 +726,11 @@ const char agent_html_app_js[] =
     "    }\n"
     "    return t;\n"
     "  }\n"
+    "  function words(name) {\n"
+    "    if (Object.prototype.hasOwnProperty.call(LABELS, name)) return LABELS[name];\n"
+    "    var w = String(name).replace(/_/g, ' ');\n"
+    "    return w.charAt(0).toUpperCase() + w.slice(1);\n"
+    "  }\n"
     "  function caseLink(id) {\n"
     "    if (typeof id !== 'string' || !CASE.test(id)) return el('span', null, id || '');\n"
     "    var a = el('a', null, id);\n"
@@ -699,8 +746,7 @@ const char agent_html_app_js[] =
     "    w.appendChild(when(ev.received_at));\n"
     "    li.appendChild(w);\n"
     "    li.appendChild(document.createTextNode(' '));\n"
-    "    li.appendChild(el('span', 'what', Object.prototype.hasOwnProperty.call(LABELS, what)\n"
-    "      ? LABELS[what] : what));\n"
+    "    li.appendChild(el('span', 'what', words(what)));\n"
     "    li.appendChild(document.createTextNode(' '));\n"
     "    if (ev.case_id) li.appendChild(caseLink(ev.case_id));\n"
     "    li.appendChild(el('span', 'from', ' from ' + String(ev.sender || '')));\n"
@@ -709,7 +755,7 @@ const char agent_html_app_js[] =
     "      li.appendChild(el('span', 'badge risk', 'immediate'));\n"
     "    }\n"
     "    if (typeof ev.deadline === 'string') {\n"
-    "      var d = el('span', 'detail', ' ' + ev.deadline + (ev.due ? ' due ' : ''));\n"
+    "      var d = el('span', 'detail', ' ' + words(ev.deadline) + (ev.due ? ' due ' : ''));\n"
     "      if (ev.due) d.appendChild(when(ev.due));\n"
     "      li.appendChild(d);\n"
     "    }\n"
@@ -726,9 +772,12 @@ const char agent_html_app_js[] =
     "    td.appendChild(caseLink(ev.case_id));\n"
     "    tr.appendChild(td);\n"
     "    tr.appendChild(el('td', null, ev.type === 'referral' ? 'referred' : 'new'));\n"
-    "    tr.appendChild(el('td', null, ev.urgency || '-'));\n"
-    "    tr.appendChild(el('td', null, 'reload to see'));\n"
+    "    var u = el('td');\n"
+    "    if (ev.urgency === 'immediate') u.appendChild(el('span', 'badge risk', 'immediate'));\n"
+    "    else u.textContent = ev.urgency || '-';\n"
+    "    tr.appendChild(u);\n"
     "    tr.appendChild(el('td', null, '-'));\n"
+    "    tr.appendChild(el('td', 'rel', 'new: reload for its deadlines'));\n"
     "    tr.appendChild(el('td', 'alerts'));\n"
     "    cases.insertBefore(tr, cases.firstChild);\n"
     "    var none = document.getElementById('no-cases');\n"
@@ -778,6 +827,8 @@ const char agent_html_app_css[] =
     "tr.undelivered td{background:#fff3cd}\n"
     "tr.breached.undelivered td{background:#f5c2c7}\n"
     "tr.alert td{background:#f8d7da}\n"
+    "tr.immediate td:first-child{box-shadow:inset .35rem 0 #b02a37}\n"
+    "#cases td:first-child,#feed a{white-space:nowrap}\n"
     ".badge{display:inline-block;font-size:.8rem;font-weight:bold;padding:0 .35rem;"
     "border-radius:.2rem;color:#fff}\n"
     ".badge.alert,.badge.risk{background:#b02a37}.badge.warn{background:#a06000}\n"

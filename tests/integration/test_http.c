@@ -611,7 +611,7 @@ static void test_dashboard_login_pages_and_logout(void **state)
     char link[128];
     snprintf(link, sizeof link, "<a href=\"/cases/%s\">", case_id);
     assert_non_null(strstr(r.body, link));
-    assert_non_null(strstr(r.body, "acknowledgement")); /* the broker's next deadline */
+    assert_non_null(strstr(r.body, "Acknowledgement")); /* the broker's next deadline */
     assert_non_null(strstr(r.body, "New referral"));
     assert_non_null(strstr(r.body, "<script src=\"/static/app.js\"></script>"));
     assert_null(strstr(r.body, CHILD_NAME));

@@ -141,7 +141,7 @@ static void test_dashboard(void **state)
     assert_non_null(strstr(page, "3 h 00 min overdue"));
     assert_non_null(strstr(page, "immediate risk"));
     /* Times in UK civil time: 09:00 UTC in November is 09:00 GMT. */
-    assert_non_null(strstr(page, "Wed 18 Nov 2026, 09:00 GMT"));
+    assert_non_null(strstr(page, "Wed, 18 Nov 2026, 09:00 GMT"));
     /* The feed, with alarms marked. */
     assert_non_null(strstr(page, "<li class=\"item alert\">"));
     assert_non_null(strstr(page, "Deadline breached"));
@@ -205,14 +205,15 @@ static void test_case_page(void **state)
     assert_non_null(strstr(page, "<dd id=\"fact-owner\">la-csc</dd>"));
     assert_non_null(strstr(page, "id=\"timeline\""));
     assert_non_null(strstr(page, "<tr class=\"alert\">")); /* the undelivered notice */
-    assert_non_null(strstr(page, "<tr class=\"breached\"><td>acknowledgement"));
-    assert_non_null(strstr(page, "<tr><td>rg_determination"));
+    assert_non_null(strstr(page, "<tr class=\"breached\"><td>Acknowledgement"));
+    assert_non_null(strstr(page, "<tr><td>Reasonable grounds decision"));
+    assert_non_null(strstr(page, "end of Fri, 01 Jan 2027")); /* a deadline at midnight */
     assert_non_null(strstr(page, "id=\"child\""));
     assert_non_null(strstr(page, "&lt;b&gt;Ama&lt;/b&gt;"));
     assert_null(strstr(page, "<b>Ama"));
     assert_non_null(strstr(page, "line &#39;two&#39;"));
-    assert_non_null(strstr(page, "<dt>age_disputed</dt><dd>yes</dd>"));
-    assert_non_null(strstr(page, "<dt>estimated_age</dt><dd>15</dd>"));
+    assert_non_null(strstr(page, "<dt>Age disputed</dt><dd>yes</dd>"));
+    assert_non_null(strstr(page, "<dt>Estimated age</dt><dd>15</dd>"));
     free(page);
     /* Nothing decrypted (the sender, or no key): no child, and a sentence why. */
     json_object_set_new(m, "docs", json_array());
