@@ -252,10 +252,17 @@ static void req_free(struct req *r)
     free(r);
 }
 
+/* While the server closes, nothing is suspended (MHD may not stop with a
+ * suspended connection): MHD calls the handler again at once instead, and
+ * the request is answered with what is at hand. */
 static enum MHD_Result park(struct req *r, enum wait w, uint64_t wait_ms)
 {
     r->wait = w;
     r->deadline = mono() + wait_ms;
+    if (r->h->closing) {
+        r->timed_out = true;
+        return MHD_YES;
+    }
     r->suspended = true;
     MHD_suspend_connection(r->conn);
     return MHD_YES;

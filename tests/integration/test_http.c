@@ -544,6 +544,58 @@ static void test_api_referral_queued_while_broker_down(void **state)
     net_broker_start(n);
 }
 
+/* Stopping the agent answers what waits: a parked referral gets 202 (it is
+ * safe in the outbox) and a live feed ends; the agent still exits cleanly. */
+static void test_stop_answers_parked_requests(void **state)
+{
+    struct net *n = *state;
+    int port = start_web(n, "police-a");
+    char cookie[256];
+    login(port, cookie, sizeof cookie);
+    net_broker_stop(n);
+    int feed = connect_to(port);
+    char req[1024];
+    int len =
+        snprintf(req, sizeof req, "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", cookie);
+    send_all(feed, req, (size_t)len);
+    const char *text = read_file(EXAMPLE);
+    int post = connect_to(port);
+    len = snprintf(req, sizeof req,
+                   "POST /api/referrals?wait_s=600 HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s"
+                   "Content-Length: %zu\r\n\r\n",
+                   bearer, json_content, strlen(text));
+    send_all(post, req, (size_t)len);
+    send_all(post, text, strlen(text));
+    /* Parked: the agent logs the referral, then waits for the broker. */
+    const char *log = net_agent_of(n, "police-a")->log;
+    bool logged = false;
+    for (int i = 0; i < WAIT_MS / 20 && !logged; i++) {
+        logged = strstr(read_file(log), "API-REFERRAL message_id=") != NULL;
+        if (!logged)
+            usleep(20 * 1000);
+    }
+    assert_true(logged);
+    net_agent_stop(n, "police-a"); /* asserts a clean exit */
+    char *buf = NULL;
+    size_t used = 0, cap = 0;
+    while (read_some(post, &buf, &used, &cap, WAIT_MS) > 0)
+        ;
+    assert_non_null(buf);
+    assert_non_null(strstr(buf, "HTTP/1.1 202"));
+    assert_non_null(strstr(buf, "\"status\":\"queued\""));
+    free(buf);
+    buf = NULL;
+    used = cap = 0;
+    while (read_some(feed, &buf, &used, &cap, WAIT_MS) > 0)
+        ;
+    assert_non_null(buf);
+    assert_non_null(strstr(buf, "retry:")); /* it was a stream, and it ended */
+    free(buf);
+    close(post);
+    close(feed);
+    net_broker_start(n);
+}
+
 /* ---- The dashboard ---- */
 
 static void test_dashboard_login_pages_and_logout(void **state)
@@ -864,6 +916,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_api_referral_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_referral_queued_while_broker_down, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_stop_answers_parked_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dashboard_login_pages_and_logout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_feed_by_server_sent_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_refuses_unsafe_dashboards, setup, teardown),
