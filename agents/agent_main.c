@@ -158,18 +158,21 @@ int main(int argc, char **argv)
         a->zmq = zmq_ctx_new();
         rc = agent_link_open(a, &err);
     }
-    if (rc == 0)
-        rc = agent_control_open(a, &err);
-    if (rc == 0)
-        rc = agent_http_open(a, &err);
+    /* The control socket opens last: callers (and tests) take it as "ready",
+     * so the signal handlers, the spool folders and the dashboard come first. */
     if (rc == 0) {
         struct sigaction sa = {.sa_handler = on_signal};
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
+        agent_spool_scan(a);
+        rc = agent_http_open(a, &err);
+    }
+    if (rc == 0)
+        rc = agent_control_open(a, &err);
+    if (rc == 0) {
         cf_log_info("AGENT-STARTED", "agency=%s broker=%s kept_size=%llu", a->cfg.id, a->cfg.broker,
                     (unsigned long long)a->checkpoint.size);
-        agent_spool_scan(a);
         serve(a);
         cf_log_info("AGENT-STOPPING", "agency=%s", a->cfg.id);
     }
