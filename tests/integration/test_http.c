@@ -541,7 +541,6 @@ static void test_api_referral_queued_while_broker_down(void **state)
     http(port, "GET", "/api/inbox", bearer, NULL, 0, &r);
     assert_int_equal(r.status, 200);
     resp_fini(&r);
-    net_broker_start(n);
 }
 
 /* Stopping the agent answers what waits: a parked referral gets 202 (it is
@@ -593,7 +592,6 @@ static void test_stop_answers_parked_requests(void **state)
     free(buf);
     close(post);
     close(feed);
-    net_broker_start(n);
 }
 
 /* ---- The dashboard ---- */
