@@ -422,8 +422,9 @@ static bool cases_answered(struct agent_http *h, const struct req *r)
     return true;
 }
 
-/* Sends CaseRequests for `ids` (at most HTTP_ASK_MAX) and parks the request
- * until they are answered; MHD_NO-free "not parked" is false. */
+/* Sends CaseRequests for the `ids` without a fresh answer (at most
+ * HTTP_ASK_MAX a time) and parks the request until they are answered. False
+ * when nothing needed asking (all fresh, or no broker): answer at once. */
 static bool park_for_cases(struct req *r, json_t *ids)
 {
     json_t *asked = json_array();
