@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -20,6 +21,8 @@
 #include "childfirst/wire.h"
 
 #define AGENT_PATH_MAX 1024
+#define AGENT_TOKEN_MIN 16 /* dashboard_token, api_token: characters */
+#define AGENT_TOKEN_MAX 128
 
 /* agent.ini (DESIGN.md section 10), one table in agent_config.c. */
 struct agent_config {
@@ -36,10 +39,21 @@ struct agent_config {
     char on_notice[AGENT_PATH_MAX];
     unsigned long long hook_timeout_s, resend_s, spool_scan_ms, heartbeat_ms, map_size_mb;
     char log_level[16];
+    /* The dashboard and API (agent_http.c): off while dashboard_listen is "". */
+    char dashboard_listen[80];
+    char dashboard_token[AGENT_TOKEN_MAX + 1]; /* people: the login form */
+    char api_token[AGENT_TOKEN_MAX + 1];       /* agency systems: Authorization: Bearer */
+    unsigned long long dashboard_allow_remote; /* 1: may listen beyond loopback */
 };
 
 /* Loads agent.ini: defaults, then the file; errors name the file and line. */
 int agent_config_load(const char *path, struct agent_config *c, struct cf_error *err);
+
+/* dashboard_listen as a socket address: "PORT" (on 127.0.0.1), "A.B.C.D:PORT"
+ * or "[IPv6]:PORT", numeric only (no name is looked up). *loopback says
+ * whether the address is 127.0.0.0/8 or ::1. CF_EVALUE when malformed. */
+int agent_config_listen(const char *text, struct sockaddr_storage *ss, socklen_t *len,
+                        bool *loopback);
 
 /* The agent's LMDB store (DESIGN.md section 8, "the same pattern on a smaller scale"):
  *   outbox   message_id -> OutboxEntry          messages not yet answered by the broker
@@ -95,6 +109,7 @@ struct agent {
     uint64_t hook_running;       /* the running hook's queue key */
     uint64_t hook_started;       /* ms */
     struct agent_events *events; /* the live feed (agent_events.c) */
+    struct agent_http *http;     /* the dashboard and API, or NULL when off (agent_http.c) */
 };
 
 /* ---- The core (agent_link.c, agent_outbox.c) ---- */
@@ -148,6 +163,12 @@ int agent_cases_note_determination(struct agent *a, MDB_txn *txn, const char *ca
  * jurisdiction, la_code, deadlines, next_deadline) when `info` is given.
  * Caller owns the result; NULL when the store cannot be read. */
 json_t *agent_case_view(struct agent *a, const char *case_id, const struct cf_case_info *info);
+
+/* Every case this agency knows (the cases table), in case id order, as
+ * [{case_id, state, la_code, jurisdiction, owner, urgency, immediate_risk,
+ * opened_at, updated_leaf}]: header facts only. Caller owns the array; NULL
+ * when the store cannot be read. */
+json_t *agent_cases_list(struct agent *a);
 
 /* Called by the core when the broker answers a CaseRequest (info NULL: it
  * showed nothing, for the reason `why_not`); agent_control.c answers the case

@@ -407,3 +407,50 @@ json_t *agent_case_view(struct agent *a, const char *case_id, const struct cf_ca
         json_object_set_new(view, "broker", broker_view(info));
     return view;
 }
+
+/* ---- The list of cases, for the dashboard ---- */
+
+/* When the agency first saw the case: its referral's leaf time, or the
+ * earliest event it knows of. */
+static uint64_t opened_at(const struct cf_case *c)
+{
+    uint64_t t = c->first_at[CF_TYPE_REFERRAL];
+    for (int i = 0; !t && i < CF_TYPE_COUNT; i++)
+        if (c->first_at[i] && (!t || c->first_at[i] < t))
+            t = c->first_at[i];
+    return t;
+}
+
+json_t *agent_cases_list(struct agent *a)
+{
+    json_t *list = json_array();
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    if (!list || mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) != 0) {
+        json_decref(list);
+        return NULL;
+    }
+    struct cf_case *c = calloc(1, sizeof *c);
+    if (c && mdb_cursor_open(txn, a->store.cases, &cur) == 0) {
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            if (cf_wire_case_decode(v.mv_data, v.mv_size, c, NULL) != 0) {
+                cf_log_warn("CASE-UNREADABLE", "key_bytes=%zu", k.mv_size);
+                continue;
+            }
+            const char *state = cf_case_state_name(c->state);
+            json_t *e = json_pack(
+                "{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:I}", "case_id", c->case_id, "state",
+                state ? state : "unknown", "la_code", c->la_code, "jurisdiction", c->jurisdiction,
+                "owner", c->owner, "urgency", c->urgency ? cf_header_urgency_name(c->urgency) : "",
+                "immediate_risk", c->immediate_risk, "opened_at",
+                agent_text_time_json(opened_at(c)), "updated_leaf", (json_int_t)c->updated_leaf);
+            json_array_append_new(list, e);
+        }
+        mdb_cursor_close(cur);
+    }
+    free(c);
+    mdb_txn_abort(txn);
+    return list;
+}

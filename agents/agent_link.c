@@ -13,6 +13,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "agent_http.h"
 #include "agent_link.h"
 #include "curve_client.h"
 #include "agent_store.h"
@@ -591,6 +592,7 @@ void agent_link_ready(struct agent *a)
             agent_control_case_info(a, f.case_id, f.case_info.state[0] ? &f.case_info : NULL,
                                     "the broker shows this case only to the agencies that take "
                                     "part in it");
+            agent_http_case_info(a, f.case_id, f.case_info.state[0] ? &f.case_info : NULL);
         } else if (f.kind == CF_FRAME_REPORT) {
             agent_outbox_report(a, &f);
         }

@@ -13,6 +13,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "agent_http.h"
 #include "agent_link.h"
 #include "agent_store.h"
 #include "childfirst/log.h"
@@ -25,6 +26,8 @@ static const char help[] =
     "and inbox, talks to the broker over CURVE, picks up referrals from\n"
     "SPOOL/outbox, writes what arrives to SPOOL/inbox, runs the on_message and\n"
     "on_notice hooks, and answers the childfirst command on its control socket.\n"
+    "With dashboard_listen set it also serves the duty team's web dashboard and\n"
+    "a JSON API for agency systems (loopback only unless allowed; see README).\n"
     "\n"
     "  -c, --config FILE   agent.ini (see README.md, Configuration)\n"
     "      --check-config  load the config and key, report, exit\n"
@@ -71,14 +74,17 @@ static void serve(struct agent *a)
         int fds[40];
         short events[40];
         size_t n_fds = agent_control_fds(a, fds, events, 38);
-        zmq_pollitem_t items[42] = {{a->dealer, 0, ZMQ_POLLIN, 0}, {a->monitor, 0, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[43] = {{a->dealer, 0, ZMQ_POLLIN, 0}, {a->monitor, 0, ZMQ_POLLIN, 0}};
         for (size_t i = 0; i < n_fds; i++)
             items[2 + i] = (zmq_pollitem_t){NULL, fds[i],
                                             (short)((events[i] & POLLIN ? ZMQ_POLLIN : 0) |
                                                     (events[i] & POLLOUT ? ZMQ_POLLOUT : 0)),
                                             0};
-        long wait = a->hook_pid ? 50 : (long)a->cfg.spool_scan_ms;
-        if (zmq_poll(items, (int)(2 + n_fds), wait) < 0)
+        size_t n_items = 2 + n_fds;
+        if (agent_http_fd(a) >= 0) /* the dashboard: libmicrohttpd's epoll descriptor */
+            items[n_items++] = (zmq_pollitem_t){NULL, agent_http_fd(a), ZMQ_POLLIN, 0};
+        long wait = agent_http_wait(a, a->hook_pid ? 50 : (long)a->cfg.spool_scan_ms);
+        if (zmq_poll(items, (int)n_items, wait) < 0)
             continue; /* EINTR: the loop condition sees the signal */
         if (items[1].revents & ZMQ_POLLIN)
             agent_link_events(a);
@@ -93,6 +99,7 @@ static void serve(struct agent *a)
         agent_hooks_tick(a, now);
         agent_link_tick(a, now);
         agent_control_tick(a, now);
+        agent_http_run(a); /* never blocks; wakes parked requests and live feeds */
     }
 }
 
@@ -151,16 +158,21 @@ int main(int argc, char **argv)
         a->zmq = zmq_ctx_new();
         rc = agent_link_open(a, &err);
     }
-    if (rc == 0)
-        rc = agent_control_open(a, &err);
+    /* The control socket opens last: callers (and tests) take it as "ready",
+     * so the signal handlers, the spool folders and the dashboard come first. */
     if (rc == 0) {
         struct sigaction sa = {.sa_handler = on_signal};
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
+        agent_spool_scan(a);
+        rc = agent_http_open(a, &err);
+    }
+    if (rc == 0)
+        rc = agent_control_open(a, &err);
+    if (rc == 0) {
         cf_log_info("AGENT-STARTED", "agency=%s broker=%s kept_size=%llu", a->cfg.id, a->cfg.broker,
                     (unsigned long long)a->checkpoint.size);
-        agent_spool_scan(a);
         serve(a);
         cf_log_info("AGENT-STOPPING", "agency=%s", a->cfg.id);
     }
@@ -169,6 +181,7 @@ out:
         cf_log_error("AGENT-REFUSED", "code=%s", cf_error_name(rc));
         fprintf(stderr, "childfirst-agent: %s\n", err.text);
     }
+    agent_http_close(a);
     agent_control_close(a);
     agent_events_close(a);
     agent_link_close(a);

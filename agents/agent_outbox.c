@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "agent_http.h"
 #include "agent_link.h"
 #include "agent_store.h"
 #include "agent_text.h"
@@ -308,6 +309,7 @@ static void on_accepted(struct agent *a, const uint8_t *frame, size_t len, const
     agent_link_ask_status(a); /* the commit that took it changed the broker's figures */
     agent_spool_answered(a, f->message_id);
     agent_control_answered(a, f->message_id);
+    agent_http_answered(a, f->message_id);
 }
 
 static void on_rejected(struct agent *a, const uint8_t *frame, size_t len, const struct cf_frame *f,
@@ -335,6 +337,7 @@ static void on_rejected(struct agent *a, const uint8_t *frame, size_t len, const
     cf_log_warn("MESSAGE-REJECTED", "message=%s code=%s reason=\"%s\"", id, f->code, f->reason);
     agent_spool_answered(a, f->message_id);
     agent_control_answered(a, f->message_id);
+    agent_http_answered(a, f->message_id);
 }
 
 void agent_outbox_answer(struct agent *a, const uint8_t *frame, size_t len,
@@ -403,8 +406,7 @@ static json_t *receipt(const uint8_t *frame, size_t len)
         for (size_t i = 0; proof && i < f.n_proof; i++)
             json_array_append_new(proof, agent_text_hex(f.proof[i], CF_MERKLE_HASH));
         if (b64) {
-            sodium_bin2base64(b64, b64_len, f.record, f.record_len,
-                              sodium_base64_VARIANT_ORIGINAL);
+            sodium_bin2base64(b64, b64_len, f.record, f.record_len, sodium_base64_VARIANT_ORIGINAL);
             doc = json_pack("{s:o, s:s, s:I, s:s#, s:s, s:s, s:o}", "message_id",
                             agent_text_hex(f.message_id, CF_MESSAGE_ID_LEN), "case_id", h.case_id,
                             "leaf_index", (json_int_t)f.leaf_index, "checkpoint", f.checkpoint,

@@ -1,12 +1,15 @@
 #!/bin/sh
 # Installs the Debian 12 packages ChildFirst builds and tests with, and only
 # those that are missing, so a second run is quick and needs no network.
+# chromium, chromium-driver and python3-selenium drive the dashboard's
+# real-browser test (tests/browser/): Debian's browser, never a downloaded one.
 set -eu
 
 PACKAGES="build-essential cmake pkg-config
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils
-  libsodium-dev libjansson-dev libinih-dev libcmocka-dev
-  clang libclang-rt-14-dev"
+  libsodium-dev libjansson-dev libinih-dev libcmocka-dev libmicrohttpd-dev
+  clang libclang-rt-14-dev
+  chromium chromium-driver python3-selenium"
 
 missing=""
 for p in $PACKAGES; do
