@@ -338,6 +338,18 @@ static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size
         break;
     case CF_FRAME_HELLO:
         filled = false;
+        if (f.version != CF_PROTOCOL_VERSION) {
+            /* Another protocol's agent would misread every frame after the
+             * Welcome: no session, and a reason. */
+            char why[160];
+            snprintf(why, sizeof why,
+                     "Hello says protocol version %u; this broker speaks version %u only. "
+                     "Upgrade or downgrade the agent",
+                     f.version, CF_PROTOCOL_VERSION);
+            cf_log_warn("HELLO-REFUSED", "agency=%s version=%u", it->actor, f.version);
+            refuse(b, it->routing, it->routing_len, CF_EVERSION, why);
+            break;
+        }
         say_welcome(b, s, it->routing, it->routing_len, &f);
         break;
     case CF_FRAME_DIRECTORY_REQUEST: {
