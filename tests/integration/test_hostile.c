@@ -12,6 +12,8 @@
  * on. */
 #define _GNU_SOURCE /* memmem */
 #include <dirent.h>
+#include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1106,6 +1110,120 @@ static void test_no_secret_in_any_log_or_store(void **state)
     assert_true(files >= 2 + 2 * N_CAST);
 }
 
+/* ---- The agent's control socket: any local caller's bytes ---- */
+
+/* Writes `len` bytes on id's control socket, then ends its writing side if
+ * `hang_up`; the agent's one answer frame as JSON, or NULL if it closed
+ * without one. */
+static json_t *control_raw(struct net *n, const char *id, const void *bytes, size_t len,
+                           bool hang_up)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s/agent.sock", n->dir, id);
+    assert_true(strlen(path) < sizeof addr.sun_path);
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0)
+        fail_msg("connect %s: %s", addr.sun_path, strerror(errno));
+    assert_int_equal(send(fd, bytes, len, MSG_NOSIGNAL), (ssize_t)len);
+    if (hang_up)
+        shutdown(fd, SHUT_WR);
+    static uint8_t buf[1 << 16];
+    size_t got = 0;
+    uint64_t deadline = mono_ms() + WAIT_MS;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (mono_ms() > deadline || poll(&p, 1, 200) < 0)
+            fail_msg("%s: the control socket neither answered nor closed", id);
+        ssize_t r = recv(fd, buf + got, sizeof buf - got, MSG_DONTWAIT);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+            break;
+        if (r > 0)
+            got += (size_t)r;
+        if (got >= 4 &&
+            got >= 4 + ((size_t)buf[0] << 24 | (size_t)buf[1] << 16 | (size_t)buf[2] << 8 | buf[3]))
+            break;
+    }
+    close(fd);
+    if (got == 0)
+        return NULL;
+    assert_true(got > 4);
+    json_t *ans = json_loadb((const char *)buf + 4, got - 4, 0, NULL);
+    assert_non_null(ans);
+    return ans;
+}
+
+static json_t *control_json(struct net *n, const char *id, const char *body)
+{
+    uint8_t frame[4096];
+    size_t len = strlen(body);
+    assert_true(len + 4 <= sizeof frame);
+    frame[0] = (uint8_t)(len >> 24), frame[1] = (uint8_t)(len >> 16);
+    frame[2] = (uint8_t)(len >> 8), frame[3] = (uint8_t)len;
+    memcpy(frame + 4, body, len);
+    return control_raw(n, id, frame, len + 4, false);
+}
+
+static void expect_refusal(json_t *ans, const char *code, const char *what)
+{
+    if (!ans)
+        fail_msg("%s: the agent closed without an answer", what);
+    const char *got = json_string_value(json_object_get(ans, "code"));
+    const char *reason = json_string_value(json_object_get(ans, "reason"));
+    if (!json_is_false(json_object_get(ans, "ok")) || !got || (code && strcmp(got, code) != 0) ||
+        !reason || strlen(reason) <= 10)
+        fail_msg("%s: answered %s, expected ok false with %s and a reason", what,
+                 json_dumps(ans, JSON_COMPACT), code ? code : "a code");
+    json_decref(ans);
+}
+
+static void test_agent_control_socket_refuses_garbage(void **state)
+{
+    struct net *n = *state;
+    static const uint8_t huge[] = {0xff, 0xff, 0xff, 0xff, '{'}, empty[] = {0, 0, 0, 0},
+                         cut[] = {0, 0, 0, 100, '{', '"', 'c', 'm', 'd'};
+    expect_refusal(control_raw(n, "police-a", huge, sizeof huge, false), "CF_ETOOBIG",
+                   "a 4 GiB length");
+    expect_refusal(control_raw(n, "police-a", empty, sizeof empty, false), "CF_EJSON",
+                   "an empty frame");
+    assert_null(control_raw(n, "police-a", cut, sizeof cut, true)); /* cut short, then gone */
+    static const struct {
+        const char *body, *code;
+    } bad[] = {
+        {"not json!!", "CF_EJSON"},
+        {"[\"status\"]", "CF_EJSON"},
+        {"{\"cmd\":\"status\",\"cmd\":\"inbox\"}", "CF_EJSON"},
+        {"{\"cmd\":\"sta\\u0000tus\"}", "CF_EJSON"},
+        {"{}", "CF_EFIELD"},
+        {"{\"cmd\":\"rm -rf /\"}", "CF_EINVAL"},
+        {"{\"cmd\":\"status\",\"as\":\"root\"}", "CF_EFIELD"},
+        {"{\"cmd\":\"show\",\"message_id\":42}", NULL},
+        {"{\"cmd\":\"show\",\"message_id\":\"zz\"}", NULL},
+        {"{\"cmd\":\"inbox\",\"case_id\":\"../../../etc\"}", NULL},
+        {"{\"cmd\":\"refer\",\"text\":\"{}\",\"wait_s\":1}", NULL},
+        {"{\"cmd\":\"refer\",\"text\":\"{}\",\"wait_s\":-1}", NULL},
+        {"{\"cmd\":\"send\",\"type\":\"determination\",\"case_id\":\"cf-"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaa\","
+         "\"text\":\"{}\"}",
+         NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        expect_refusal(control_json(n, "police-a", bad[i].body), bad[i].code, bad[i].body);
+
+    /* The agent still serves its own: a referral goes through it to la-csc. */
+    const char *args[] = {"refer", CF_SOURCE_DIR "/deploy/examples/referral.json", NULL};
+    if (net_cli(n, "police-a", args, cli_out, sizeof cli_out, cli_err, sizeof cli_err) != 0)
+        fail_msg("childfirst refer after the garbage: %s%s", cli_out, cli_err);
+    json_t *receipt = json_loads(cli_out, 0, NULL);
+    assert_non_null(receipt);
+    json_decref(
+        spooled(n, "la-csc", json_string_value(json_object_get(receipt, "case_id")), "referral"));
+    json_decref(receipt);
+    assert_true(net_file_contains(net_agent_of(n, "police-a")->log, "CONTROL-BAD-REQUEST"));
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -1115,6 +1233,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unauthenticated_peers_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_secret_in_any_log_or_store, setup_agents, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_control_socket_refuses_garbage, setup_agents,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
