@@ -6,7 +6,7 @@ set -eu
 PACKAGES="build-essential cmake pkg-config
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils
   libsodium-dev libjansson-dev libinih-dev libcmocka-dev
-  clang libclang-rt-14-dev"
+  clang libclang-rt-14-dev valgrind"
 
 missing=""
 for p in $PACKAGES; do
