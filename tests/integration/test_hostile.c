@@ -33,6 +33,7 @@
 #include <zmq.h>
 
 #include "childfirst/limits.h"
+#include "childfirst/record.h"
 #include "harness.h"
 
 #define WAIT_MS 20000
@@ -412,6 +413,11 @@ static void header_bytes(struct net *n, void (*edit)(struct cf_header *), struct
 
 /* ---- The rows ---- */
 
+/* BLAKE2b-256 of frames some rows send whole, which the log's rejected
+ * records must name: the audit trail says what was refused. */
+static uint8_t rejected_hashes[16][CF_HASH_LEN];
+static size_t n_rejected_hashes;
+
 static void row_random_bytes(struct attacker *a)
 {
     static const size_t sizes[] = {1, 256, 65536};
@@ -421,11 +427,27 @@ static void row_random_bytes(struct attacker *a)
         assert_non_null(noise);
         seed[1] = (uint8_t)i;
         randombytes_buf_deterministic(noise, sizes[i], seed);
+        cf_envelope_hash(noise, sizes[i], rejected_hashes[n_rejected_hashes++]);
         net_send_raw(a->sock, noise, sizes[i]);
         free(noise);
         expect_rejected(a, "CF_EDECODE");
     }
     net_send_raw(a->sock, "", 0); /* and an empty frame */
+    expect_rejected(a, "CF_EDECODE");
+    /* Two parts in one message, each a valid Ping. */
+    struct cf_frame ping = {.kind = CF_FRAME_PING, .nonce = 1};
+    uint8_t *one;
+    size_t one_len;
+    assert_int_equal(cf_wire_frame_encode(&ping, &one, &one_len), 0);
+    const void *parts[] = {one, one};
+    const size_t lens[] = {one_len, one_len};
+    net_send_parts(a->sock, parts, lens, 2);
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, CF_HASH_LEN);
+    crypto_generichash_update(&st, one, one_len);
+    crypto_generichash_update(&st, one, one_len);
+    crypto_generichash_final(&st, rejected_hashes[n_rejected_hashes++], CF_HASH_LEN);
+    free(one);
     expect_rejected(a, "CF_EDECODE");
 }
 
@@ -460,6 +482,7 @@ static void row_oversize(struct attacker *a)
     for (size_t i = 0; i < sizeof frames / sizeof frames[0]; i++) {
         uint8_t *big = calloc(1, frames[i]);
         assert_non_null(big);
+        cf_envelope_hash(big, frames[i], rejected_hashes[n_rejected_hashes++]);
         net_send_raw(a->sock, big, frames[i]);
         free(big);
         expect_rejected(a, "CF_ETOOBIG");
@@ -808,6 +831,34 @@ static void test_garbage_is_rejected_and_traffic_continues(void **state)
     char out[4096], err[4096];
     if (net_audit_verify(n, n->state_dir, out, sizeof out, err, sizeof err) != 0)
         fail_msg("audit verify after the hostile run:\n%s%s", out, err);
+
+    /* Each rejected leaf holds the hash of the frame it refused: the ones
+     * sent whole are all there, and none is a placeholder. */
+    static const uint8_t zero[CF_HASH_LEN];
+    bool named[16] = {false};
+    size_t rejected = 0;
+    for (uint64_t i = 0, size = net_log_size(n); i < size; i++) {
+        uint8_t *bytes;
+        size_t bytes_len;
+        struct cf_record r;
+        net_log_record(n, i, &bytes, &bytes_len);
+        assert_int_equal(cf_wire_record_decode(bytes, bytes_len, &r, NULL), 0);
+        if (r.event == CF_EVENT_REJECTED && strcmp(r.actor, "police-b") == 0) {
+            rejected++;
+            if (!r.has_frame_hash || memcmp(r.frame_hash, zero, sizeof zero) == 0)
+                fail_msg("rejected leaf %llu (%s) names no frame", (unsigned long long)i, r.code);
+            for (size_t k = 0; k < n_rejected_hashes; k++)
+                named[k] = named[k] || memcmp(r.frame_hash, rejected_hashes[k], CF_HASH_LEN) == 0;
+        }
+        cf_wire_record_fini(&r);
+        free(bytes);
+    }
+    assert_true(rejected >= 30);
+    for (size_t k = 0; k < n_rejected_hashes; k++)
+        if (!named[k])
+            fail_msg("no rejected leaf names hostile frame %zu of the random, multi-part or "
+                     "oversize rows",
+                     k);
 }
 
 /* A peer whose handshake must fail: the monitor says so, nothing it sends is
