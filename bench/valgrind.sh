@@ -37,8 +37,10 @@ for t in $tests; do
     result=FAILED
     failed_tests="$failed_tests $t"
   fi
-  echo "   $result in $(($(date +%s) - start)) s ($(grep -c '^\[       OK \]' "$logs/$t.out" || true) ok," \
-    "$(grep -c '^\[  FAILED  \] test_' "$logs/$t.out" || true) failed)"
+  ok=$(grep -c '^\[       OK \]' "$logs/$t.out" || true)
+  failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' "$logs/$t.out")
+  errors=$(grep -c '^\[  ERROR   \] test_' "$logs/$t.out" || true)
+  echo "   $result in $(($(date +%s) - start)) s ($ok ok, ${failed:-0} failed, $errors set-up errors)"
 done
 
 processes=$(find "$logs" -name 'vg.*.log' | wc -l)
