@@ -91,7 +91,11 @@ for t in $targets; do
   fi
 
   # Back into the committed corpus: only what adds coverage to it.
-  if "$build/tests/$t" -merge=1 "$corpus" "$work/corpus" >"$work/merge.log" 2>&1; then
+  # An input that crashes the merge is kept with the artifacts, not in the
+  # checkout (libFuzzer's default is the current folder).
+  mkdir -p "$build/artifacts/$t"
+  if "$build/tests/$t" -merge=1 -artifact_prefix="$build/artifacts/$t/merge-" "$corpus" \
+    "$work/corpus" >"$work/merge.log" 2>&1; then
     added=$(($(find "$corpus" -type f | wc -l) - before))
   else
     mkdir -p "$build/artifacts/$t"

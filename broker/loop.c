@@ -308,7 +308,6 @@ static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size
     struct broker *b = L->b;
     struct cf_frame f;
     struct cf_error err = {0};
-    crypto_generichash(it->frame_hash, sizeof it->frame_hash, buf, len, NULL, 0);
     int rc = cf_wire_frame_decode(buf, len, &f, &err);
     if (rc != 0) {
         reject_now(it, rc, err.text);
@@ -347,6 +346,18 @@ static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size
         break;
     case CF_FRAME_HELLO:
         filled = false;
+        if (f.version != CF_PROTOCOL_VERSION) {
+            /* Another protocol's agent would misread every frame after the
+             * Welcome: no session, and a reason. */
+            char why[160];
+            snprintf(why, sizeof why,
+                     "Hello says protocol version %u; this broker speaks version %u only. "
+                     "Upgrade or downgrade the agent",
+                     f.version, CF_PROTOCOL_VERSION);
+            cf_log_warn("HELLO-REFUSED", "agency=%s version=%u", it->actor, f.version);
+            refuse(b, it->routing, it->routing_len, CF_EVERSION, why);
+            break;
+        }
         say_welcome(b, s, it->routing, it->routing_len, &f);
         break;
     case CF_FRAME_DIRECTORY_REQUEST: {
@@ -425,12 +436,19 @@ static int receive_one(struct loop *L, struct item *it, uint64_t now)
     /* Attribution by the ZAP User-Id only; never by the routing id or the frame. */
     const char *user = zmq_msg_gets(&body, "User-Id");
     int parts = 1;
+    /* A rejected leaf names what it refused by hash, so every part counts,
+     * oversize or one of many. */
+    crypto_generichash_state hash;
+    crypto_generichash_init(&hash, NULL, 0, sizeof it->frame_hash);
+    crypto_generichash_update(&hash, zmq_msg_data(&body), zmq_msg_size(&body));
     while (zmq_msg_more(&body)) { /* one frame per message: drain and refuse the rest */
         zmq_msg_close(&body);
         zmq_msg_init(&body);
         zmq_msg_recv(&body, b->router, 0);
+        crypto_generichash_update(&hash, zmq_msg_data(&body), zmq_msg_size(&body));
         parts++;
     }
+    crypto_generichash_final(&hash, it->frame_hash, sizeof it->frame_hash);
     if (!user || !cf_broker_session(b, user)) {
         zmq_msg_close(&body);
         cf_log_warn("FRAME-UNATTRIBUTED", "dropped a frame without a directory User-Id");

@@ -8,7 +8,7 @@ set -eu
 PACKAGES="build-essential cmake pkg-config
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils
   libsodium-dev libjansson-dev libinih-dev libcmocka-dev libmicrohttpd-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev valgrind
   chromium chromium-driver python3-selenium"
 
 missing=""

@@ -95,15 +95,6 @@ static bool parse_size(const char *s, size_t len, uint64_t *out)
     return true;
 }
 
-static bool b64_exact(const char *s, size_t len, uint8_t *out, size_t n)
-{
-    size_t got;
-    const char *end;
-    return sodium_base642bin(out, n, s, len, NULL, &got, &end, sodium_base64_VARIANT_ORIGINAL) ==
-               0 &&
-           got == n && end == s + len;
-}
-
 int cf_checkpoint_open(const char *note, size_t len, const uint8_t broker_pk[CF_SIGN_PK],
                        struct cf_checkpoint *out, struct cf_error *err)
 {
@@ -118,7 +109,7 @@ int cf_checkpoint_open(const char *note, size_t len, const uint8_t broker_pk[CF_
     memcpy(out->origin, line, n);
     if (!next_line(&p, end, &line, &n) || !parse_size(line, n, &out->size))
         return cf_error_set(err, CF_EDECODE, "checkpoint: the second line is not a tree size");
-    if (!next_line(&p, end, &line, &n) || !b64_exact(line, n, out->root, 32))
+    if (!next_line(&p, end, &line, &n) || !cf_keys_b64_exact(line, n, out->root, 32))
         return cf_error_set(err, CF_EDECODE, "checkpoint: the third line is not a base64 root");
     const char *body_end = p;
     if (!next_line(&p, end, &line, &n) || n != 0)
@@ -141,7 +132,7 @@ int cf_checkpoint_open(const char *note, size_t len, const uint8_t broker_pk[CF_
         size_t name_len = (size_t)(sp - name), b64_len = n - (sizeof dash - 1) - name_len - 1;
         uint8_t blob[4 + 64];
         if (name_len != olen || memcmp(name, out->origin, olen) != 0 ||
-            !b64_exact(sp + 1, b64_len, blob, sizeof blob) || memcmp(blob, want, 4) != 0)
+            !cf_keys_b64_exact(sp + 1, b64_len, blob, sizeof blob) || memcmp(blob, want, 4) != 0)
             continue; /* another key's signature, e.g. a witness */
         if (crypto_sign_verify_detached(blob + 4, (const uint8_t *)note, (size_t)(body_end - note),
                                         broker_pk) == 0)

@@ -91,11 +91,7 @@ static int on_sig_key(void *user, const char *section, const char *key, const ch
                                 "signature is repeated; it was first set on line %u",
                                 s->signature_line);
         s->signature_line = line;
-        size_t len = strlen(value), got = 0;
-        const char *end = NULL;
-        if (sodium_base642bin(s->signature, sizeof s->signature, value, len, NULL, &got, &end,
-                              sodium_base64_VARIANT_ORIGINAL) != 0 ||
-            got != sizeof s->signature || end != value + len)
+        if (!cf_keys_b64_exact(value, strlen(value), s->signature, sizeof s->signature))
             return cf_error_set(err, CF_EVALUE,
                                 "signature: not the base64 of a %d-byte Ed25519 signature",
                                 CF_SIG_LEN);

@@ -21,20 +21,28 @@ void cf_keys_b64_encode(const uint8_t key[32], char out[CF_B64_KEY_LEN + 1])
     sodium_bin2base64(out, CF_B64_KEY_LEN + 1, key, 32, sodium_base64_VARIANT_ORIGINAL);
 }
 
-/* Strict base64 into `out` of exactly `n` bytes: nothing before, after or missing. */
-static int b64_exact(const char *text, size_t len, uint8_t *out, size_t n)
+bool cf_keys_b64_exact(const char *text, size_t len, uint8_t *out, size_t n)
 {
+    /* libsodium 1.0.18 decodes some bytes outside the alphabet (0xb2 as '/',
+     * for one) as digits, so a decode alone lets one value have several
+     * spellings: only the one that encoding gives back is accepted. */
+    char again[sodium_base64_ENCODED_LEN(CF_B64_EXACT_MAX, sodium_base64_VARIANT_ORIGINAL)];
     size_t got = 0;
     const char *end = NULL;
-    if (sodium_base642bin(out, n, text, len, NULL, &got, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+    if (n > CF_B64_EXACT_MAX ||
+        sodium_base642bin(out, n, text, len, NULL, &got, &end, sodium_base64_VARIANT_ORIGINAL) !=
+            0 ||
         got != n || end != text + len)
-        return CF_EKEYFILE;
-    return 0;
+        return false;
+    sodium_bin2base64(again, sizeof again, out, n, sodium_base64_VARIANT_ORIGINAL);
+    bool same = strlen(again) == len && memcmp(again, text, len) == 0;
+    sodium_memzero(again, sizeof again); /* it may spell a secret key */
+    return same;
 }
 
 int cf_keys_b64_decode(const char *text, uint8_t key[32])
 {
-    return b64_exact(text, strlen(text), key, 32);
+    return cf_keys_b64_exact(text, strlen(text), key, 32) ? 0 : CF_EKEYFILE;
 }
 
 void cf_keys_z85_encode(const uint8_t key[32], char out[CF_Z85_KEY_LEN + 1])
@@ -109,7 +117,8 @@ int cf_keys_generate(enum cf_key_kind kind, const char *id, struct cf_keys **out
     }
     if (check_distinct(k) != 0) { /* a broken RNG, not bad luck */
         cf_keys_destroy(&k);
-        return cf_error_set(err, CF_EKEYREUSE, "generated keys repeat: the random source is broken");
+        return cf_error_set(err, CF_EKEYREUSE,
+                            "generated keys repeat: the random source is broken");
     }
     *out = k;
     return 0;
@@ -224,10 +233,13 @@ static int parse_key_text(char *text, const char *path, struct cf_keys *k, struc
                 memcpy(k->id, value, strlen(value) + 1);
         } else if (strcmp(name, "sign_secret") == 0) {
             seen = &seen_sign;
-            rc = b64_exact(value, strlen(value), k->sign_sk, sizeof k->sign_sk);
+            rc = cf_keys_b64_exact(value, strlen(value), k->sign_sk, sizeof k->sign_sk)
+                     ? 0
+                     : CF_EKEYFILE;
         } else if (strcmp(name, "box_secret") == 0) {
             seen = &seen_box;
-            rc = b64_exact(value, strlen(value), k->box_sk, sizeof k->box_sk);
+            rc = cf_keys_b64_exact(value, strlen(value), k->box_sk, sizeof k->box_sk) ? 0
+                                                                                      : CF_EKEYFILE;
             k->has_box = true;
         } else if (strcmp(name, "curve_secret") == 0) {
             seen = &seen_curve;
@@ -248,9 +260,9 @@ static int parse_key_text(char *text, const char *path, struct cf_keys *k, struc
     if (seen_box != want_box || seen_curve != want_curve)
         return cf_error_set(err, CF_EKEYFILE, "%s: a %s key file needs %s", path,
                             kind_names[k->kind],
-                            want_box ? "box_secret and curve_secret"
-                                     : want_curve ? "curve_secret and no box_secret"
-                                                  : "no box_secret or curve_secret");
+                            want_box     ? "box_secret and curve_secret"
+                            : want_curve ? "curve_secret and no box_secret"
+                                         : "no box_secret or curve_secret");
     return 0;
 }
 

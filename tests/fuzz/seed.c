@@ -14,10 +14,13 @@
 
 #include <sodium.h>
 
+#include "childfirst/checkpoint.h"
 #include "childfirst/determination.h"
 #include "childfirst/envelope.h"
 #include "childfirst/limits.h"
+#include "childfirst/merkle.h"
 #include "childfirst/message.h"
+#include "childfirst/record.h"
 #include "childfirst/wire.h"
 
 static void save(const char *root, const char *target, const char *name, const void *buf,
@@ -540,6 +543,153 @@ static void wire_seeds(const char *root, const struct cf_keys *police, const str
     cf_keys_destroy(&broker);
 }
 
+/* ---- fuzz_checkpoint and fuzz_ctl ---- */
+
+/* fuzz_checkpoint's broker key: fixed, as in the target, so these notes keep
+ * verifying there. */
+static void fixed_broker(struct cf_keys *k)
+{
+    uint8_t seed[crypto_sign_SEEDBYTES];
+    memset(k, 0, sizeof *k);
+    memset(seed, 0x42, sizeof seed);
+    k->kind = CF_KEYS_BROKER;
+    crypto_sign_seed_keypair(k->sign_pk, k->sign_sk, seed);
+}
+
+static void save_mode(const char *root, const char *name, uint8_t mode, const void *buf, size_t len)
+{
+    uint8_t *in = malloc(len + 1);
+    if (!in)
+        exit(1);
+    in[0] = mode;
+    memcpy(in + 1, buf, len);
+    save(root, "fuzz_checkpoint", name, in, len + 1);
+    free(in);
+}
+
+/* A tree in memory, as fuzz_checkpoint builds it: the record at `at`, every
+ * other leaf the one-byte record of its index. */
+static uint8_t seed_tree[8][64][CF_MERKLE_HASH];
+
+static int seed_get(void *ctx, unsigned level, uint64_t index, uint8_t out[CF_MERKLE_HASH])
+{
+    (void)ctx;
+    if (level >= 8 || index >= 64)
+        return CF_ENOTFOUND;
+    memcpy(out, seed_tree[level][index], CF_MERKLE_HASH);
+    return 0;
+}
+
+static int seed_put(void *ctx, unsigned level, uint64_t index, const uint8_t h[CF_MERKLE_HASH])
+{
+    (void)ctx;
+    memcpy(seed_tree[level][index], h, CF_MERKLE_HASH);
+    return 0;
+}
+
+static void save_receipt(const char *root, const char *name, uint8_t leaves, uint8_t at,
+                         const char *record)
+{
+    struct cf_merkle_store s = {NULL, seed_get, seed_put};
+    for (uint64_t i = 0; i < leaves; i++) {
+        uint8_t leaf[CF_MERKLE_HASH], mine = (uint8_t)i;
+        if (i == at)
+            cf_record_leaf_hash((const uint8_t *)record, strlen(record), leaf);
+        else
+            cf_record_leaf_hash(&mine, 1, leaf);
+        must(cf_merkle_append(&s, i, leaf), "append");
+    }
+    uint8_t proof[CF_MERKLE_MAX_PROOF][CF_MERKLE_HASH], in[4 + sizeof proof + 256];
+    size_t n;
+    must(cf_merkle_inclusion_proof(&s, at, leaves, proof, &n), "proof");
+    in[0] = 2;
+    in[1] = (uint8_t)(leaves - 1);
+    in[2] = at;
+    in[3] = (uint8_t)n;
+    memcpy(in + 4, proof, n * CF_MERKLE_HASH);
+    memcpy(in + 4 + n * CF_MERKLE_HASH, record, strlen(record));
+    save(root, "fuzz_checkpoint", name, in, 4 + n * CF_MERKLE_HASH + strlen(record));
+}
+
+static void checkpoint_seeds(const char *root)
+{
+    struct cf_keys broker;
+    fixed_broker(&broker);
+    uint8_t hash[32];
+    crypto_hash_sha256(hash, (const uint8_t *)"seed", 4);
+    char *note, text[2048];
+    size_t len;
+    must(cf_checkpoint_sign("fuzz.childfirst/log", 5, hash, &broker, &note, &len), "sign");
+    save_mode(root, "note", 0, note, len);
+    /* With a witness's line after the broker's, which the parser skips. */
+    int n = snprintf(text, sizeof text,
+                     "%s\xe2\x80\x94 witness.example/w AAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n",
+                     note);
+    save_mode(root, "note-witness", 0, text, (size_t)n);
+    /* The bodies the harness signs: one canonical, the others not. */
+    const char *body = strstr(note, "\n\n");
+    save_mode(root, "body", 1, note, (size_t)(body - note) + 1);
+    n = snprintf(text, sizeof text, "fuzz.childfirst/log\n05\n%.*s", 45,
+                 strchr(note + 20, '\n') + 1);
+    save_mode(root, "body-leading-zero", 1, text, (size_t)n);
+    n = snprintf(text, sizeof text, "fuzz.childfirst/log\n18446744073709551615\n%.*s", 45,
+                 strchr(note + 20, '\n') + 1);
+    save_mode(root, "body-largest-size", 1, text, (size_t)n);
+    static const char extension[] = "a/b\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nx\n";
+    save_mode(root, "body-extension-line", 1, extension, sizeof extension - 1);
+    free(note);
+    save_receipt(root, "receipt-1", 1, 0, "a record");
+    save_receipt(root, "receipt-5", 5, 3, "the fourth of five");
+    save_receipt(root, "receipt-64", 64, 63, "the last of 64");
+    sodium_memzero(&broker, sizeof broker);
+}
+
+static void save_ctl(const char *root, const char *name, uint8_t piece, const char *const *bodies,
+                     size_t n)
+{
+    uint8_t in[8192];
+    size_t len = 0;
+    in[len++] = piece;
+    for (size_t i = 0; i < n; i++) {
+        size_t b = strlen(bodies[i]);
+        in[len++] = (uint8_t)(b >> 24), in[len++] = (uint8_t)(b >> 16);
+        in[len++] = (uint8_t)(b >> 8), in[len++] = (uint8_t)b;
+        memcpy(in + len, bodies[i], b);
+        len += b;
+    }
+    save(root, "fuzz_ctl", name, in, len);
+}
+
+static void ctl_seeds(const char *root)
+{
+    const char *refer[] = {"{\"cmd\":\"refer\",\"text\":\"{\\\"la_code\\\":\\\"E09000033\\\"}\","
+                           "\"wait_s\":30}"};
+    const char *inbox[] = {"{\"cmd\":\"inbox\",\"case_id\":\"cf-aaaaaaaaaaaaaaaaaaaaaaaaaa\"}"};
+    const char *show[] = {"{\"cmd\":\"show\",\"message_id\":\"00112233445566778899aabbccddeeff\"}"};
+    const char *two[] = {"{\"cmd\":\"status\"}", "{\"cmd\":\"status\"}"};
+    const char *dup[] = {"{\"cmd\":\"status\",\"cmd\":\"inbox\"}"};
+    const char *nul[] = {"{\"cmd\":\"sta\\u0000tus\"}"};
+    const char *array[] = {"[\"status\"]"};
+    const char *nested[] = {
+        "{\"a\":[[[[[[[[[[[[[[[[{\"b\":{\"c\":[1,2.5e300,-0,true,null]}}]]]]]]]]]]"
+        "]]]]]],\"u\":\"\\ud83d\\ude00\"}"};
+    save_ctl(root, "refer", 255, refer, 1);
+    save_ctl(root, "inbox", 7, inbox, 1);
+    save_ctl(root, "show", 1, show, 1);
+    save_ctl(root, "two-frames", 16, two, 2);
+    save_ctl(root, "duplicate-key", 255, dup, 1);
+    save_ctl(root, "nul", 255, nul, 1);
+    save_ctl(root, "array", 3, array, 1);
+    save_ctl(root, "nested", 200, nested, 1);
+    static const uint8_t too_long[] = {255, 0x00, 0x10, 0x00, 0x01, '{', '}'};
+    static const uint8_t empty[] = {255, 0, 0, 0, 0};
+    static const uint8_t cut[] = {2, 0, 0, 0, 9, '{', '"', 'c'};
+    save(root, "fuzz_ctl", "over-the-limit", too_long, sizeof too_long);
+    save(root, "fuzz_ctl", "empty-frame", empty, sizeof empty);
+    save(root, "fuzz_ctl", "cut-short", cut, sizeof cut);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || argc > 3 || sodium_init() < 0) {
@@ -548,6 +698,8 @@ int main(int argc, char **argv)
     }
     if (messages(argv[1], argc == 3 ? argv[2] : "deploy/examples") != 0)
         return 1;
+    checkpoint_seeds(argv[1]);
+    ctl_seeds(argv[1]);
     struct cf_keys *police, *csc;
     if (cf_keys_generate(CF_KEYS_AGENCY, "police-seed", &police, NULL) != 0 ||
         cf_keys_generate(CF_KEYS_AGENCY, "la-csc", &csc, NULL) != 0)

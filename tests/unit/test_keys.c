@@ -93,7 +93,8 @@ static void test_pairs_independent(void **state)
     struct cf_keys *a, *b;
     assert_int_equal(cf_keys_generate(CF_KEYS_AGENCY, "la-one", &a, NULL), 0);
     assert_int_equal(cf_keys_generate(CF_KEYS_AGENCY, "la-one", &b, NULL), 0);
-    const uint8_t *pubs[] = {a->sign_pk, a->box_pk, a->curve_pk, b->sign_pk, b->box_pk, b->curve_pk};
+    const uint8_t *pubs[] = {a->sign_pk, a->box_pk, a->curve_pk,
+                             b->sign_pk, b->box_pk, b->curve_pk};
     for (int i = 0; i < 6; i++)
         for (int j = 0; j < i; j++)
             assert_memory_not_equal(pubs[i], pubs[j], 32);
@@ -111,8 +112,10 @@ static void test_bad_ids(void **state)
     (void)state;
     struct cf_keys *k = NULL;
     struct cf_error err = {0};
-    const char *bad[] = {"ab", "Police", "police_met", "police met", "",
-                         "a123456789012345678901234567890123456789012345678901234567890123x"};
+    const char *bad[] = {
+        "ab",         "Police",
+        "police_met", "police met",
+        "",           "a123456789012345678901234567890123456789012345678901234567890123x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(cf_keys_generate(CF_KEYS_AGENCY, bad[i], &k, &err), CF_EID);
     assert_null(k);
@@ -156,6 +159,19 @@ static void test_text_forms_strict(void **state)
     assert_int_not_equal(cf_keys_b64_decode(bad, back), 0);
     snprintf(bad, sizeof bad, "%.40s", b64);
     assert_int_not_equal(cf_keys_b64_decode(bad, back), 0);
+    /* One value, one spelling: libsodium alone takes 0xb2 for '/'. A last
+     * digit with stray low bits stays refused. */
+    snprintf(bad, sizeof bad, "%s", b64);
+    bad[5] = (char)0xb2;
+    assert_int_equal(cf_keys_b64_decode(bad, back), CF_EKEYFILE);
+    key[31] = 0x00;
+    cf_keys_b64_encode(key, b64);
+    snprintf(bad, sizeof bad, "%s", b64);
+    bad[42] = 'B'; /* the last digit's two low bits are padding: 'A' spells 0x00 */
+    assert_int_equal(cf_keys_b64_decode(bad, back), CF_EKEYFILE);
+    uint8_t sig[64];
+    assert_false(cf_keys_b64_exact(bad, strlen(bad), sig, sizeof sig)); /* wrong length */
+    assert_true(cf_keys_b64_exact(b64, strlen(b64), back, 32));
     snprintf(bad, sizeof bad, "%.35s", z85);
     assert_int_not_equal(cf_keys_z85_decode(bad, back), 0);
     snprintf(bad, sizeof bad, "%.39s~", z85); /* '~' is outside Z85 */
@@ -192,26 +208,33 @@ static void test_refused_files(void **state)
     } cases[6];
     memset(cases, 0, sizeof cases);
     cases[0].what = "group-readable";
-    snprintf(cases[0].text, 600, "kind = agency\nid = la-two\nsign_secret = %s\nbox_secret = %s\n"
-             "curve_secret = %s\n", sign, box, curve);
+    snprintf(cases[0].text, 600,
+             "kind = agency\nid = la-two\nsign_secret = %s\nbox_secret = %s\n"
+             "curve_secret = %s\n",
+             sign, box, curve);
     cases[0].mode = 0640, cases[0].code = CF_EKEYMODE, cases[0].message = "mode 640";
     cases[1].what = "box and curve the same";
-    snprintf(cases[1].text, 600, "kind = agency\nid = la-two\nsign_secret = %s\nbox_secret = %s\n"
-             "curve_secret = %s\n", sign, box, boxz);
+    snprintf(cases[1].text, 600,
+             "kind = agency\nid = la-two\nsign_secret = %s\nbox_secret = %s\n"
+             "curve_secret = %s\n",
+             sign, box, boxz);
     cases[1].mode = 0600, cases[1].code = CF_EKEYREUSE, cases[1].message = "the same";
     cases[2].what = "damaged signing secret";
-    snprintf(cases[2].text, 600, "kind = agency\nid = la-two\nsign_secret = %s\nbox_secret = %s\n"
-             "curve_secret = %s\n", splice, box, curve);
+    snprintf(cases[2].text, 600,
+             "kind = agency\nid = la-two\nsign_secret = %s\nbox_secret = %s\n"
+             "curve_secret = %s\n",
+             splice, box, curve);
     cases[2].mode = 0600, cases[2].code = CF_EKEYFILE, cases[2].message = "damaged";
     cases[3].what = "unknown key";
     snprintf(cases[3].text, 600, "kind = agency\nid = la-two\ncolour = red\n");
-    cases[3].mode = 0600, cases[3].code = CF_EKEYFILE, cases[3].message = ":3: unknown key 'colour'";
+    cases[3].mode = 0600, cases[3].code = CF_EKEYFILE,
+    cases[3].message = ":3: unknown key 'colour'";
     cases[4].what = "repeated";
     snprintf(cases[4].text, 600, "kind = agency\nid = la-two\nid = la-two\n");
     cases[4].mode = 0600, cases[4].code = CF_EKEYFILE, cases[4].message = ":3: 'id' is repeated";
     cases[5].what = "agency without box";
-    snprintf(cases[5].text, 600, "kind = agency\nid = la-two\nsign_secret = %s\ncurve_secret = %s\n",
-             sign, curve);
+    snprintf(cases[5].text, 600,
+             "kind = agency\nid = la-two\nsign_secret = %s\ncurve_secret = %s\n", sign, curve);
     cases[5].mode = 0600, cases[5].code = CF_EKEYFILE, cases[5].message = "needs box_secret";
     for (size_t i = 0; i < 6; i++) {
         snprintf(path, sizeof path, "%s/case%zu.key", dir, i);
@@ -232,9 +255,12 @@ int main(void)
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_generate_save_load), cmocka_unit_test(test_pairs_independent),
-        cmocka_unit_test(test_bad_ids),            cmocka_unit_test(test_public_text),
-        cmocka_unit_test(test_text_forms_strict),  cmocka_unit_test(test_refused_files),
+        cmocka_unit_test(test_generate_save_load),
+        cmocka_unit_test(test_pairs_independent),
+        cmocka_unit_test(test_bad_ids),
+        cmocka_unit_test(test_public_text),
+        cmocka_unit_test(test_text_forms_strict),
+        cmocka_unit_test(test_refused_files),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

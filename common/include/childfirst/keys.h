@@ -64,6 +64,14 @@ CF_WUR int cf_keys_public_text(const struct cf_keys *keys, char *buf, size_t cap
  * Z85 (CURVE). Decoders reject any other length or alphabet. */
 void cf_keys_b64_encode(const uint8_t key[32], char out[CF_B64_KEY_LEN + 1]);
 CF_WUR int cf_keys_b64_decode(const char *text, uint8_t key[32]);
+
+#define CF_B64_EXACT_MAX 96 /* the longest value cf_keys_b64_exact decodes */
+
+/* Whether `len` bytes of `text` are exactly the standard padded base64 of
+ * `n` bytes (at most CF_B64_EXACT_MAX), written into `out`: nothing before,
+ * after or missing, and the one spelling encoding gives (no stray bits, no
+ * byte outside the alphabet). */
+bool cf_keys_b64_exact(const char *text, size_t len, uint8_t *out, size_t n);
 void cf_keys_z85_encode(const uint8_t key[32], char out[CF_Z85_KEY_LEN + 1]);
 CF_WUR int cf_keys_z85_decode(const char *text, uint8_t key[32]);
 
