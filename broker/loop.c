@@ -1,7 +1,9 @@
 /* The broker's loop: one thread, one ROUTER socket, one LMDB writer.
  *
- * Each turn drains every frame that is ready (up to batch_max), runs the
- * stateless checks on each, then applies the whole batch in ONE write
+ * Each turn drains every frame that is ready (up to batch_max) and hands its
+ * stateless checks (1-5, with the Ed25519 signature) to the verify pool. While
+ * the workers check it, this thread applies the batch read the turn before,
+ * whose checks are done, in ONE write
  * transaction: leaves, tree nodes, envelopes, dedup, mailboxes, cases and the
  * signed checkpoint. Only after that commit is durable do any Accepted,
  * Rejected or delivery reports leave, and only then are new messages offered
@@ -32,6 +34,7 @@
 #include "notices.h"
 #include "retention.h"
 #include "timers.h"
+#include "verify_pool.h"
 #include "zap.h"
 
 #ifndef ZMQ_ZAP_ENFORCE_DOMAIN
@@ -64,6 +67,7 @@ struct item {
     struct cf_header hdr;
     uint8_t *envelope;
     size_t envelope_len;
+    bool unchecked; /* checks 1-5 are still to run (on the verify pool) */
     /* ack, nack */
     uint64_t about;
     uint8_t ack_sig[CF_SIG_LEN];
@@ -79,8 +83,12 @@ struct item {
 
 struct loop {
     struct broker *b;
-    struct item *items;
+    struct item *items; /* the batch to apply: checks 1-5 done */
     size_t n;
+    struct item *next; /* the batch read this turn, on the verify pool */
+    size_t n_next;
+    uint64_t next_now; /* when it was read: its checks use this time */
+    struct cf_verify_pool *pool;
     size_t timers_fired; /* by the last batch applied */
     bool purge;          /* this batch also purges what retention says is due */
     size_t purged;       /* envelopes it purged */
@@ -293,8 +301,7 @@ static void answer_follow(struct broker *b, const char *actor, const uint8_t *ro
 
 /* Turns an authenticated frame that changes the log into an item; answers the
  * others at once. Returns true when `it` was filled. */
-static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size_t len,
-                       uint64_t now)
+static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size_t len)
 {
     struct broker *b = L->b;
     struct cf_frame f;
@@ -318,14 +325,7 @@ static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size
         }
         memcpy(it->envelope, f.envelope, f.envelope_len);
         it->envelope_len = f.envelope_len;
-        rc = cf_checks_stateless(b, it->actor, it->envelope, it->envelope_len, now, &it->env,
-                                 &it->hdr, &err);
-        if (it->hdr.version) { /* the header decoded: the reply can name the message */
-            it->has_message_id = true;
-            memcpy(it->message_id, it->hdr.message_id, sizeof it->message_id);
-        }
-        if (rc != 0)
-            reject_now(it, rc, err.text);
+        it->unchecked = true; /* check_one, on the verify pool */
         break;
     case CF_FRAME_ACK:
     case CF_FRAME_NACK:
@@ -390,9 +390,31 @@ static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size
     return filled;
 }
 
+/* Checks 1-5 of one submit read this turn. They read only the frame, the
+ * directory and the time it was read, never the store, so they can run on a
+ * worker while the batch before is applied: the outcome is the same as if
+ * they had run as it arrived. Runs on any thread; touches only its item. */
+static void check_one(void *ctx, size_t i)
+{
+    struct loop *L = ctx;
+    struct item *it = &L->next[i];
+    if (!it->unchecked)
+        return;
+    it->unchecked = false;
+    struct cf_error err = {0};
+    int rc = cf_checks_stateless(L->b, it->actor, it->envelope, it->envelope_len, L->next_now,
+                                 &it->env, &it->hdr, &err);
+    if (it->hdr.version) { /* the header decoded: the reply can name the message */
+        it->has_message_id = true;
+        memcpy(it->message_id, it->hdr.message_id, sizeof it->message_id);
+    }
+    if (rc != 0)
+        reject_now(it, rc, err.text);
+}
+
 /* Reads one ZeroMQ message: [routing id][frame]. Returns 1 with `it` filled,
  * 0 for a message answered or dropped, -1 when nothing more is waiting. */
-static int receive_one(struct loop *L, struct item *it, uint64_t now)
+static int receive_one(struct loop *L, struct item *it)
 {
     struct broker *b = L->b;
     zmq_msg_t id, body;
@@ -439,7 +461,7 @@ static int receive_one(struct loop *L, struct item *it, uint64_t now)
         reject_now(it, CF_ETOOBIG, why);
         filled = 1;
     } else {
-        filled = take_frame(L, it, zmq_msg_data(&body), zmq_msg_size(&body), now);
+        filled = take_frame(L, it, zmq_msg_data(&body), zmq_msg_size(&body));
     }
     zmq_msg_close(&body);
     return filled;
@@ -1161,6 +1183,15 @@ static int open_router(struct broker *b, struct cf_error *err)
     return 0;
 }
 
+/* Frees what a batch's items hold. */
+static void free_items(struct item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].envelope);
+        cf_envelope_fini(&items[i].env);
+    }
+}
+
 int cf_loop_run(struct broker *b, struct cf_error *err)
 {
     struct loop L = {.b = b};
@@ -1168,12 +1199,18 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
     b->zmq = zmq_ctx_new();
     b->sessions = calloc(b->dir->n_agencies ? b->dir->n_agencies : 1, sizeof *b->sessions);
     L.items = calloc(b->cfg.batch_max, sizeof *L.items);
-    if (!b->zmq || !b->sessions || !L.items) {
+    L.next = calloc(b->cfg.batch_max, sizeof *L.next);
+    if (!b->zmq || !b->sessions || !L.items || !L.next) {
         rc = cf_error_set(err, CF_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = cf_verify_pool_new((unsigned)b->cfg.verify_threads, &L.pool)) != 0) {
+        rc = cf_error_set(err, rc, "cannot start the verify_threads workers");
         goto out;
     }
     if ((rc = cf_zap_open(b, err)) != 0 || (rc = open_router(b, err)) != 0)
         goto out;
+    cf_log_info("BROKER-VERIFY-POOL", "threads=%u", cf_verify_pool_threads(L.pool));
     uint64_t next_timer = cf_timers_next(b), last_retention = 0;
     bool purge_backlog = false;
     while (!cf_broker_stop) {
@@ -1182,11 +1219,12 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
             blocked |= b->sessions[i].connected && b->sessions[i].blocked;
         zmq_pollitem_t items[] = {{b->zap, 0, ZMQ_POLLIN, 0}, {b->router, 0, ZMQ_POLLIN, 0}};
         /* Wake for the next timer, but at least once a second: the test
-         * clock may jump ahead, and the disk may fill or free meanwhile. */
+         * clock may jump ahead, and the disk may fill or free meanwhile. A
+         * checked batch waiting to be applied does not wait at all. */
         uint64_t wall = cf_clock_now();
-        long wait = next_timer <= wall         ? 0
-                    : next_timer - wall < 1000 ? (long)(next_timer - wall)
-                                               : 1000;
+        long wait = L.n > 0 || next_timer <= wall ? 0
+                    : next_timer - wall < 1000    ? (long)(next_timer - wall)
+                                                  : 1000;
         int n = zmq_poll(items, 2, blocked && wait > 20 ? 20 : wait);
         if (n < 0) {
             if (zmq_errno() == EINTR)
@@ -1197,17 +1235,22 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
         if (items[0].revents & ZMQ_POLLIN)
             cf_zap_handle(b);
         uint64_t now = cf_clock_now();
-        L.n = 0;
+        L.n_next = 0;
+        L.next_now = now;
         if (items[1].revents & ZMQ_POLLIN) {
             for (size_t reads = 0;
-                 L.n < b->cfg.batch_max && reads < READS_PER_TURN(b->cfg.batch_max); reads++) {
-                int got = receive_one(&L, &L.items[L.n], now);
+                 L.n_next < b->cfg.batch_max && reads < READS_PER_TURN(b->cfg.batch_max); reads++) {
+                int got = receive_one(&L, &L.next[L.n_next]);
                 if (got < 0)
                     break;
                 if (got > 0)
-                    L.n++;
+                    L.n_next++;
             }
         }
+        /* The frames just read are checked on the pool while this thread
+         * applies and commits the batch read before them. Batches are applied
+         * in the order they were read, each frame in its place. */
+        cf_verify_pool_start(L.pool, check_one, &L, L.n_next);
         bool timers_due = now >= next_timer;
         /* Retention is looked at once a minute, and runs inside an ordinary
          * batch, a few envelopes at a time. */
@@ -1219,21 +1262,28 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
         if (L.n > 0 || timers_due || L.purge) {
             int batch_rc = commit_batch(&L, now);
             answer(&L, batch_rc);
-            for (size_t i = 0; i < L.n; i++) {
-                free(L.items[i].envelope);
-                cf_envelope_fini(&L.items[i].env);
-            }
+            free_items(L.items, L.n);
             /* After a failed batch, try its timers again in a second, not at once. */
             next_timer = batch_rc == 0 ? cf_timers_next(b) : now + 1000;
             /* A full purge leaves more behind it: go on next turn. */
             purge_backlog = batch_rc == 0 && L.purged == CF_MAX_PURGED;
         }
+        cf_verify_pool_wait(L.pool);
+        struct item *applied = L.items;
+        L.items = L.next, L.n = L.n_next;
+        L.next = applied, L.n_next = 0;
         pump_all(b);
     }
     rc = 0;
     cf_log_info("BROKER-STOPPING", "leaves=%" PRIu64, b->size);
 out:
+    /* A checked batch not yet applied was never answered: its senders send
+     * the same bytes again to the next broker. */
+    if (L.items)
+        free_items(L.items, L.n);
+    cf_verify_pool_destroy(&L.pool);
     free(L.items);
+    free(L.next);
     if (b->router)
         zmq_close(b->router);
     if (b->zap)
