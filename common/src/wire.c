@@ -1801,7 +1801,8 @@ static int record_from_pb(const Cf__AuditRecord *m, struct cf_record *r, struct 
     if (m->n_purged > CF_MAX_PURGED)
         return cf_error_set(err, CF_ETOOBIG, "record.purged: %zu leaves", m->n_purged);
     r->n_purged = m->n_purged;
-    memcpy(r->purged, m->purged, m->n_purged * sizeof r->purged[0]);
+    if (m->n_purged > 0) /* protobuf-c leaves an empty array NULL */
+        memcpy(r->purged, m->purged, m->n_purged * sizeof r->purged[0]);
     for (size_t i = 0; i < r->n_purged; i++)
         if (r->purged[i] >= r->index)
             return cf_error_set(err, CF_EFIELD, "record.purged: leaf %llu is not before it",
