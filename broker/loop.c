@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,9 @@ struct item {
     uint64_t about;
     uint8_t ack_sig[CF_SIG_LEN];
     char nack_code[48];
+    /* the pool's check of that signature, and the bytes it covered */
+    bool ack_checked, ack_valid;
+    uint8_t ack_hash[CF_HASH_LEN], ack_mid[CF_MESSAGE_ID_LEN];
     /* a failed check: before the batch (ITEM_REJECT) or inside it */
     int code;
     char reason[512];
@@ -89,6 +93,9 @@ struct loop {
     size_t n_next;
     uint64_t next_now; /* when it was read: its checks use this time */
     struct cf_verify_pool *pool;
+    /* Held shared by a pool worker while it reads the store, and exclusively
+     * while the map grows: LMDB resizes only with no transaction open. */
+    pthread_rwlock_t readers;
     size_t timers_fired; /* by the last batch applied */
     bool purge;          /* this batch also purges what retention says is due */
     size_t purged;       /* envelopes it purged */
@@ -390,6 +397,35 @@ static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size
     return filled;
 }
 
+static int delivered_hash(struct broker *b, MDB_txn *txn, uint64_t index, uint8_t out[32],
+                          uint8_t message_id[CF_MESSAGE_ID_LEN], char *sender, size_t cap,
+                          bool *is_report);
+
+/* An answer's signature, checked ahead against the leaf it names as the
+ * store holds it now. apply_answer takes the result only if that leaf still
+ * gives the same message id and hash: the check is a pure function of what
+ * it covers, so the outcome is the one checking it there would give. */
+static void precheck_answer(struct loop *L, struct item *it)
+{
+    struct broker *b = L->b;
+    MDB_txn *txn;
+    cf_id sender;
+    bool report;
+    pthread_rwlock_rdlock(&L->readers);
+    if (mdb_txn_begin(b->store.env, NULL, MDB_RDONLY, &txn) == 0) {
+        if (delivered_hash(b, txn, it->about, it->ack_hash, it->ack_mid, sender, sizeof sender,
+                           &report) == 0) {
+            const struct cf_agency *a = cf_directory_find(b->dir, it->actor);
+            const char *code = it->kind == ITEM_ACK ? CF_ACK_OK : it->nack_code;
+            it->ack_valid = a && cf_envelope_ack_verify(it->ack_mid, it->ack_hash, code,
+                                                        it->ack_sig, a->sign_pk) == 0;
+            it->ack_checked = true;
+        }
+        mdb_txn_abort(txn);
+    }
+    pthread_rwlock_unlock(&L->readers);
+}
+
 /* Checks 1-5 of one submit read this turn. They read only the frame, the
  * directory and the time it was read, never the store, so they can run on a
  * worker while the batch before is applied: the outcome is the same as if
@@ -398,6 +434,10 @@ static void check_one(void *ctx, size_t i)
 {
     struct loop *L = ctx;
     struct item *it = &L->next[i];
+    if (it->kind == ITEM_ACK || it->kind == ITEM_NACK) {
+        precheck_answer(L, it);
+        return;
+    }
     if (!it->unchecked)
         return;
     it->unchecked = false;
@@ -627,6 +667,18 @@ static int notice_nack(struct broker *b, MDB_txn *txn, uint64_t *size, const str
     return rc;
 }
 
+/* Whether the answer is signed over these bytes: the pool's result when it
+ * checked the same message id and hash, otherwise checked now. */
+static bool answer_signed(const struct item *it, const struct cf_agency *a,
+                          const uint8_t message_id[CF_MESSAGE_ID_LEN], const uint8_t hash[32],
+                          const char *code)
+{
+    if (it->ack_checked && memcmp(it->ack_mid, message_id, CF_MESSAGE_ID_LEN) == 0 &&
+        memcmp(it->ack_hash, hash, CF_HASH_LEN) == 0)
+        return it->ack_valid;
+    return cf_envelope_ack_verify(message_id, hash, code, it->ack_sig, a->sign_pk) == 0;
+}
+
 static int apply_answer(struct broker *b, MDB_txn *txn, uint64_t *size, struct item *it,
                         uint64_t now)
 {
@@ -648,7 +700,7 @@ static int apply_answer(struct broker *b, MDB_txn *txn, uint64_t *size, struct i
     const char *code = ack ? CF_ACK_OK : it->nack_code;
     const struct cf_agency *a = cf_directory_find(b->dir, it->actor);
     if (memcmp(message_id, it->message_id, sizeof message_id) != 0 ||
-        cf_envelope_ack_verify(message_id, hash, code, it->ack_sig, a->sign_pk) != 0) {
+        !answer_signed(it, a, message_id, hash, code)) {
         it->code = CF_ESIG;
         snprintf(it->reason, sizeof it->reason,
                  "the %s for leaf %" PRIu64 " is not signed by %s over that message; it stays "
@@ -787,7 +839,10 @@ static int commit_once(struct loop *L, uint64_t now)
                 return CF_ENOSPACE;
             }
             struct cf_error err = {0};
-            if (cf_store_grow(&b->store, grown < max ? grown : max, &err) != 0) {
+            pthread_rwlock_wrlock(&L->readers);
+            int grc = cf_store_grow(&b->store, grown < max ? grown : max, &err);
+            pthread_rwlock_unlock(&L->readers);
+            if (grc != 0) {
                 cf_log_error("STORE-GROW-FAILED", "%s", err.text);
                 return CF_ENOSPACE;
             }
@@ -1196,6 +1251,7 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
 {
     struct loop L = {.b = b};
     int rc;
+    pthread_rwlock_init(&L.readers, NULL);
     b->zmq = zmq_ctx_new();
     b->sessions = calloc(b->dir->n_agencies ? b->dir->n_agencies : 1, sizeof *b->sessions);
     L.items = calloc(b->cfg.batch_max, sizeof *L.items);
@@ -1284,6 +1340,7 @@ out:
     cf_verify_pool_destroy(&L.pool);
     free(L.items);
     free(L.next);
+    pthread_rwlock_destroy(&L.readers);
     if (b->router)
         zmq_close(b->router);
     if (b->zap)
