@@ -1247,6 +1247,21 @@ static void free_items(struct item *items, size_t n)
     }
 }
 
+/* Commits the checked batch (with the timers and purge due), answers it and
+ * frees it; sets when the timers are next looked at. */
+static void commit_and_answer(struct loop *L, uint64_t now, uint64_t *next_timer,
+                              bool *purge_backlog)
+{
+    int batch_rc = commit_batch(L, now);
+    answer(L, batch_rc);
+    free_items(L->items, L->n);
+    L->n = 0;
+    /* After a failed batch, try its timers again in a second, not at once. */
+    *next_timer = batch_rc == 0 ? cf_timers_next(L->b) : now + 1000;
+    /* A full purge leaves more behind it: go on next turn. */
+    *purge_backlog = batch_rc == 0 && L->purged == CF_MAX_PURGED;
+}
+
 int cf_loop_run(struct broker *b, struct cf_error *err)
 {
     struct loop L = {.b = b};
@@ -1315,19 +1330,20 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
         L.purge = look && cf_retention_due(b, now);
         if (look)
             last_retention = now;
-        if (L.n > 0 || timers_due || L.purge) {
-            int batch_rc = commit_batch(&L, now);
-            answer(&L, batch_rc);
-            free_items(L.items, L.n);
-            /* After a failed batch, try its timers again in a second, not at once. */
-            next_timer = batch_rc == 0 ? cf_timers_next(b) : now + 1000;
-            /* A full purge leaves more behind it: go on next turn. */
-            purge_backlog = batch_rc == 0 && L.purged == CF_MAX_PURGED;
-        }
+        bool overlap = L.n > 0;
+        if (overlap || timers_due || L.purge)
+            commit_and_answer(&L, now, &next_timer, &purge_backlog);
         cf_verify_pool_wait(L.pool);
         struct item *applied = L.items;
         L.items = L.next, L.n = L.n_next;
         L.next = applied, L.n_next = 0;
+        /* Nothing was waiting to overlap with: the batch just checked is
+         * committed now rather than a turn later, so one frame alone (1 in
+         * flight) pays for no pipeline. */
+        if (!overlap && L.n > 0) {
+            L.purge = false; /* looked at, and done if due, by the commit above */
+            commit_and_answer(&L, now, &next_timer, &purge_backlog);
+        }
         pump_all(b);
     }
     rc = 0;

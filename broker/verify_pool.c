@@ -102,7 +102,9 @@ void cf_verify_pool_start(struct cf_verify_pool *p, cf_verify_fn fn, void *ctx, 
     p->ctx = ctx;
     p->n = n;
     p->next = p->done = 0;
-    if (n > 0)
+    /* One index is left to the waiter: waking a worker for it costs more
+     * than the check, and the waiter would wait for that worker. */
+    if (n > 1)
         pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->lock);
 }

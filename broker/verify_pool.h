@@ -24,8 +24,8 @@ CF_WUR int cf_verify_pool_new(unsigned threads, struct cf_verify_pool **out);
 void cf_verify_pool_destroy(struct cf_verify_pool **p);
 
 /* Hands the workers fn(ctx, 0) .. fn(ctx, n - 1), in any order and on any
- * thread, and returns at once. `ctx` is borrowed until cf_verify_pool_wait
- * returns. The previous job must have been waited for. */
+ * thread, and returns at once (a job of one index waits for the waiter). `ctx` is borrowed until
+ * cf_verify_pool_wait returns. The previous job must have been waited for. */
 void cf_verify_pool_start(struct cf_verify_pool *p, cf_verify_fn fn, void *ctx, size_t n);
 
 /* Works on the current job until every index has run, then returns. Whatever
