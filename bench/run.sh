@@ -67,11 +67,13 @@ print(free(), free())')
     RABBITMQ_NODE_PORT=$AMQP RABBITMQ_DIST_PORT=$DIST RABBITMQ_MNESIA_BASE="$RMQ/mnesia" \
     RABBITMQ_LOG_BASE="$RMQ/log" RABBITMQ_ENABLED_PLUGINS_FILE="$RMQ/enabled_plugins" \
     RABBITMQ_CONFIG_FILE="$RMQ/rabbitmq" ERL_EPMD_ADDRESS=127.0.0.1
+  EPMD_BEFORE=$(pgrep -x epmd || true) # the node starts one if none runs
   /usr/lib/rabbitmq/bin/rabbitmq-server >"$RMQ/server.out" 2>&1 &
   RMQ_PID=$!
   stop_rabbit() {
     /usr/lib/rabbitmq/bin/rabbitmqctl -n "$NODE" stop >/dev/null 2>&1 || kill "$RMQ_PID" 2>/dev/null || true
     wait "$RMQ_PID" 2>/dev/null || true
+    [ -n "$EPMD_BEFORE" ] || epmd -kill >/dev/null 2>&1 || true
     [ -n "${KEEP_RABBIT:-}" ] || rm -rf "$RMQ"
   }
   trap stop_rabbit EXIT
