@@ -24,6 +24,7 @@ static const struct cf_option options[] = {
     N(credit_window, "64", 1, 10000),
     N(batch_max, "256", 1, 4096),
     N(heartbeat_ms, "5000", 100, 600000),
+    N(verify_threads, "0", 0, 64), /* 0: one per online core */
     T(log_level, "info", false),
 };
 

@@ -18,7 +18,7 @@ struct cf_config {
     char calendars[CF_PATH_MAX];
     char origin[129];
     unsigned long long map_size_mb, map_max_mb, min_free_mb, retention_days;
-    unsigned long long credit_window, batch_max, heartbeat_ms;
+    unsigned long long credit_window, batch_max, heartbeat_ms, verify_threads;
     char log_level[16];
 };
 

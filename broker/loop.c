@@ -1,7 +1,9 @@
 /* The broker's loop: one thread, one ROUTER socket, one LMDB writer.
  *
- * Each turn drains every frame that is ready (up to batch_max), runs the
- * stateless checks on each, then applies the whole batch in ONE write
+ * Each turn drains every frame that is ready (up to batch_max) and hands its
+ * stateless checks (1-5, with the Ed25519 signature) to the verify pool. While
+ * the workers check it, this thread applies the batch read the turn before,
+ * whose checks are done, in ONE write
  * transaction: leaves, tree nodes, envelopes, dedup, mailboxes, cases and the
  * signed checkpoint. Only after that commit is durable do any Accepted,
  * Rejected or delivery reports leave, and only then are new messages offered
@@ -12,6 +14,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,7 @@
 #include "notices.h"
 #include "retention.h"
 #include "timers.h"
+#include "verify_pool.h"
 #include "zap.h"
 
 #ifndef ZMQ_ZAP_ENFORCE_DOMAIN
@@ -64,10 +68,14 @@ struct item {
     struct cf_header hdr;
     uint8_t *envelope;
     size_t envelope_len;
+    bool unchecked; /* checks 1-5 are still to run (on the verify pool) */
     /* ack, nack */
     uint64_t about;
     uint8_t ack_sig[CF_SIG_LEN];
     char nack_code[48];
+    /* the pool's check of that signature, and the bytes it covered */
+    bool ack_checked, ack_valid;
+    uint8_t ack_hash[CF_HASH_LEN], ack_mid[CF_MESSAGE_ID_LEN];
     /* a failed check: before the batch (ITEM_REJECT) or inside it */
     int code;
     char reason[512];
@@ -79,8 +87,15 @@ struct item {
 
 struct loop {
     struct broker *b;
-    struct item *items;
+    struct item *items; /* the batch to apply: checks 1-5 done */
     size_t n;
+    struct item *next; /* the batch read this turn, on the verify pool */
+    size_t n_next;
+    uint64_t next_now; /* when it was read: its checks use this time */
+    struct cf_verify_pool *pool;
+    /* Held shared by a pool worker while it reads the store, and exclusively
+     * while the map grows: LMDB resizes only with no transaction open. */
+    pthread_rwlock_t readers;
     size_t timers_fired; /* by the last batch applied */
     bool purge;          /* this batch also purges what retention says is due */
     size_t purged;       /* envelopes it purged */
@@ -302,8 +317,7 @@ static void answer_follow(struct broker *b, const char *actor, const uint8_t *ro
 
 /* Turns an authenticated frame that changes the log into an item; answers the
  * others at once. Returns true when `it` was filled. */
-static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size_t len,
-                       uint64_t now)
+static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size_t len)
 {
     struct broker *b = L->b;
     struct cf_frame f;
@@ -326,14 +340,7 @@ static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size
         }
         memcpy(it->envelope, f.envelope, f.envelope_len);
         it->envelope_len = f.envelope_len;
-        rc = cf_checks_stateless(b, it->actor, it->envelope, it->envelope_len, now, &it->env,
-                                 &it->hdr, &err);
-        if (it->hdr.version) { /* the header decoded: the reply can name the message */
-            it->has_message_id = true;
-            memcpy(it->message_id, it->hdr.message_id, sizeof it->message_id);
-        }
-        if (rc != 0)
-            reject_now(it, rc, err.text);
+        it->unchecked = true; /* check_one, on the verify pool */
         break;
     case CF_FRAME_ACK:
     case CF_FRAME_NACK:
@@ -410,9 +417,64 @@ static bool take_frame(struct loop *L, struct item *it, const uint8_t *buf, size
     return filled;
 }
 
+static int delivered_hash(struct broker *b, MDB_txn *txn, uint64_t index, uint8_t out[32],
+                          uint8_t message_id[CF_MESSAGE_ID_LEN], char *sender, size_t cap,
+                          bool *is_report);
+
+/* An answer's signature, checked ahead against the leaf it names as the
+ * store holds it now. apply_answer takes the result only if that leaf still
+ * gives the same message id and hash: the check is a pure function of what
+ * it covers, so the outcome is the one checking it there would give. */
+static void precheck_answer(struct loop *L, struct item *it)
+{
+    struct broker *b = L->b;
+    MDB_txn *txn;
+    cf_id sender;
+    bool report;
+    pthread_rwlock_rdlock(&L->readers);
+    if (mdb_txn_begin(b->store.env, NULL, MDB_RDONLY, &txn) == 0) {
+        if (delivered_hash(b, txn, it->about, it->ack_hash, it->ack_mid, sender, sizeof sender,
+                           &report) == 0) {
+            const struct cf_agency *a = cf_directory_find(b->dir, it->actor);
+            const char *code = it->kind == ITEM_ACK ? CF_ACK_OK : it->nack_code;
+            it->ack_valid = a && cf_envelope_ack_verify(it->ack_mid, it->ack_hash, code,
+                                                        it->ack_sig, a->sign_pk) == 0;
+            it->ack_checked = true;
+        }
+        mdb_txn_abort(txn);
+    }
+    pthread_rwlock_unlock(&L->readers);
+}
+
+/* Checks 1-5 of one submit read this turn. They read only the frame, the
+ * directory and the time it was read, never the store, so they can run on a
+ * worker while the batch before is applied: the outcome is the same as if
+ * they had run as it arrived. Runs on any thread; touches only its item. */
+static void check_one(void *ctx, size_t i)
+{
+    struct loop *L = ctx;
+    struct item *it = &L->next[i];
+    if (it->kind == ITEM_ACK || it->kind == ITEM_NACK) {
+        precheck_answer(L, it);
+        return;
+    }
+    if (!it->unchecked)
+        return;
+    it->unchecked = false;
+    struct cf_error err = {0};
+    int rc = cf_checks_stateless(L->b, it->actor, it->envelope, it->envelope_len, L->next_now,
+                                 &it->env, &it->hdr, &err);
+    if (it->hdr.version) { /* the header decoded: the reply can name the message */
+        it->has_message_id = true;
+        memcpy(it->message_id, it->hdr.message_id, sizeof it->message_id);
+    }
+    if (rc != 0)
+        reject_now(it, rc, err.text);
+}
+
 /* Reads one ZeroMQ message: [routing id][frame]. Returns 1 with `it` filled,
  * 0 for a message answered or dropped, -1 when nothing more is waiting. */
-static int receive_one(struct loop *L, struct item *it, uint64_t now)
+static int receive_one(struct loop *L, struct item *it)
 {
     struct broker *b = L->b;
     zmq_msg_t id, body;
@@ -466,7 +528,7 @@ static int receive_one(struct loop *L, struct item *it, uint64_t now)
         reject_now(it, CF_ETOOBIG, why);
         filled = 1;
     } else {
-        filled = take_frame(L, it, zmq_msg_data(&body), zmq_msg_size(&body), now);
+        filled = take_frame(L, it, zmq_msg_data(&body), zmq_msg_size(&body));
     }
     zmq_msg_close(&body);
     return filled;
@@ -632,6 +694,18 @@ static int notice_nack(struct broker *b, MDB_txn *txn, uint64_t *size, const str
     return rc;
 }
 
+/* Whether the answer is signed over these bytes: the pool's result when it
+ * checked the same message id and hash, otherwise checked now. */
+static bool answer_signed(const struct item *it, const struct cf_agency *a,
+                          const uint8_t message_id[CF_MESSAGE_ID_LEN], const uint8_t hash[32],
+                          const char *code)
+{
+    if (it->ack_checked && memcmp(it->ack_mid, message_id, CF_MESSAGE_ID_LEN) == 0 &&
+        memcmp(it->ack_hash, hash, CF_HASH_LEN) == 0)
+        return it->ack_valid;
+    return cf_envelope_ack_verify(message_id, hash, code, it->ack_sig, a->sign_pk) == 0;
+}
+
 static int apply_answer(struct broker *b, MDB_txn *txn, uint64_t *size, struct item *it,
                         uint64_t now)
 {
@@ -653,7 +727,7 @@ static int apply_answer(struct broker *b, MDB_txn *txn, uint64_t *size, struct i
     const char *code = ack ? CF_ACK_OK : it->nack_code;
     const struct cf_agency *a = cf_directory_find(b->dir, it->actor);
     if (memcmp(message_id, it->message_id, sizeof message_id) != 0 ||
-        cf_envelope_ack_verify(message_id, hash, code, it->ack_sig, a->sign_pk) != 0) {
+        !answer_signed(it, a, message_id, hash, code)) {
         it->code = CF_ESIG;
         snprintf(it->reason, sizeof it->reason,
                  "the %s for leaf %" PRIu64 " is not signed by %s over that message; it stays "
@@ -792,7 +866,10 @@ static int commit_once(struct loop *L, uint64_t now)
                 return CF_ENOSPACE;
             }
             struct cf_error err = {0};
-            if (cf_store_grow(&b->store, grown < max ? grown : max, &err) != 0) {
+            pthread_rwlock_wrlock(&L->readers);
+            int grc = cf_store_grow(&b->store, grown < max ? grown : max, &err);
+            pthread_rwlock_unlock(&L->readers);
+            if (grc != 0) {
                 cf_log_error("STORE-GROW-FAILED", "%s", err.text);
                 return CF_ENOSPACE;
             }
@@ -1188,19 +1265,50 @@ static int open_router(struct broker *b, struct cf_error *err)
     return 0;
 }
 
+/* Frees what a batch's items hold. */
+static void free_items(struct item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].envelope);
+        cf_envelope_fini(&items[i].env);
+    }
+}
+
+/* Commits the checked batch (with the timers and purge due), answers it and
+ * frees it; sets when the timers are next looked at. */
+static void commit_and_answer(struct loop *L, uint64_t now, uint64_t *next_timer,
+                              bool *purge_backlog)
+{
+    int batch_rc = commit_batch(L, now);
+    answer(L, batch_rc);
+    free_items(L->items, L->n);
+    L->n = 0;
+    /* After a failed batch, try its timers again in a second, not at once. */
+    *next_timer = batch_rc == 0 ? cf_timers_next(L->b) : now + 1000;
+    /* A full purge leaves more behind it: go on next turn. */
+    *purge_backlog = batch_rc == 0 && L->purged == CF_MAX_PURGED;
+}
+
 int cf_loop_run(struct broker *b, struct cf_error *err)
 {
     struct loop L = {.b = b};
     int rc;
+    pthread_rwlock_init(&L.readers, NULL);
     b->zmq = zmq_ctx_new();
     b->sessions = calloc(b->dir->n_agencies ? b->dir->n_agencies : 1, sizeof *b->sessions);
     L.items = calloc(b->cfg.batch_max, sizeof *L.items);
-    if (!b->zmq || !b->sessions || !L.items) {
+    L.next = calloc(b->cfg.batch_max, sizeof *L.next);
+    if (!b->zmq || !b->sessions || !L.items || !L.next) {
         rc = cf_error_set(err, CF_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = cf_verify_pool_new((unsigned)b->cfg.verify_threads, &L.pool)) != 0) {
+        rc = cf_error_set(err, rc, "cannot start the verify_threads workers");
         goto out;
     }
     if ((rc = cf_zap_open(b, err)) != 0 || (rc = open_router(b, err)) != 0)
         goto out;
+    cf_log_info("BROKER-VERIFY-POOL", "threads=%u", cf_verify_pool_threads(L.pool));
     uint64_t next_timer = cf_timers_next(b), last_retention = 0;
     bool purge_backlog = false;
     while (!cf_broker_stop) {
@@ -1209,11 +1317,12 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
             blocked |= b->sessions[i].connected && b->sessions[i].blocked;
         zmq_pollitem_t items[] = {{b->zap, 0, ZMQ_POLLIN, 0}, {b->router, 0, ZMQ_POLLIN, 0}};
         /* Wake for the next timer, but at least once a second: the test
-         * clock may jump ahead, and the disk may fill or free meanwhile. */
+         * clock may jump ahead, and the disk may fill or free meanwhile. A
+         * checked batch waiting to be applied does not wait at all. */
         uint64_t wall = cf_clock_now();
-        long wait = next_timer <= wall         ? 0
-                    : next_timer - wall < 1000 ? (long)(next_timer - wall)
-                                               : 1000;
+        long wait = L.n > 0 || next_timer <= wall ? 0
+                    : next_timer - wall < 1000    ? (long)(next_timer - wall)
+                                                  : 1000;
         int n = zmq_poll(items, 2, blocked && wait > 20 ? 20 : wait);
         if (n < 0) {
             if (zmq_errno() == EINTR)
@@ -1224,17 +1333,22 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
         if (items[0].revents & ZMQ_POLLIN)
             cf_zap_handle(b);
         uint64_t now = cf_clock_now();
-        L.n = 0;
+        L.n_next = 0;
+        L.next_now = now;
         if (items[1].revents & ZMQ_POLLIN) {
             for (size_t reads = 0;
-                 L.n < b->cfg.batch_max && reads < READS_PER_TURN(b->cfg.batch_max); reads++) {
-                int got = receive_one(&L, &L.items[L.n], now);
+                 L.n_next < b->cfg.batch_max && reads < READS_PER_TURN(b->cfg.batch_max); reads++) {
+                int got = receive_one(&L, &L.next[L.n_next]);
                 if (got < 0)
                     break;
                 if (got > 0)
-                    L.n++;
+                    L.n_next++;
             }
         }
+        /* The frames just read are checked on the pool while this thread
+         * applies and commits the batch read before them. Batches are applied
+         * in the order they were read, each frame in its place. */
+        cf_verify_pool_start(L.pool, check_one, &L, L.n_next);
         bool timers_due = now >= next_timer;
         /* Retention is looked at once a minute, and runs inside an ordinary
          * batch, a few envelopes at a time. */
@@ -1243,24 +1357,33 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
         L.purge = look && cf_retention_due(b, now);
         if (look)
             last_retention = now;
-        if (L.n > 0 || timers_due || L.purge) {
-            int batch_rc = commit_batch(&L, now);
-            answer(&L, batch_rc);
-            for (size_t i = 0; i < L.n; i++) {
-                free(L.items[i].envelope);
-                cf_envelope_fini(&L.items[i].env);
-            }
-            /* After a failed batch, try its timers again in a second, not at once. */
-            next_timer = batch_rc == 0 ? cf_timers_next(b) : now + 1000;
-            /* A full purge leaves more behind it: go on next turn. */
-            purge_backlog = batch_rc == 0 && L.purged == CF_MAX_PURGED;
+        bool overlap = L.n > 0;
+        if (overlap || timers_due || L.purge)
+            commit_and_answer(&L, now, &next_timer, &purge_backlog);
+        cf_verify_pool_wait(L.pool);
+        struct item *applied = L.items;
+        L.items = L.next, L.n = L.n_next;
+        L.next = applied, L.n_next = 0;
+        /* Nothing was waiting to overlap with: the batch just checked is
+         * committed now rather than a turn later, so one frame alone (1 in
+         * flight) pays for no pipeline. */
+        if (!overlap && L.n > 0) {
+            L.purge = false; /* looked at, and done if due, by the commit above */
+            commit_and_answer(&L, now, &next_timer, &purge_backlog);
         }
         pump_all(b);
     }
     rc = 0;
     cf_log_info("BROKER-STOPPING", "leaves=%" PRIu64, b->size);
 out:
+    /* A checked batch not yet applied was never answered: its senders send
+     * the same bytes again to the next broker. */
+    if (L.items)
+        free_items(L.items, L.n);
+    cf_verify_pool_destroy(&L.pool);
     free(L.items);
+    free(L.next);
+    pthread_rwlock_destroy(&L.readers);
     if (b->router)
         zmq_close(b->router);
     if (b->zap)

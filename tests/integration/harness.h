@@ -14,7 +14,7 @@
 #include "childfirst/keys.h"
 #include "childfirst/wire.h"
 
-#define NET_MAX_AGENCIES 16
+#define NET_MAX_AGENCIES 32
 
 struct net_agency {
     const char *id, *roles, *areas;

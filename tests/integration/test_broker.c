@@ -281,6 +281,43 @@ static void test_accepted_and_delivered(void **state)
     free(env);
 }
 
+/* An answer signed by anyone but the recipient, over anything but what was
+ * delivered, is refused and the entry stays; the real answer then counts.
+ * The broker checks answers ahead on its verify pool: the outcome is still
+ * the one the leaf's bytes give. */
+static void test_forged_delivery_ack_keeps_the_entry(void **state)
+{
+    struct net *n = *state;
+    void *police = online(n, "police-a");
+    void *csc = online(n, "la-csc");
+    struct cf_header h;
+    struct cf_frame a, d, r, w;
+    refer(n, police, &h, &a);
+    expect_deliver(csc, a.leaf_index, &d);
+    net_ack(csc, keys(n, "la-duty"), &d); /* another agency's key */
+    net_expect(csc, CF_FRAME_REJECTED, &r, 10000);
+    assert_string_equal(r.code, "CF_ESIG");
+    cf_wire_frame_fini(&r);
+    struct cf_frame other = {.kind = CF_FRAME_ACK, .leaf_index = d.leaf_index};
+    uint8_t hash[CF_HASH_LEN];
+    memcpy(other.message_id, h.message_id, sizeof other.message_id);
+    cf_envelope_hash(d.envelope, d.envelope_len - 1, hash); /* the right key, other bytes */
+    assert_int_equal(
+        cf_envelope_ack_sign(h.message_id, hash, CF_ACK_OK, keys(n, "la-csc"), other.signature), 0);
+    net_send(csc, &other);
+    net_expect(csc, CF_FRAME_REJECTED, &r, 10000);
+    assert_string_equal(r.code, "CF_ESIG");
+    cf_wire_frame_fini(&r);
+    net_ack(csc, keys(n, "la-csc"), &d);
+    expect_report(police, a.leaf_index, "la-csc", "delivered", NULL);
+    void *again = net_connect(n, keys(n, "la-csc"));
+    net_hello(again, 0, &w);
+    assert_int_equal(w.mailbox_depth, 0);
+    cf_wire_frame_fini(&w);
+    cf_wire_frame_fini(&d);
+    cf_wire_frame_fini(&a);
+}
+
 static void test_offline_recipient_gets_it_after_hello(void **state)
 {
     struct net *n = *state;
@@ -932,6 +969,7 @@ int main(void)
         TEST(test_wrong_role),
         TEST(test_sender_is_not_the_connection),
         TEST(test_forged_signature),
+        TEST(test_forged_delivery_ack_keeps_the_entry),
         TEST(test_recipients_differ_from_policy),
         TEST(test_receipts_prove_inclusion),
         TEST(test_group_commit_of_100_in_flight),
