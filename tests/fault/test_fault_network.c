@@ -497,6 +497,21 @@ static bool agent_connected(struct fixture *f, const char *id)
     return up;
 }
 
+/* Waits until every agent of the fixture is connected (its Welcome is in);
+ * how long that took. */
+static uint64_t await_connected(struct fixture *f, const char *before)
+{
+    uint64_t from = mono_ms();
+    for (size_t a = 0; a < f->n_agents; a++)
+        while (!agent_connected(f, f->agents[a])) {
+            if (mono_ms() - from > WAIT_MS)
+                fail_msg("%s was not connected within %d ms, before %s", f->agents[a], WAIT_MS,
+                         before);
+            sleep_ms(50);
+        }
+    return mono_ms() - from;
+}
+
 /* ---- Referrals ---- */
 
 struct referral {
@@ -626,9 +641,10 @@ static void apply_fault(struct fixture *f, struct stream *s, const struct fault 
     for (int k = 0; k < ft->drops; k++) {
         enum drop d = (k % 2 == 0) == (ft->first == DROP_FIN) ? DROP_FIN : DROP_RST;
         proxy_command(&f->p, 0, d);
-        if (k == 0)
+        /* Queued while the agents reconnect, after the first drop and the last. */
+        if (k == 0 || k + 1 == ft->drops)
             for (size_t i = 0; i < N_SENDERS; i++)
-                refer(f, s, senders[i]); /* queued while the agents reconnect */
+                refer(f, s, senders[i]);
         if (k + 1 < ft->drops)
             sleep_ms(150);
     }
@@ -793,6 +809,12 @@ static void test_referrals_survive_drops_and_stalls(void **state)
     for (int round = 0; round < rounds; round++)
         for (size_t k = 0; k < sizeof faults / sizeof faults[0]; k++) {
             const struct fault *ft = &faults[k];
+            /* After a flapping link ZeroMQ may wait up to 10 s to reconnect:
+             * each fault must find every agent's connection up to strike it. */
+            uint64_t waited = await_connected(f, ft->name);
+            if (waited > 100)
+                printf("# before %s: every agent connected after %llu ms\n", ft->name,
+                       (unsigned long long)waited);
             size_t down[sizeof ids / sizeof ids[0]], up[sizeof ids / sizeof ids[0]];
             for (size_t a = 0; a < f->n_agents; a++) {
                 down[a] = agent_log_count(f, ids[a], "BROKER-DISCONNECTED");
