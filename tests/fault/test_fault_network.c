@@ -54,7 +54,7 @@
 #define STALL_HOLD_MS (DETECT_BOUND_MS - 1000) /* long enough for heartbeats to fire */
 #define WAIT_MS 60000                          /* liveness waits: generous for ASan */
 
-static char out[1 << 18], err[1 << 16];
+static char out[1 << 23], err[1 << 16]; /* `childfirst inbox --json` of a long soak fits */
 
 static uint64_t mono_ms(void)
 {
@@ -342,19 +342,33 @@ static void proxy_stop(struct proxy *p)
 
 /* ---- Files ---- */
 
-/* How many times `needle` occurs in the file (0 if unreadable). */
-static size_t count_in_file(const char *path, const char *needle)
+/* How many times `needle` occurs in the file; 0 if there is none yet, or
+ * with `must`, a failure. */
+static size_t count_in(const char *path, const char *needle, bool must)
 {
     FILE *f = fopen(path, "r");
-    if (!f)
+    struct stat st;
+    if (!f || fstat(fileno(f), &st) != 0) {
+        if (must)
+            fail_msg("cannot read %s: %s", path, strerror(errno));
+        if (f)
+            fclose(f);
         return 0;
-    static char buf[1 << 23];
-    size_t len = fread(buf, 1, sizeof buf - 1, f), n = 0;
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    assert_non_null(buf);
+    size_t len = fread(buf, 1, (size_t)st.st_size, f), n = 0;
     fclose(f);
     buf[len] = 0;
     for (const char *at = buf; (at = strstr(at, needle)) != NULL; at += strlen(needle))
         n++;
+    free(buf);
     return n;
+}
+
+static size_t count_in_file(const char *path, const char *needle)
+{
+    return count_in(path, needle, false);
 }
 
 static void write_text(const char *path, const char *text, mode_t mode)
@@ -656,14 +670,14 @@ static size_t hook_runs(struct fixture *f, const char *id, const struct referral
     char path[700], line[128];
     snprintf(path, sizeof path, "%s/%s/hooks.log", f->n.dir, id);
     snprintf(line, sizeof line, "referral %s %lld\n", r->case_id, r->leaf);
-    return count_in_file(path, line);
+    return count_in(path, line, true);
 }
 
-static size_t hook_lines(struct fixture *f, const char *id)
+static size_t hook_lines(struct fixture *f, const char *id, bool must)
 {
     char path[700];
     snprintf(path, sizeof path, "%s/%s/hooks.log", f->n.dir, id);
-    return count_in_file(path, "\n");
+    return count_in(path, "\n", must);
 }
 
 /* Every hook has run once per referral, and no more come within a second. */
@@ -671,15 +685,17 @@ static void await_hooks(struct fixture *f, const struct stream *s)
 {
     uint64_t from = mono_ms();
     for (size_t k = 0; k < N_RECIPIENTS; k++)
-        while (hook_lines(f, recipients[k]) < s->n) {
+        while (hook_lines(f, recipients[k], false) < s->n) {
             if (mono_ms() - from > WAIT_MS)
                 fail_msg("%s ran its hook %zu times for %zu referrals", recipients[k],
-                         hook_lines(f, recipients[k]), s->n);
+                         hook_lines(f, recipients[k], false), s->n);
             sleep_ms(50);
         }
     sleep_ms(1000); /* a duplicate hook run would be queued by now */
     for (size_t k = 0; k < N_RECIPIENTS; k++) {
-        assert_int_equal(hook_lines(f, recipients[k]), s->n);
+        size_t lines = hook_lines(f, recipients[k], true);
+        if (lines != s->n)
+            fail_msg("%s ran its hook %zu times for %zu referrals", recipients[k], lines, s->n);
         for (size_t i = 0; i < s->n; i++)
             if (hook_runs(f, recipients[k], &s->r[i]) != 1)
                 fail_msg("%s ran its hook %zu times for %s", recipients[k],
