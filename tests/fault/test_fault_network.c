@@ -412,16 +412,9 @@ struct fixture {
     size_t n_agents;
 };
 
-static void agent_log(struct fixture *f, const char *id, char *path, size_t cap)
-{
-    snprintf(path, cap, "%s", net_agent_of(&f->n, id)->log);
-}
-
 static size_t agent_log_count(struct fixture *f, const char *id, const char *needle)
 {
-    char path[700];
-    agent_log(f, id, path, sizeof path);
-    return count_in_file(path, needle);
+    return count_in_file(net_agent_of(&f->n, id)->log, needle);
 }
 
 static size_t peer_gone(struct fixture *f, const char *id)
@@ -432,8 +425,8 @@ static size_t peer_gone(struct fixture *f, const char *id)
 }
 
 /* The broker, the proxy in front of it, and an agent for each id, whose
- * agent.ini names the proxy as its broker. Recipients get an on_message hook
- * that appends "TYPE CASE LEAF" to hooks.log beside their agent.ini. */
+ * agent.ini names the proxy as its broker. Each has an on_message hook that
+ * appends "TYPE CASE LEAF" to hooks.log beside its agent.ini. */
 static struct fixture *start(void **state, const char *const *ids, size_t n_ids)
 {
     struct fixture *f = calloc(1, sizeof *f);
