@@ -28,6 +28,7 @@ struct session {
     uint64_t seen;     /* the tree size of the newest checkpoint sent on this connection */
     unsigned inflight; /* sent, not yet acknowledged */
     bool blocked;      /* the last send would have blocked: retry later */
+    int peer_fd;       /* the socket that connection's frames came on, or -1 (PEER-GONE) */
 };
 
 struct broker {

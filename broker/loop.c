@@ -99,6 +99,7 @@ struct loop {
     size_t timers_fired; /* by the last batch applied */
     bool purge;          /* this batch also purges what retention says is due */
     size_t purged;       /* envelopes it purged */
+    void *peers;         /* the ROUTER's monitor: connections that ended (PEER-GONE) */
 };
 
 volatile sig_atomic_t cf_broker_stop;
@@ -497,6 +498,7 @@ static int receive_one(struct loop *L, struct item *it)
     }
     /* Attribution by the ZAP User-Id only; never by the routing id or the frame. */
     const char *user = zmq_msg_gets(&body, "User-Id");
+    int fd = zmq_msg_get(&body, ZMQ_SRCFD);
     int parts = 1;
     /* A rejected leaf names what it refused by hash, so every part counts,
      * oversize or one of many. */
@@ -530,6 +532,11 @@ static int receive_one(struct loop *L, struct item *it)
     } else {
         filled = take_frame(L, it, zmq_msg_data(&body), zmq_msg_size(&body));
     }
+    /* Which socket the session's connection is (a Hello just moved it), so
+     * PEER-GONE can name the agency. */
+    struct session *s = session_at(b, it->actor, it->routing, it->routing_len);
+    if (s)
+        s->peer_fd = fd;
     zmq_msg_close(&body);
     return filled;
 }
@@ -1265,6 +1272,58 @@ static int open_router(struct broker *b, struct cf_error *err)
     return 0;
 }
 
+/* A connection that ends, a heartbeat timeout among them, is logged as
+ * PEER-GONE with the agency whose session lived on it: libzmq 4.3.4 has no
+ * ZMQ_ROUTER_NOTIFY (DESIGN.md section 12), so the ROUTER's monitor says it.
+ * Only a log line: a session still learns of a gone peer from its next send. */
+static const char peers_endpoint[] = "inproc://childfirst-broker-peers";
+
+static int open_peers(struct loop *L, struct cf_error *err)
+{
+    struct broker *b = L->b;
+    for (size_t i = 0; i < b->dir->n_agencies; i++)
+        b->sessions[i].peer_fd = -1;
+    if (zmq_socket_monitor(b->router, peers_endpoint, ZMQ_EVENT_DISCONNECTED) != 0 ||
+        !(L->peers = zmq_socket(b->zmq, ZMQ_PAIR)) || zmq_connect(L->peers, peers_endpoint) != 0)
+        return cf_error_set(err, CF_ECONFIG, "cannot monitor the ROUTER's connections: %s",
+                            zmq_strerror(zmq_errno()));
+    return 0;
+}
+
+/* Drains the monitor: each event is two parts, [event u16, value u32] and an
+ * address; a DISCONNECTED event's value is the socket that closed. */
+static void watch_peers(struct loop *L)
+{
+    struct broker *b = L->b;
+    for (;;) {
+        zmq_msg_t ev, addr;
+        uint16_t event = 0;
+        uint32_t fd = 0;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, L->peers, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            return;
+        }
+        if (zmq_msg_size(&ev) >= 6) {
+            memcpy(&event, zmq_msg_data(&ev), sizeof event);
+            memcpy(&fd, (const uint8_t *)zmq_msg_data(&ev) + 2, sizeof fd);
+        }
+        zmq_msg_close(&ev);
+        zmq_msg_init(&addr);
+        zmq_msg_recv(&addr, L->peers, 0);
+        zmq_msg_close(&addr);
+        if (event != ZMQ_EVENT_DISCONNECTED)
+            continue;
+        const char *agency = "none"; /* refused, or it never said Hello */
+        for (size_t i = 0; i < b->dir->n_agencies; i++)
+            if (b->sessions[i].peer_fd >= 0 && (uint32_t)b->sessions[i].peer_fd == fd) {
+                agency = b->dir->agencies[i].id;
+                b->sessions[i].peer_fd = -1;
+            }
+        cf_log_info("PEER-GONE", "agency=%s", agency);
+    }
+}
+
 /* Frees what a batch's items hold. */
 static void free_items(struct item *items, size_t n)
 {
@@ -1306,7 +1365,8 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
         rc = cf_error_set(err, rc, "cannot start the verify_threads workers");
         goto out;
     }
-    if ((rc = cf_zap_open(b, err)) != 0 || (rc = open_router(b, err)) != 0)
+    if ((rc = cf_zap_open(b, err)) != 0 || (rc = open_router(b, err)) != 0 ||
+        (rc = open_peers(&L, err)) != 0)
         goto out;
     cf_log_info("BROKER-VERIFY-POOL", "threads=%u", cf_verify_pool_threads(L.pool));
     uint64_t next_timer = cf_timers_next(b), last_retention = 0;
@@ -1315,7 +1375,8 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
         bool blocked = false;
         for (size_t i = 0; i < b->dir->n_agencies; i++)
             blocked |= b->sessions[i].connected && b->sessions[i].blocked;
-        zmq_pollitem_t items[] = {{b->zap, 0, ZMQ_POLLIN, 0}, {b->router, 0, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[] = {
+            {b->zap, 0, ZMQ_POLLIN, 0}, {b->router, 0, ZMQ_POLLIN, 0}, {L.peers, 0, ZMQ_POLLIN, 0}};
         /* Wake for the next timer, but at least once a second: the test
          * clock may jump ahead, and the disk may fill or free meanwhile. A
          * checked batch waiting to be applied does not wait at all. */
@@ -1323,7 +1384,7 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
         long wait = L.n > 0 || next_timer <= wall ? 0
                     : next_timer - wall < 1000    ? (long)(next_timer - wall)
                                                   : 1000;
-        int n = zmq_poll(items, 2, blocked && wait > 20 ? 20 : wait);
+        int n = zmq_poll(items, 3, blocked && wait > 20 ? 20 : wait);
         if (n < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -1332,6 +1393,8 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
         }
         if (items[0].revents & ZMQ_POLLIN)
             cf_zap_handle(b);
+        if (items[2].revents & ZMQ_POLLIN)
+            watch_peers(&L); /* before the frames: a new connection may reuse the socket */
         uint64_t now = cf_clock_now();
         L.n_next = 0;
         L.next_now = now;
@@ -1384,8 +1447,12 @@ out:
     free(L.items);
     free(L.next);
     pthread_rwlock_destroy(&L.readers);
-    if (b->router)
+    if (L.peers)
+        zmq_close(L.peers);
+    if (b->router) {
+        zmq_socket_monitor(b->router, NULL, 0);
         zmq_close(b->router);
+    }
     if (b->zap)
         zmq_close(b->zap);
     if (b->zmq)
