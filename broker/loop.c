@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include <sodium.h>
@@ -827,6 +829,20 @@ static bool disk_low(const struct broker *b)
     return (unsigned long long)st.f_bavail * st.f_frsize < b->cfg.min_free_mb << 20;
 }
 
+/* Whether the data file has reached the process's file-size limit: LMDB
+ * reports a write cut short there (the file ends at the limit) as EIO, though
+ * it means the same as EFBIG. */
+static bool at_file_size_limit(const struct broker *b)
+{
+    struct rlimit rl;
+    struct stat st;
+    char path[CF_PATH_MAX + 16];
+    if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return false;
+    snprintf(path, sizeof path, "%s/data.mdb", b->cfg.state_dir);
+    return stat(path, &st) == 0 && (rlim_t)st.st_size >= rl.rlim_cur;
+}
+
 static void forget_batch(struct loop *L);
 static int commit_once(struct loop *L, uint64_t now);
 
@@ -883,6 +899,8 @@ static int commit_once(struct loop *L, uint64_t now)
             cf_log_info("STORE-GROWN", "map_mb=%zu", b->store.map_size >> 20);
             continue; /* replay the same batch into the larger map */
         }
+        if (rc == CF_ESTORE && at_file_size_limit(b))
+            rc = CF_ENOSPACE;
         if (rc != 0) {
             free(note);
             cf_log_error("STORE-COMMIT-FAILED", "error=%s", cf_error_name(rc));

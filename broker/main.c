@@ -162,6 +162,10 @@ int main(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
+        /* Past a file-size limit (ulimit -f, prlimit --fsize) a write fails
+         * with EFBIG and is refused as storage full; the default action of
+         * SIGXFSZ would kill the broker instead. */
+        signal(SIGXFSZ, SIG_IGN);
         rc = cf_loop_run(&b, &err);
     }
 out:
