@@ -55,6 +55,54 @@ int cf_audit_checkpoint(struct broker *b, MDB_txn *txn, uint64_t size, char **no
     return rc;
 }
 
+/* The root the newest checkpoint signs. Its signature is checked once per
+ * checkpoint, not once per delivery: the note is kept beside the root. */
+static bool served_root(struct broker *b, uint8_t root[CF_MERKLE_HASH])
+{
+    if (!b->served_note || b->served_note_len != b->checkpoint_len ||
+        memcmp(b->served_note, b->checkpoint, b->checkpoint_len) != 0) {
+        struct cf_checkpoint cp;
+        struct cf_error err = {0};
+        if (cf_checkpoint_open(b->checkpoint, b->checkpoint_len, b->keys->sign_pk, &cp, &err) != 0)
+            return false;
+        char *copy = malloc(b->checkpoint_len);
+        if (!copy)
+            return false;
+        memcpy(copy, b->checkpoint, b->checkpoint_len);
+        free(b->served_note);
+        b->served_note = copy;
+        b->served_note_len = b->checkpoint_len;
+        memcpy(b->served_root, cp.root, CF_MERKLE_HASH);
+    }
+    memcpy(root, b->served_root, CF_MERKLE_HASH);
+    return true;
+}
+
+bool cf_audit_serves_intact(struct broker *b, const struct cf_record *rec, uint64_t index,
+                            const uint8_t *record, size_t record_len, const struct cf_frame *f)
+{
+    uint8_t root[CF_MERKLE_HASH], leaf[CF_MERKLE_HASH], hash[CF_HASH_LEN];
+    cf_record_leaf_hash(record, record_len, leaf);
+    if (!served_root(b, root) ||
+        cf_merkle_verify_inclusion(index, b->size, leaf, (const uint8_t(*)[CF_MERKLE_HASH])f->proof,
+                                   f->n_proof, root) != 0)
+        return false;
+    if (f->determination) {
+        cf_envelope_hash(f->determination, f->determination_len, hash);
+        if (!rec->has_determination || memcmp(hash, rec->determination_hash, sizeof hash) != 0)
+            return false;
+    } else if (f->envelope && rec->event == CF_EVENT_ACCEPTED) {
+        struct cf_envelope env;
+        struct cf_header h;
+        memset(&env, 0, sizeof env);
+        bool same = cf_envelope_decode(f->envelope, f->envelope_len, &env, &h, NULL) == 0 &&
+                    cf_record_matches(rec, &env);
+        cf_envelope_fini(&env);
+        return same;
+    }
+    return true;
+}
+
 int cf_audit_inclusion(struct broker *b, MDB_txn *txn, uint64_t index, uint64_t size,
                        struct cf_frame *f)
 {

@@ -20,6 +20,14 @@ CF_WUR int cf_audit_checkpoint(struct broker *b, MDB_txn *txn, uint64_t size, ch
                                size_t *len);
 
 /* The inclusion proof of leaf `index` in the tree of `size`, into f->proof. */
+/* Whether leaf `index`, about to be served with the inclusion proof in `f`
+ * (for the newest checkpoint), is what the log holds: the record must hash
+ * into the root that checkpoint signs, and an accepted envelope or a sealed
+ * determination beside it must be the one its record names. A damaged page
+ * fails here instead of reaching an agency. */
+bool cf_audit_serves_intact(struct broker *b, const struct cf_record *rec, uint64_t index,
+                            const uint8_t *record, size_t record_len, const struct cf_frame *f);
+
 CF_WUR int cf_audit_inclusion(struct broker *b, MDB_txn *txn, uint64_t index, uint64_t size,
                               struct cf_frame *f);
 

@@ -41,6 +41,9 @@ struct broker {
     uint64_t size;    /* committed tree size */
     char *checkpoint; /* the newest signed note, for that size */
     size_t checkpoint_len;
+    char *served_note; /* the note `served_root` was opened from (cf_audit_served_root) */
+    size_t served_note_len;
+    uint8_t served_root[32];
     void *zmq, *router, *zap;
     struct session *sessions;
     struct cf_status stats;

@@ -1134,9 +1134,16 @@ static int offer(void *ctx, uint64_t index)
     f.record_len = rv.mv_size;
     uint64_t seen = s->seen;
     rc = cf_audit_inclusion(b, p->txn, index, b->size, &f);
+    bool sendable = f.envelope || f.notice || f.determination;
+    if (rc == 0 && sendable && !cf_audit_serves_intact(b, &rec, index, rv.mv_data, rv.mv_size, &f)) {
+        cf_log_error("STORE-DAMAGED", "leaf=%" PRIu64 " agency=%s not_sent=1",
+                     index, cf_broker_agency(b, s)->id);
+        cf_wire_record_fini(&rec);
+        s->next = index + 1;
+        return 0;
+    }
     if (rc == 0)
         rc = add_consistency(b, p->txn, s, &f);
-    bool sendable = f.envelope || f.notice || f.determination;
     if (rc == 0 && sendable)
         rc = send_to(b, s->routing, s->routing_len, &f);
     if (rc != 0 || !sendable)
@@ -1465,12 +1472,15 @@ out:
     free(L.items);
     free(L.next);
     pthread_rwlock_destroy(&L.readers);
+    /* The monitor stops before its reader closes: libzmq sends each event
+     * blocking, holding the socket's monitor lock, and a PAIR with no peer
+     * never takes it, so a connection ending now would hang the stop. */
+    if (b->router)
+        zmq_socket_monitor(b->router, NULL, 0);
     if (L.peers)
         zmq_close(L.peers);
-    if (b->router) {
-        zmq_socket_monitor(b->router, NULL, 0);
+    if (b->router)
         zmq_close(b->router);
-    }
     if (b->zap)
         zmq_close(b->zap);
     if (b->zmq)

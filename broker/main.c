@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <sodium.h>
@@ -33,6 +34,29 @@ static const char help[] =
     "  -h, --help          this text\n"
     "\n"
     "Stops cleanly on SIGTERM or SIGINT. Logs go to stderr, one event per line.\n";
+
+/* While the store is opened and checked at start, a damaged page can point
+ * LMDB past the end of the file or into nonsense: SIGBUS or SIGSEGV. That is
+ * a damaged store, and it is said so instead of dying of the signal. */
+static void on_store_fault(int sig)
+{
+    static const char msg[] =
+        "childfirst-broker ERROR BROKER-REFUSED code=CF_ECORRUPT fault=1\n"
+        "childfirst-broker: the store is damaged: reading it at start faulted (a page past "
+        "the end of data.mdb, or a damaged page); run `childfirst audit verify` on it and "
+        "restore a backup\n";
+    (void)sig;
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    _exit(1);
+}
+
+static void guard_store(bool on)
+{
+    struct sigaction sa = {.sa_handler = on ? on_store_fault : SIG_DFL};
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGSEGV, &sa, NULL);
+}
 
 static void on_signal(int sig)
 {
@@ -153,10 +177,12 @@ int main(int argc, char **argv)
     }
     if (rc == 0) {
         mkdir(b.cfg.state_dir, 0700);
+        guard_store(true);
         rc = cf_store_open(&b.store, b.cfg.state_dir, (size_t)b.cfg.map_size_mb << 20, false, &err);
     }
     if (rc == 0)
         rc = cf_audit_start(&b, &err);
+    guard_store(false);
     if (rc == 0) {
         struct sigaction sa = {.sa_handler = on_signal};
         sigaction(SIGTERM, &sa, NULL);
@@ -178,6 +204,7 @@ out:
     cf_directory_destroy(&b.dir);
     cf_keys_destroy(&b.keys);
     free(b.checkpoint);
+    free(b.served_note);
     free(b.sessions);
     return rc == 0 ? 0 : 1;
 }
