@@ -230,7 +230,7 @@ struct msg {
     enum state state;
     char case_id[CF_CASE_ID_LEN + 1]; /* the receipt's, or the case it repeats */
     char message_id[2 * CF_MESSAGE_ID_LEN + 1];
-    long long leaf; /* the receipt's; -1 until then */
+    long long leaf;   /* the receipt's; -1 until then */
     unsigned arrived; /* a bit per recipient whose spool inbox has it */
 };
 
@@ -417,7 +417,8 @@ static void read_log(struct fixture *f, const struct stream *s, struct log_view 
     unsigned *answered = calloc(v->size + 1, sizeof *answered);
     /* Per leaf: who must answer it (a bit per recipient; 0: nobody, not a
      * referral or notice), and for a referral, how many notices name it. */
-    unsigned *due = calloc(v->size + 1, sizeof *due), *noticed = calloc(v->size + 1, sizeof *noticed);
+    unsigned *due = calloc(v->size + 1, sizeof *due),
+             *noticed = calloc(v->size + 1, sizeof *noticed);
     uint8_t(*refused)[32] = malloc((v->size + 1) * 32);
     assert_true(owner && answered && due && noticed && refused);
     for (size_t j = 0; j < s->n; j++) {
@@ -470,8 +471,8 @@ static void read_log(struct fixture *f, const struct stream *s, struct log_view 
             struct cf_notice nt;
             v->notices++;
             assert_int_equal(cf_wire_notice_decode(rec.notice, rec.notice_len, &nt, NULL), 0);
-            if (strcmp(nt.kind, "new_referral") != 0 || !nt.has_about_leaf ||
-                nt.about_leaf >= i || due[nt.about_leaf] != ALL_ARRIVED)
+            if (strcmp(nt.kind, "new_referral") != 0 || !nt.has_about_leaf || nt.about_leaf >= i ||
+                due[nt.about_leaf] != ALL_ARRIVED)
                 fail_msg("notice leaf %llu (%s) is not the new_referral of an accepted referral",
                          (unsigned long long)i, nt.kind);
             noticed[nt.about_leaf]++;
@@ -583,8 +584,8 @@ static uint64_t await_settled(struct fixture *f, struct stream *s, const char *a
                     fail_msg("after %s, %s from %s is %s (recipients reached: mask %u) after "
                              "%d ms",
                              after, s->m[i].name, s->m[i].sender,
-                             s->m[i].state == PENDING ? "unanswered" : "accepted",
-                             s->m[i].arrived, WAIT_MS);
+                             s->m[i].state == PENDING ? "unanswered" : "accepted", s->m[i].arrived,
+                             WAIT_MS);
             fail_msg("after %s, the log holds %llu of %llu delivered leaves after %d ms", after,
                      (unsigned long long)v.delivered, (unsigned long long)v.owed, WAIT_MS);
         }
@@ -607,12 +608,11 @@ static void check_spool_inboxes(struct fixture *f, const struct stream *s)
         for (size_t i = 0; i < s->n; i++) {
             if (s->m[i].state != ACCEPTED)
                 continue;
-            snprintf(pattern, sizeof pattern, "%s/inbox/%s/*-referral.json", dir,
-                     s->m[i].case_id);
+            snprintf(pattern, sizeof pattern, "%s/inbox/%s/*-referral.json", dir, s->m[i].case_id);
             size_t n = net_count_glob(pattern);
             if (n != 1)
-                fail_msg("%s's spool inbox holds %zu referrals for case %s (%s)", recipients[k],
-                         n, s->m[i].case_id, s->m[i].name);
+                fail_msg("%s's spool inbox holds %zu referrals for case %s (%s)", recipients[k], n,
+                         s->m[i].case_id, s->m[i].name);
             snprintf(pattern, sizeof pattern, "%s/inbox/%s/*-notice.json", dir, s->m[i].case_id);
             n = net_count_glob(pattern);
             if (n != (strcmp(recipients[k], DUTY) == 0 ? 1u : 0u))
@@ -627,8 +627,8 @@ static void check_spool_inboxes(struct fixture *f, const struct stream *s)
         snprintf(pattern, sizeof pattern, "%s/inbox/*/*-notice.json", dir);
         all = net_count_glob(pattern);
         if (all != (strcmp(recipients[k], DUTY) == 0 ? s->accepted : 0))
-            fail_msg("%s's spool inbox holds %zu notices for %zu accepted referrals",
-                     recipients[k], all, s->accepted);
+            fail_msg("%s's spool inbox holds %zu notices for %zu accepted referrals", recipients[k],
+                     all, s->accepted);
     }
 }
 
@@ -695,8 +695,7 @@ static void check_cli_inbox(struct fixture *f, const struct stream *s, const cha
 }
 
 /* How many times the recipient's hook ran for each leaf, from hooks.log. */
-static void hook_runs(struct fixture *f, const char *id, unsigned *runs, size_t cap,
-                      size_t *lines)
+static void hook_runs(struct fixture *f, const char *id, unsigned *runs, size_t cap, size_t *lines)
 {
     char path[700];
     snprintf(path, sizeof path, "%s/%s/hooks.log", f->n.dir, id);
@@ -786,8 +785,8 @@ static void check_hooks(struct fixture *f, const struct stream *s, bool killed)
             reruns += runs[m->leaf] - 1;
         }
         if (lines != s->accepted + reruns)
-            fail_msg("%s's hook ran %zu times: %zu referrals and %zu reruns", recipients[k],
-                     lines, s->accepted, reruns);
+            fail_msg("%s's hook ran %zu times: %zu referrals and %zu reruns", recipients[k], lines,
+                     s->accepted, reruns);
         if (reruns)
             printf("# %s: %zu hooks ran twice, each caught by a kill before it settled\n",
                    recipients[k], reruns);
@@ -814,7 +813,8 @@ static size_t batch_of(int round, int kills, int messages)
 static void test_broker_crash(void **state)
 {
     rng_seed("broker crash");
-    int kills = env_count("CF_FAULT_KILLS", 20), messages = env_count("CF_FAULT_MESSAGES", DEFAULT_MESSAGES);
+    int kills = env_count("CF_FAULT_KILLS", 20),
+        messages = env_count("CF_FAULT_MESSAGES", DEFAULT_MESSAGES);
     struct fixture *f = start(state);
     static struct stream s;
     stream_init(&s, (size_t)messages);
@@ -848,8 +848,8 @@ static void test_broker_crash(void **state)
         check_spool_inboxes(f, &s);
         for (size_t k = 0; k < N_RECIPIENTS; k++)
             check_cli_inbox(f, &s, recipients[k]);
-        printf("#   restarted; %zu accepted, %zu rejected, all settled %llu ms later\n",
-               s.accepted, s.rejected, (unsigned long long)took);
+        printf("#   restarted; %zu accepted, %zu rejected, all settled %llu ms later\n", s.accepted,
+               s.rejected, (unsigned long long)took);
         fflush(stdout);
     }
     check_hooks(f, &s, false);
@@ -892,7 +892,8 @@ static void test_broker_crash(void **state)
 static void test_agent_crash(void **state)
 {
     rng_seed("agent crash");
-    int kills = env_count("CF_FAULT_KILLS", 20), messages = env_count("CF_FAULT_MESSAGES", DEFAULT_MESSAGES);
+    int kills = env_count("CF_FAULT_KILLS", 20),
+        messages = env_count("CF_FAULT_MESSAGES", DEFAULT_MESSAGES);
     struct fixture *f = start(state);
     static struct stream s;
     stream_init(&s, (size_t)messages);
@@ -919,8 +920,8 @@ static void test_agent_crash(void **state)
         uint64_t took = await_settled(f, &s, after);
         check_spool_inboxes(f, &s);
         check_cli_inbox(f, &s, recipients[k]);
-        printf("#   restarted; %zu accepted, %zu rejected, all settled %llu ms later\n",
-               s.accepted, s.rejected, (unsigned long long)took);
+        printf("#   restarted; %zu accepted, %zu rejected, all settled %llu ms later\n", s.accepted,
+               s.rejected, (unsigned long long)took);
         fflush(stdout);
     }
     for (size_t k = 0; k < N_RECIPIENTS; k++)
