@@ -615,9 +615,17 @@ static void check_spool_inboxes(struct fixture *f, const struct stream *s)
                 continue;
             snprintf(pattern, sizeof pattern, "%s/inbox/%s/*-referral.json", dir, s->m[i].case_id);
             size_t n = net_count_glob(pattern);
-            if (n != 1)
-                fail_msg("%s's spool inbox holds %zu referrals for case %s (%s)", recipients[k], n,
-                         s->m[i].case_id, s->m[i].name);
+            if (n != 1) {
+                char folder[1024];
+                snprintf(folder, sizeof folder, "%s/inbox/%s", dir, s->m[i].case_id);
+                const char *ls[] = {"/bin/ls", "-la", folder, NULL};
+                net_run(ls, out, sizeof out);
+                sleep_ms(500);
+                fail_msg("%s's spool inbox holds %zu referrals for case %s (%s); %zu half a "
+                         "second later:\n%s",
+                         recipients[k], n, s->m[i].case_id, s->m[i].name, net_count_glob(pattern),
+                         out);
+            }
             snprintf(pattern, sizeof pattern, "%s/inbox/%s/*-notice.json", dir, s->m[i].case_id);
             n = net_count_glob(pattern);
             if (n != (strcmp(recipients[k], DUTY) == 0 ? 1u : 0u))
