@@ -950,11 +950,39 @@ void net_agent_inbox_copy(struct net *n, const char *id, uint64_t from, uint64_t
                  (unsigned long long)from, (unsigned long long)to, mdb_strerror(rc));
 }
 
+/* A folder glob could not read, other than one that is not there: without
+ * this, glob skips it quietly and a count comes out short (an opendir that
+ * fails for want of descriptors or memory would read as a lost file). */
+static char glob_failed_path[1024];
+static int glob_failed_errno;
+
+static int glob_error(const char *path, int eerrno)
+{
+    if (eerrno == ENOENT || eerrno == ENOTDIR)
+        return 0;
+    snprintf(glob_failed_path, sizeof glob_failed_path, "%s", path);
+    glob_failed_errno = eerrno;
+    return 1;
+}
+
+/* glob(3) that fails the test on a read error; 0 or GLOB_NOMATCH otherwise. */
+static int glob_checked(const char *pattern, glob_t *g)
+{
+    int rc = glob(pattern, 0, glob_error, g);
+    if (rc == GLOB_ABORTED || rc == GLOB_NOSPACE) {
+        globfree(g);
+        fail_msg("glob %s: cannot read %s: %s", pattern,
+                 rc == GLOB_NOSPACE ? "(memory)" : glob_failed_path,
+                 rc == GLOB_NOSPACE ? "out of memory" : strerror(glob_failed_errno));
+    }
+    return rc;
+}
+
 bool net_wait_glob(const char *pattern, int timeout_ms, char *match, size_t cap)
 {
     for (int waited = 0; waited <= timeout_ms; waited += 20) {
         glob_t g;
-        if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0) {
+        if (glob_checked(pattern, &g) == 0 && g.gl_pathc > 0) {
             if (match)
                 snprintf(match, cap, "%s", g.gl_pathv[0]);
             globfree(&g);
@@ -969,7 +997,7 @@ bool net_wait_glob(const char *pattern, int timeout_ms, char *match, size_t cap)
 size_t net_count_glob(const char *pattern)
 {
     glob_t g;
-    size_t n = glob(pattern, 0, NULL, &g) == 0 ? g.gl_pathc : 0;
+    size_t n = glob_checked(pattern, &g) == 0 ? g.gl_pathc : 0;
     globfree(&g);
     return n;
 }
