@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -800,6 +802,21 @@ void net_agent_setup(struct net *n, const char *id, const char *extra_ini)
     write_file(g->ini, ini);
 }
 
+/* Whether something accepts connections on the Unix socket at `path`. */
+static bool control_answers(const char *path)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sun.sun_path)
+        fail_msg("control socket path too long: %s", path);
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        fail_msg("socket: %s", strerror(errno));
+    bool ok = connect(fd, (const struct sockaddr *)&sun, sizeof sun) == 0;
+    close(fd);
+    return ok;
+}
+
 void net_agent_start(struct net *n, const char *id, const char *fault)
 {
     struct net_agent *g = net_agent_of(n, id);
@@ -831,12 +848,14 @@ void net_agent_start(struct net *n, const char *id, const char *fault)
     free(env);
     if (rc != 0)
         fail_msg("cannot start the agent %s: %s", id, strerror(rc));
-    /* Ready when its control socket answers. */
+    /* Ready when its control socket answers: a killed agent leaves its
+     * socket file behind, so the file alone may still be the dead one's. */
     char sock[700];
     snprintf(sock, sizeof sock, "%s/%s/agent.sock", n->dir, id);
-    for (int i = 0; i < 1000 && access(sock, F_OK) != 0; i++)
+    bool answers = false;
+    for (int i = 0; i < 1000 && !(answers = control_answers(sock)); i++)
         sleep_ms(20);
-    if (access(sock, F_OK) != 0)
+    if (!answers)
         fail_msg("the agent %s did not open its control socket within 20 s", id);
     /* Not a failure if it never does (a test may give it a broker it must
      * refuse): the test's own assertions say what should have happened. */
@@ -931,11 +950,39 @@ void net_agent_inbox_copy(struct net *n, const char *id, uint64_t from, uint64_t
                  (unsigned long long)from, (unsigned long long)to, mdb_strerror(rc));
 }
 
+/* A folder glob could not read, other than one that is not there: without
+ * this, glob skips it quietly and a count comes out short (an opendir that
+ * fails for want of descriptors or memory would read as a lost file). */
+static char glob_failed_path[1024];
+static int glob_failed_errno;
+
+static int glob_error(const char *path, int eerrno)
+{
+    if (eerrno == ENOENT || eerrno == ENOTDIR)
+        return 0;
+    snprintf(glob_failed_path, sizeof glob_failed_path, "%s", path);
+    glob_failed_errno = eerrno;
+    return 1;
+}
+
+/* glob(3) that fails the test on a read error; 0 or GLOB_NOMATCH otherwise. */
+static int glob_checked(const char *pattern, glob_t *g)
+{
+    int rc = glob(pattern, 0, glob_error, g);
+    if (rc == GLOB_ABORTED || rc == GLOB_NOSPACE) {
+        globfree(g);
+        fail_msg("glob %s: cannot read %s: %s", pattern,
+                 rc == GLOB_NOSPACE ? "(memory)" : glob_failed_path,
+                 rc == GLOB_NOSPACE ? "out of memory" : strerror(glob_failed_errno));
+    }
+    return rc;
+}
+
 bool net_wait_glob(const char *pattern, int timeout_ms, char *match, size_t cap)
 {
     for (int waited = 0; waited <= timeout_ms; waited += 20) {
         glob_t g;
-        if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0) {
+        if (glob_checked(pattern, &g) == 0 && g.gl_pathc > 0) {
             if (match)
                 snprintf(match, cap, "%s", g.gl_pathv[0]);
             globfree(&g);
@@ -950,7 +997,7 @@ bool net_wait_glob(const char *pattern, int timeout_ms, char *match, size_t cap)
 size_t net_count_glob(const char *pattern)
 {
     glob_t g;
-    size_t n = glob(pattern, 0, NULL, &g) == 0 ? g.gl_pathc : 0;
+    size_t n = glob_checked(pattern, &g) == 0 ? g.gl_pathc : 0;
     globfree(&g);
     return n;
 }
