@@ -105,6 +105,7 @@ struct agent {
     int control_fd;
     struct agent_control *pending;
     pid_t hook_pid;              /* the running hook, or 0 */
+    int hook_fd;                 /* its pidfd, readable once it exits; -1 without one */
     uint64_t hook_seq;           /* the next hook queue key */
     uint64_t hook_running;       /* the running hook's queue key */
     uint64_t hook_started;       /* ms */
@@ -285,6 +286,10 @@ int agent_spool_inbox_path(struct agent *a, uint64_t leaf, const json_t *doc, ch
 void agent_hooks_sweep(struct agent *a);
 /* Starts due hooks and reaps finished ones; never blocks. */
 void agent_hooks_tick(struct agent *a, uint64_t now_ms);
+/* The descriptor to poll for the running hook's exit, or -1 (no hook, or a
+ * kernel without pidfd_open); *wait_ms is lowered to 50 when the exit can
+ * only be found by polling. */
+int agent_hooks_fd(const struct agent *a, long *wait_ms);
 
 /* Milliseconds since the Unix epoch. */
 uint64_t agent_now(void);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -144,6 +145,9 @@ static void watch(struct agent *a, uint64_t now)
                     r == a->hook_pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     settle(a, &e, ok, now);
     a->hook_pid = 0;
+    if (a->hook_fd >= 0)
+        close(a->hook_fd);
+    a->hook_fd = -1;
 }
 
 /* argv from a command line split on spaces; the config is trusted, no shell. */
@@ -273,6 +277,7 @@ static int start(struct agent *a, const struct entry *e, uint64_t now)
         return 0;
     }
     a->hook_pid = pid;
+    a->hook_fd = pidfd_open(pid, 0); /* close-on-exec; -1 before Linux 5.3: polled instead */
     a->hook_running = e->seq;
     a->hook_started = now;
     cf_log_info("HOOK-STARTED", "leaf=%" PRIu64 " attempt=%u pid=%d", e->leaf, e->attempts + 1,
@@ -280,12 +285,19 @@ static int start(struct agent *a, const struct entry *e, uint64_t now)
     return 0;
 }
 
+int agent_hooks_fd(const struct agent *a, long *wait_ms)
+{
+    if (a->hook_pid > 0 && a->hook_fd < 0 && *wait_ms > 50)
+        *wait_ms = 50;
+    return a->hook_pid > 0 ? a->hook_fd : -1;
+}
+
 void agent_hooks_tick(struct agent *a, uint64_t now)
 {
-    if (a->hook_pid > 0) {
+    if (a->hook_pid > 0)
         watch(a, now);
+    if (a->hook_pid > 0)
         return;
-    }
     struct entry e;
     if (next_due(a, now, &e) && start(a, &e, now) == CF_ENOTFOUND)
         settle(a, &e, true, now); /* nothing to run for it: drop the entry */

@@ -74,7 +74,7 @@ static void serve(struct agent *a)
         int fds[40];
         short events[40];
         size_t n_fds = agent_control_fds(a, fds, events, 38);
-        zmq_pollitem_t items[43] = {{a->dealer, 0, ZMQ_POLLIN, 0}, {a->monitor, 0, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[44] = {{a->dealer, 0, ZMQ_POLLIN, 0}, {a->monitor, 0, ZMQ_POLLIN, 0}};
         for (size_t i = 0; i < n_fds; i++)
             items[2 + i] = (zmq_pollitem_t){NULL, fds[i],
                                             (short)((events[i] & POLLIN ? ZMQ_POLLIN : 0) |
@@ -83,7 +83,11 @@ static void serve(struct agent *a)
         size_t n_items = 2 + n_fds;
         if (agent_http_fd(a) >= 0) /* the dashboard: libmicrohttpd's epoll descriptor */
             items[n_items++] = (zmq_pollitem_t){NULL, agent_http_fd(a), ZMQ_POLLIN, 0};
-        long wait = agent_http_wait(a, a->hook_pid ? 50 : (long)a->cfg.spool_scan_ms);
+        long wait = (long)a->cfg.spool_scan_ms;
+        int hook_fd = agent_hooks_fd(a, &wait);
+        if (hook_fd >= 0) /* a hook's exit starts the next one at once */
+            items[n_items++] = (zmq_pollitem_t){NULL, hook_fd, ZMQ_POLLIN, 0};
+        wait = agent_http_wait(a, wait);
         if (zmq_poll(items, (int)n_items, wait) < 0)
             continue; /* EINTR: the loop condition sees the signal */
         if (items[1].revents & ZMQ_POLLIN)
@@ -134,6 +138,7 @@ int main(int argc, char **argv)
     if (!a)
         return 1;
     a->control_fd = -1;
+    a->hook_fd = -1;
     int rc = load(a, config, &err);
     if (rc == 0 && check_only) {
         printf("%s: configuration ok: agency %s, broker %s\n", config, a->cfg.id, a->cfg.broker);

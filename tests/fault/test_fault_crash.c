@@ -21,8 +21,7 @@
  *
  * Knobs: CF_FAULT_SEED (default: from the clock; printed), CF_FAULT_KILLS
  * (kills per test, default 20), CF_FAULT_MESSAGES (referrals per test,
- * default 400: each recipient runs its hooks one at a time, about 20 a
- * second, so 2,000 would take minutes; bench/fault-crash.sh runs 2,000). */
+ * default 2,000, as issue 8 asks). bench/fault-crash.sh runs more kills. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -55,7 +54,7 @@
 #define DUP_EVERY 25   /* one referral in this many repeats an accepted case id */
 #define KILL_MIN_MS 20
 #define KILL_MAX_MS 400
-#define DEFAULT_MESSAGES 400 /* keeps both tests near 80 s here; see the knobs above */
+#define DEFAULT_MESSAGES 2000 /* both tests in about 60 s here (95 s under ASan) */
 
 static char out[1 << 23], err[1 << 16]; /* `childfirst inbox --json` of 10,000 referrals fits */
 
