@@ -295,7 +295,7 @@ int agent_hooks_fd(const struct agent *a, long *wait_ms)
 void agent_hooks_tick(struct agent *a, uint64_t now)
 {
     if (a->hook_pid > 0)
-        watch(a, now);
+        watch(a, now); /* once it is reaped, the next due hook starts in this tick */
     if (a->hook_pid > 0)
         return;
     struct entry e;
