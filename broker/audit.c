@@ -39,15 +39,14 @@ int cf_audit_checkpoint(struct broker *b, MDB_txn *txn, uint64_t size, char **no
 {
     struct cf_merkle_store ms;
     struct cf_store_tree t;
-    uint8_t root[CF_MERKLE_HASH], key[8];
+    uint8_t root[CF_MERKLE_HASH];
     cf_store_tree_init(&ms, &t, &b->store, txn);
     int rc = cf_merkle_root(&ms, size, root);
     if (rc == 0)
         rc = cf_checkpoint_sign(b->cfg.origin, size, root, b->keys, note, len);
     if (rc != 0)
         return rc;
-    cf_store_put_u64(key, size);
-    rc = cf_store_put(&b->store, txn, b->store.checkpoint, key, 8, *note, *len);
+    rc = cf_store_put_last(&b->store, txn, b->store.checkpoint, size, *note, *len);
     if (rc != 0) {
         free(*note);
         *note = NULL;

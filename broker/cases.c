@@ -177,10 +177,8 @@ static int seal(struct broker *b, MDB_txn *txn, uint64_t *size, const struct cf_
         goto out;
     cf_envelope_hash(bytes, len, rec.determination_hash);
     uint64_t leaf = *size;
-    uint8_t key[8];
-    cf_store_put_u64(key, leaf);
     if ((rc = cf_audit_append(b, txn, size, &rec)) != 0 ||
-        (rc = cf_store_put(&b->store, txn, b->store.envelope, key, 8, bytes, len)) != 0)
+        (rc = cf_store_put_last(&b->store, txn, b->store.envelope, leaf, bytes, len)) != 0)
         goto out;
     for (size_t i = 0; rc == 0 && i < d->n_recipients; i++)
         rc = cf_mailbox_put(&b->store, txn, d->recipients[i], leaf);

@@ -588,8 +588,8 @@ static int apply_submit(struct broker *b, MDB_txn *txn, uint64_t *size, struct i
     cf_store_put_u64(key, leaf);
     bool members_only;
     if ((rc = cf_audit_append(b, txn, size, &rec)) != 0 ||
-        (rc = cf_store_put(&b->store, txn, b->store.envelope, key, 8, it->envelope,
-                           it->envelope_len)) != 0 ||
+        (rc = cf_store_put_last(&b->store, txn, b->store.envelope, leaf, it->envelope,
+                                it->envelope_len)) != 0 ||
         (rc = cf_store_put(&b->store, txn, b->store.dedup, dedup, cf_checks_dedup_key(dedup, h),
                            key, 8)) != 0 ||
         (rc = cf_cases_accepted(b, txn, size, h, leaf, now, &members_only)) != 0)

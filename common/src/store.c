@@ -258,6 +258,16 @@ int cf_store_put(const struct cf_store *s, MDB_txn *txn, MDB_dbi dbi, const void
     return cf_store_error(mdb_put(txn, dbi, &k, &v, 0));
 }
 
+int cf_store_put_last(const struct cf_store *s, MDB_txn *txn, MDB_dbi dbi, uint64_t index,
+                      const void *val, size_t val_len)
+{
+    (void)s;
+    uint8_t key[8];
+    cf_store_put_u64(key, index);
+    MDB_val k = {8, key}, v = {val_len, (void *)val};
+    return cf_store_error(mdb_put(txn, dbi, &k, &v, MDB_NOOVERWRITE | MDB_APPEND));
+}
+
 int cf_store_append(const struct cf_store *s, MDB_txn *txn, uint64_t index, const uint8_t *record,
                     size_t len)
 {
