@@ -16,10 +16,31 @@
 
 enum { PHASE_NEAR = 1, PHASE_BREACH = 2, PHASE_ALERT = 1, PHASE_REPORT = 2 };
 
+/* The longest key: a deadline's in the layout before 'c' keys (below). */
 #define KEY_MAX (8 + 1 + CF_CASE_ID_LEN + 2)
+#define CASE_KEY_LEN (8 + 1 + 8 + 2)
 
-static size_t deadline_key(uint8_t key[KEY_MAX], uint64_t at, const char *case_id,
+/* A deadline's key names its case by the leaf that opened it; the case id is
+ * the value. Day deadlines run out at midnight, so all of a day's cases share
+ * each due moment: ordered by opening leaf, a batch's new keys go in at the
+ * end of that run, where ordered by case id (128 random bits) each went to a
+ * page of its own. */
+static size_t deadline_key(uint8_t key[KEY_MAX], uint64_t at, uint64_t opened_leaf,
                            enum cf_deadline d, int phase)
+{
+    cf_store_put_u64(key, at);
+    key[8] = 'c';
+    cf_store_put_u64(key + 9, opened_leaf);
+    key[17] = (uint8_t)d;
+    key[18] = (uint8_t)phase;
+    return CASE_KEY_LEN;
+}
+
+/* The key the same deadline had before: due || 'd' || case_id || deadline ||
+ * phase, with no value. A log written then still holds such keys: they fire
+ * as before, and are removed with the new ones. */
+static size_t deadline_key_by_id(uint8_t key[KEY_MAX], uint64_t at, const char *case_id,
+                                 enum cf_deadline d, int phase)
 {
     cf_store_put_u64(key, at);
     key[8] = 'd';
@@ -38,9 +59,9 @@ static size_t message_key(uint8_t key[KEY_MAX], uint64_t at, uint64_t leaf, int 
     return 18;
 }
 
-static int put(struct broker *b, MDB_txn *txn, const uint8_t *key, size_t len)
+static int put(struct broker *b, MDB_txn *txn, const uint8_t *key, size_t len, const char *value)
 {
-    return cf_store_put(&b->store, txn, b->store.timer, key, len, "", 0);
+    return cf_store_put(&b->store, txn, b->store.timer, key, len, value, strlen(value));
 }
 
 static int del(struct broker *b, MDB_txn *txn, uint8_t *key, size_t len)
@@ -50,21 +71,32 @@ static int del(struct broker *b, MDB_txn *txn, uint8_t *key, size_t len)
     return rc == MDB_NOTFOUND ? 0 : cf_store_error(rc);
 }
 
+/* Puts (or removes) the key of one deadline notice. */
+static int case_key(struct broker *b, MDB_txn *txn, const struct cf_case *c, uint64_t at,
+                    enum cf_deadline d, int phase, bool add)
+{
+    uint8_t key[KEY_MAX];
+    size_t n = deadline_key(key, at, c->opened_leaf, d, phase);
+    if (add)
+        return put(b, txn, key, n, c->case_id);
+    int rc = del(b, txn, key, n);
+    if (rc == 0) {
+        n = deadline_key_by_id(key, at, c->case_id, d, phase);
+        rc = del(b, txn, key, n);
+    }
+    return rc;
+}
+
 /* Puts (or removes) the keys of a case's unsent deadline notices. */
 static int case_keys(struct broker *b, MDB_txn *txn, const struct cf_case *c, bool add)
 {
-    uint8_t key[KEY_MAX];
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < c->n_deadlines; i++) {
         const struct cf_case_deadline *d = &c->deadlines[i];
-        if (!d->near_sent) {
-            size_t n = deadline_key(key, d->near, c->case_id, d->kind, PHASE_NEAR);
-            rc = add ? put(b, txn, key, n) : del(b, txn, key, n);
-        }
-        if (rc == 0 && !d->breach_sent) {
-            size_t n = deadline_key(key, d->due, c->case_id, d->kind, PHASE_BREACH);
-            rc = add ? put(b, txn, key, n) : del(b, txn, key, n);
-        }
+        if (!d->near_sent)
+            rc = case_key(b, txn, c, d->near, d->kind, PHASE_NEAR, add);
+        if (rc == 0 && !d->breach_sent)
+            rc = case_key(b, txn, c, d->due, d->kind, PHASE_BREACH, add);
     }
     return rc;
 }
@@ -94,20 +126,18 @@ int cf_timers_message(struct broker *b, MDB_txn *txn, const char *jurisdiction,
     }
     uint8_t key[KEY_MAX];
     size_t n = message_key(key, alert, leaf, PHASE_ALERT);
-    if ((rc = put(b, txn, key, n)) != 0)
+    if ((rc = put(b, txn, key, n, "")) != 0)
         return rc;
     n = message_key(key, report, leaf, PHASE_REPORT);
-    return put(b, txn, key, n);
+    return put(b, txn, key, n, "");
 }
 
+/* `rest`: the deadline and phase bytes of its key. */
 static int fire_deadline(struct broker *b, MDB_txn *txn, uint64_t *size, uint64_t at,
-                         const uint8_t *rest, uint64_t now, bool *issued)
+                         const char *case_id, const uint8_t *rest, uint64_t now, bool *issued)
 {
-    char case_id[CF_CASE_ID_LEN + 1];
-    memcpy(case_id, rest, CF_CASE_ID_LEN);
-    case_id[CF_CASE_ID_LEN] = 0;
-    enum cf_deadline kind = (enum cf_deadline)rest[CF_CASE_ID_LEN];
-    bool breach = rest[CF_CASE_ID_LEN + 1] == PHASE_BREACH;
+    enum cf_deadline kind = (enum cf_deadline)rest[0];
+    bool breach = rest[1] == PHASE_BREACH;
     struct cf_case *old = malloc(2 * sizeof *old), *c = old + 1;
     if (!old)
         return CF_ENOMEM;
@@ -255,11 +285,15 @@ int cf_timers_fire(struct broker *b, MDB_txn *txn, uint64_t *size, uint64_t now,
         MDB_val k, v;
         rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
         uint8_t key[KEY_MAX];
+        char case_id[CF_CASE_ID_LEN + 1] = "";
         size_t len = k.mv_size;
         if (rc == 0 && (len < 10 || len > KEY_MAX))
             rc = MDB_CORRUPTED;
-        if (rc == 0)
+        if (rc == 0) {
             memcpy(key, k.mv_data, len);
+            if (v.mv_size == CF_CASE_ID_LEN)
+                memcpy(case_id, v.mv_data, CF_CASE_ID_LEN);
+        }
         mdb_cursor_close(cur);
         if (rc == MDB_NOTFOUND)
             return 0;
@@ -271,8 +305,12 @@ int cf_timers_fire(struct broker *b, MDB_txn *txn, uint64_t *size, uint64_t now,
         if ((rc = del(b, txn, key, len)) != 0)
             return rc;
         bool issued = false;
-        if (key[8] == 'd' && len == KEY_MAX)
-            rc = fire_deadline(b, txn, size, at, key + 9, now, &issued);
+        if (key[8] == 'c' && len == CASE_KEY_LEN && case_id[0])
+            rc = fire_deadline(b, txn, size, at, case_id, key + 17, now, &issued);
+        else if (key[8] == 'd' && len == KEY_MAX) {
+            memcpy(case_id, key + 9, CF_CASE_ID_LEN);
+            rc = fire_deadline(b, txn, size, at, case_id, key + 9 + CF_CASE_ID_LEN, now, &issued);
+        }
         else if (key[8] == 'u' && len == 18)
             rc = fire_message(b, txn, size, key + 9, now, &issued);
         if (rc != 0)

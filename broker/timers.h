@@ -1,8 +1,14 @@
 /* Timers (the `timer` table of DESIGN.md section 8): each case's statutory
  * deadlines, and each message's undelivered and non-delivery alerts.
  *
- *   key: due ms (u64 BE) || 'd' || case_id || deadline || phase (1 near, 2 breach)
- *        due ms (u64 BE) || 'u' || leaf (u64 BE)      || phase (1 alert, 2 report)
+ *   key: due ms (u64 BE) || 'c' || opening leaf (u64 BE) || deadline || phase
+ *          (1 near, 2 breach) -> the case id
+ *        due ms (u64 BE) || 'u' || leaf (u64 BE)         || phase (1 alert, 2 report)
+ *
+ * A case is named by the leaf that opened it, not by its id, so that a day's
+ * deadlines, all due at the same midnight, are kept in the order they were
+ * set (timers.c). Keys of the earlier layout, due || 'd' || case_id ||
+ * deadline || phase, still fire and are still removed.
  *
  * Keys sort by due time, so the loop finds what is due with one cursor.
  * Like every derived table they follow from the leaves and the policy: a

@@ -21,6 +21,7 @@
 #include "childfirst/merkle.h"
 #include "childfirst/notice.h"
 #include "childfirst/record.h"
+#include "childfirst/store.h"
 #include "harness.h"
 
 #define BROKER CF_BIN_DIR "/childfirst-broker"
@@ -953,6 +954,115 @@ static void test_bad_input_is_rejected_and_the_connection_lives(void **state)
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TEST_WITH(f, o) cmocka_unit_test_prestate_setup_teardown(f, setup, teardown, (void *)&(o))
 
+/* ---- Deadline timers ---- */
+
+/* The broker's log so far; free it. */
+static char *log_text(struct net *n)
+{
+    uint8_t *text;
+    size_t len;
+    struct cf_error err = {0};
+    if (cf_file_read(n->broker_log, 64u << 20, &text, &len, &err) != 0)
+        fail_msg("%s", err.text);
+    return (char *)text;
+}
+
+/* Occurrences of `needle` in the broker's log. */
+static size_t log_count(struct net *n, const char *needle)
+{
+    char *text = log_text(n);
+    size_t count = 0;
+    for (const char *p = text; p && (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        count++;
+    free(text);
+    return count;
+}
+
+/* Rewrites every deadline timer key (due || 'c' || opening leaf || deadline
+ * || phase -> case id) of the stopped broker's store in the earlier layout
+ * (due || 'd' || case id || deadline || phase); returns how many. With
+ * `rewrite` false it only counts, and also counts keys left in the old one. */
+static size_t deadline_keys(struct net *n, const char *case_id, bool rewrite)
+{
+    struct cf_store store;
+    struct cf_error err = {0};
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    if (cf_store_open(&store, n->state_dir, 0, !rewrite, &err) != 0)
+        fail_msg("%s", err.text);
+    assert_int_equal(mdb_txn_begin(store.env, NULL, rewrite ? 0 : MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_cursor_open(txn, store.timer, &cur), 0);
+    size_t found = 0;
+    enum { NEW_LEN = 8 + 1 + 8 + 2, OLD_LEN = 8 + 1 + CF_CASE_ID_LEN + 2 };
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *key = k.mv_data;
+        if (k.mv_size == OLD_LEN && key[8] == 'd' && !rewrite)
+            found += memcmp(key + 9, case_id, CF_CASE_ID_LEN) == 0;
+        if (k.mv_size != NEW_LEN || key[8] != 'c')
+            continue;
+        /* The new layout holds the case id as the value. */
+        assert_int_equal(v.mv_size, CF_CASE_ID_LEN);
+        if (memcmp(v.mv_data, case_id, CF_CASE_ID_LEN) != 0)
+            continue;
+        found++;
+        if (!rewrite)
+            continue;
+        uint8_t old[OLD_LEN];
+        memcpy(old, key, 9);
+        old[8] = 'd';
+        memcpy(old + 9, case_id, CF_CASE_ID_LEN);
+        old[9 + CF_CASE_ID_LEN] = key[17];
+        old[10 + CF_CASE_ID_LEN] = key[18];
+        MDB_val ok = {sizeof old, old}, empty = {0, ""};
+        assert_int_equal(mdb_cursor_del(cur, 0), 0);
+        assert_int_equal(mdb_put(txn, store.timer, &ok, &empty, 0), 0);
+    }
+    mdb_cursor_close(cur);
+    if (rewrite)
+        assert_int_equal(mdb_txn_commit(txn), 0);
+    else
+        mdb_txn_abort(txn);
+    cf_store_close(&store);
+    return found;
+}
+
+/* A log written before deadline keys named the case by its opening leaf
+ * still holds keys that name it by id: each still fires, once, and goes. */
+static void test_deadline_keys_of_the_earlier_layout_still_fire(void **state)
+{
+    struct net *n = *state;
+    void *police = online(n, "police-a");
+    struct cf_header h;
+    struct cf_frame a;
+    refer(n, police, &h, &a);
+    cf_wire_frame_fini(&a);
+    net_close(n, police);
+    net_broker_stop(n);
+    size_t keys_set = deadline_keys(n, h.case_id, true);
+    assert_true(keys_set >= 2); /* a deadline's near and breach notices at least */
+    assert_int_equal(deadline_keys(n, h.case_id, false), keys_set); /* now all 'd' keys */
+
+    net_broker_start(n);
+    net_clock_advance(n, 400LL * 24 * 3600 * 1000); /* past every deadline */
+    char near[96], breached[96];
+    snprintf(near, sizeof near, "DEADLINE-NEAR case=%s", h.case_id);
+    snprintf(breached, sizeof breached, "DEADLINE-BREACHED case=%s", h.case_id);
+    for (int waited = 0; log_count(n, near) + log_count(n, breached) < keys_set; waited += 50) {
+        if (waited > 20000)
+            fail_msg("%zu deadline keys, but the broker's log has:\n%s", keys_set, log_text(n));
+        usleep(50 * 1000);
+    }
+    net_broker_stop(n);
+    assert_int_equal(log_count(n, near) + log_count(n, breached), keys_set);
+    assert_int_equal(deadline_keys(n, h.case_id, false), 0); /* fired keys are gone */
+    net_broker_start(n); /* and nothing fires twice */
+    net_clock_advance(n, 24LL * 3600 * 1000);
+    usleep(1500 * 1000);
+    assert_int_equal(log_count(n, near) + log_count(n, breached), keys_set);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -984,6 +1094,7 @@ int main(void)
         TEST_WITH(test_map_full_grows_and_replays, map_1mb),
         TEST_WITH(test_below_the_watermark_submissions_are_refused, no_space),
         TEST(test_bad_input_is_rejected_and_the_connection_lives),
+        TEST(test_deadline_keys_of_the_earlier_layout_still_fire),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
