@@ -123,6 +123,9 @@ struct load {
      * fdatasync, or for frames. */
     double loop_cpu;
     double process_cpu;
+    /* Bytes the broker handed to write calls (`wchar` of /proc/<pid>/io: its
+     * store's page writes; ZeroMQ's sends are not counted) per Accepted. */
+    double written_per_accept;
 };
 
 /* One timed phase, with the broker's own counters over it. */
@@ -303,6 +306,30 @@ static int broker_cpu(pid_t pid, double *loop, double *process)
         return -1;
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     return cpu_seconds(path, process);
+}
+
+/* Bytes the broker has passed to write(2) and its kin so far: `wchar`. */
+static int broker_written(pid_t pid, double *out)
+{
+    char path[64], line[128];
+    unsigned long long v;
+    int found = 0;
+
+    snprintf(path, sizeof path, "/proc/%d/io", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "bench_broker: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    while (!found && fgets(line, sizeof line, f) != NULL)
+        found = sscanf(line, "wchar: %llu", &v) == 1;
+    fclose(f);
+    if (!found) {
+        fprintf(stderr, "bench_broker: %s: no wchar line\n", path);
+        return -1;
+    }
+    *out = (double)v;
+    return 0;
 }
 
 /* ---- The raw limits ---- */
@@ -634,7 +661,7 @@ static int replay(struct net *n, struct conn *conns, int nconn, int in_flight, s
 {
     struct pool p;
     struct samples lat = {0};
-    double loop0, proc0, loop1, proc1;
+    double loop0, proc0, loop1, proc1, wrote0, wrote1;
     int64_t t0, t1;
     int rc = -1;
 
@@ -645,14 +672,17 @@ static int replay(struct net *n, struct conn *conns, int nconn, int in_flight, s
         goto out;
     }
     lat.cap = count;
-    if (broker_cpu(n->broker_pid, &loop0, &proc0) != 0)
+    if (broker_cpu(n->broker_pid, &loop0, &proc0) != 0 ||
+        broker_written(n->broker_pid, &wrote0) != 0)
         goto out;
     t0 = now_ns();
     if (run_load(conns, nconn, in_flight, &p, seconds, &lat, r) != 0)
         goto out;
     t1 = now_ns();
-    if (broker_cpu(n->broker_pid, &loop1, &proc1) != 0)
+    if (broker_cpu(n->broker_pid, &loop1, &proc1) != 0 ||
+        broker_written(n->broker_pid, &wrote1) != 0)
         goto out;
+    r->written_per_accept = r->accepts > 0 ? (wrote1 - wrote0) / (double)r->accepts : 0.0;
     r->loop_cpu = (loop1 - loop0) * NS_PER_S / (double)(t1 - t0);
     r->process_cpu = (proc1 - proc0) * NS_PER_S / (double)(t1 - t0);
     qsort(lat.ns, lat.len, sizeof *lat.ns, compare_i64);
@@ -1061,8 +1091,9 @@ static void print_phase_line(const struct phase *ph)
            frames_per_commit(ph->frames, ph->commits));
     if (ph->load.ran_out)
         printf("   (pool used up after %.1f s)", ph->load.seconds);
-    printf("\n    broker CPU in cores: loop thread %.2f, whole process %.2f\n", ph->load.loop_cpu,
-           ph->load.process_cpu);
+    printf("\n    broker CPU in cores: loop thread %.2f, whole process %.2f; "
+           "written %.1f KB per Accepted\n",
+           ph->load.loop_cpu, ph->load.process_cpu, ph->load.written_per_accept / 1024.0);
 }
 
 /* The ratios of a loaded phase: against Ed25519 verification (one check per
@@ -1171,6 +1202,7 @@ static void print_json(const struct limits *lim, const struct phase *ph, size_t 
         printf(",\"broker_%s_p999_us\":%.1f", k, p->load.p999_us);
         printf(",\"broker_%s_loop_cpu\":%.3f,\"broker_%s_process_cpu\":%.3f", k, p->load.loop_cpu,
                k, p->load.process_cpu);
+        printf(",\"broker_%s_written_per_accept\":%.0f", k, p->load.written_per_accept);
         if (p->in_flight == 1) {
             printf(",\"ratio_%s_to_floor\":%.3f,\"ratio_%s_p50_to_floor_p50\":%.3f", k,
                    ratio(p->load.per_s, lim->floor.per_s), k,

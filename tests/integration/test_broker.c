@@ -978,11 +978,14 @@ static size_t log_count(struct net *n, const char *needle)
     return count;
 }
 
-/* Rewrites every deadline timer key (due || 'c' || opening leaf || deadline
- * || phase -> case id) of the stopped broker's store in the earlier layout
- * (due || 'd' || case id || deadline || phase); returns how many. With
- * `rewrite` false it only counts, and also counts keys left in the old one. */
-static size_t deadline_keys(struct net *n, const char *case_id, bool rewrite)
+/* What the stopped broker's store holds of a case, in the `case` and `timer`
+ * tables. With `rewrite` it puts them in the layout of logs written before:
+ * the case's state under its id (not under the leaf that opened it, with the
+ * id pointing there), and each deadline key (due || 'c' || opening leaf ||
+ * deadline || phase -> case id) as due || 'd' || case id || deadline ||
+ * phase. Returns the deadline keys of the case, in either layout; *by_leaf
+ * says whether its id points to its leaf. */
+static size_t case_keys(struct net *n, const char *case_id, bool rewrite, bool *by_leaf)
 {
     struct cf_store store;
     struct cf_error err = {0};
@@ -992,6 +995,20 @@ static size_t deadline_keys(struct net *n, const char *case_id, bool rewrite)
     if (cf_store_open(&store, n->state_dir, 0, !rewrite, &err) != 0)
         fail_msg("%s", err.text);
     assert_int_equal(mdb_txn_begin(store.env, NULL, rewrite ? 0 : MDB_RDONLY, &txn), 0);
+    MDB_val id = {CF_CASE_ID_LEN, (void *)case_id};
+    assert_int_equal(mdb_get(txn, store.cases, &id, &v), 0);
+    *by_leaf = v.mv_size == 8;
+    if (rewrite) {
+        assert_true(*by_leaf);
+        MDB_val leaf = {8, v.mv_data}, state;
+        assert_int_equal(mdb_get(txn, store.cases, &leaf, &state), 0);
+        uint8_t *copy = malloc(state.mv_size);
+        memcpy(copy, state.mv_data, state.mv_size);
+        state.mv_data = copy;
+        assert_int_equal(mdb_del(txn, store.cases, &leaf, NULL), 0);
+        assert_int_equal(mdb_put(txn, store.cases, &id, &state, 0), 0);
+        free(copy);
+    }
     assert_int_equal(mdb_cursor_open(txn, store.timer, &cur), 0);
     size_t found = 0;
     enum { NEW_LEN = 8 + 1 + 8 + 2, OLD_LEN = 8 + 1 + CF_CASE_ID_LEN + 2 };
@@ -1028,9 +1045,10 @@ static size_t deadline_keys(struct net *n, const char *case_id, bool rewrite)
     return found;
 }
 
-/* A log written before deadline keys named the case by its opening leaf
- * still holds keys that name it by id: each still fires, once, and goes. */
-static void test_deadline_keys_of_the_earlier_layout_still_fire(void **state)
+/* A log written before cases and deadline keys were kept by the case's
+ * opening leaf still holds them by case id: the case still loads, each
+ * deadline still fires, once, and goes, and the case moves to its leaf. */
+static void test_cases_and_deadlines_of_the_earlier_layout_still_work(void **state)
 {
     struct net *n = *state;
     void *police = online(n, "police-a");
@@ -1040,9 +1058,11 @@ static void test_deadline_keys_of_the_earlier_layout_still_fire(void **state)
     cf_wire_frame_fini(&a);
     net_close(n, police);
     net_broker_stop(n);
-    size_t keys_set = deadline_keys(n, h.case_id, true);
+    bool by_leaf;
+    size_t keys_set = case_keys(n, h.case_id, true, &by_leaf);
     assert_true(keys_set >= 2); /* a deadline's near and breach notices at least */
-    assert_int_equal(deadline_keys(n, h.case_id, false), keys_set); /* now all 'd' keys */
+    assert_int_equal(case_keys(n, h.case_id, false, &by_leaf), keys_set); /* now all 'd' keys */
+    assert_false(by_leaf);
 
     net_broker_start(n);
     net_clock_advance(n, 400LL * 24 * 3600 * 1000); /* past every deadline */
@@ -1056,7 +1076,8 @@ static void test_deadline_keys_of_the_earlier_layout_still_fire(void **state)
     }
     net_broker_stop(n);
     assert_int_equal(log_count(n, near) + log_count(n, breached), keys_set);
-    assert_int_equal(deadline_keys(n, h.case_id, false), 0); /* fired keys are gone */
+    assert_int_equal(case_keys(n, h.case_id, false, &by_leaf), 0); /* fired keys are gone */
+    assert_true(by_leaf); /* stored again when its deadlines fired */
     net_broker_start(n); /* and nothing fires twice */
     net_clock_advance(n, 24LL * 3600 * 1000);
     usleep(1500 * 1000);
@@ -1094,7 +1115,7 @@ int main(void)
         TEST_WITH(test_map_full_grows_and_replays, map_1mb),
         TEST_WITH(test_below_the_watermark_submissions_are_refused, no_space),
         TEST(test_bad_input_is_rejected_and_the_connection_lives),
-        TEST(test_deadline_keys_of_the_earlier_layout_still_fire),
+        TEST(test_cases_and_deadlines_of_the_earlier_layout_still_work),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
