@@ -111,6 +111,17 @@ static void refer(struct net *n, void *police, struct cf_header *h, struct cf_fr
     assert_memory_equal(a->message_id, h->message_id, CF_MESSAGE_ID_LEN);
 }
 
+/* Submits one referral from police-a, Accepted, then stops the broker. */
+static void refer_then_stop(struct net *n, struct cf_header *h)
+{
+    void *police = online(n, "police-a");
+    struct cf_frame a;
+    refer(n, police, h, &a);
+    cf_wire_frame_fini(&a);
+    net_close(n, police);
+    net_broker_stop(n);
+}
+
 /* Submits and requires Rejected with exactly `code`; frees env. */
 static void submit_rejected(void *sock, uint8_t *env, size_t len, const char *code,
                             struct cf_frame *r)
@@ -847,12 +858,8 @@ static void test_refuses_a_bad_bundle(void **state)
 static void test_startup_check_refuses_a_damaged_last_record(void **state)
 {
     struct net *n = *state;
-    void *police = online(n, "police-a");
     struct cf_header h;
-    struct cf_frame a;
-    refer(n, police, &h, &a);
-    cf_wire_frame_fini(&a);
-    net_broker_stop(n);
+    refer_then_stop(n, &h);
 
     uint8_t *rec;
     size_t len;
@@ -1051,13 +1058,8 @@ static size_t case_keys(struct net *n, const char *case_id, bool rewrite, bool *
 static void test_cases_and_deadlines_of_the_earlier_layout_still_work(void **state)
 {
     struct net *n = *state;
-    void *police = online(n, "police-a");
     struct cf_header h;
-    struct cf_frame a;
-    refer(n, police, &h, &a);
-    cf_wire_frame_fini(&a);
-    net_close(n, police);
-    net_broker_stop(n);
+    refer_then_stop(n, &h);
     bool by_leaf;
     size_t keys_set = case_keys(n, h.case_id, true, &by_leaf);
     assert_true(keys_set >= 2); /* a deadline's near and breach notices at least */
