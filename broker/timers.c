@@ -310,8 +310,7 @@ int cf_timers_fire(struct broker *b, MDB_txn *txn, uint64_t *size, uint64_t now,
         else if (key[8] == 'd' && len == KEY_MAX) {
             memcpy(case_id, key + 9, CF_CASE_ID_LEN);
             rc = fire_deadline(b, txn, size, at, case_id, key + 9 + CF_CASE_ID_LEN, now, &issued);
-        }
-        else if (key[8] == 'u' && len == 18)
+        } else if (key[8] == 'u' && len == 18)
             rc = fire_message(b, txn, size, key + 9, now, &issued);
         if (rc != 0)
             return rc;

@@ -1080,7 +1080,7 @@ static void test_cases_and_deadlines_of_the_earlier_layout_still_work(void **sta
     assert_int_equal(log_count(n, near) + log_count(n, breached), keys_set);
     assert_int_equal(case_keys(n, h.case_id, false, &by_leaf), 0); /* fired keys are gone */
     assert_true(by_leaf); /* stored again when its deadlines fired */
-    net_broker_start(n); /* and nothing fires twice */
+    net_broker_start(n);  /* and nothing fires twice */
     net_clock_advance(n, 24LL * 3600 * 1000);
     usleep(1500 * 1000);
     assert_int_equal(log_count(n, near) + log_count(n, breached), keys_set);
