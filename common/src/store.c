@@ -271,10 +271,8 @@ int cf_store_put_last(const struct cf_store *s, MDB_txn *txn, MDB_dbi dbi, uint6
 int cf_store_append(const struct cf_store *s, MDB_txn *txn, uint64_t index, const uint8_t *record,
                     size_t len)
 {
-    uint8_t key[8], leaf[CF_MERKLE_HASH];
-    cf_store_put_u64(key, index);
-    MDB_val k = {8, key}, v = {len, (void *)record};
-    int rc = cf_store_error(mdb_put(txn, s->audit, &k, &v, MDB_NOOVERWRITE | MDB_APPEND));
+    uint8_t leaf[CF_MERKLE_HASH];
+    int rc = cf_store_put_last(s, txn, s->audit, index, record, len);
     if (rc != 0)
         return rc;
     struct cf_merkle_store ms;

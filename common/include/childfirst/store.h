@@ -93,7 +93,7 @@ CF_WUR int cf_store_put(const struct cf_store *s, MDB_txn *txn, MDB_dbi dbi, con
                         size_t key_len, const void *val, size_t val_len);
 
 /* Puts `val` under the 8-byte key `index` of a table keyed by index
- * (envelope, checkpoint), which must be above every key it holds. LMDB then
+ * (audit, envelope, checkpoint), which must be above every key it holds. LMDB then
  * appends without splitting pages in half, so they are written full: half
  * the envelope pages per commit. CF_ESTORE (a bug) when `index` is not above them. */
 CF_WUR int cf_store_put_last(const struct cf_store *s, MDB_txn *txn, MDB_dbi dbi, uint64_t index,
