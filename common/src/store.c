@@ -2,11 +2,17 @@
  * store, in one place so the broker that writes the log and the auditor that
  * reads it cannot disagree about a byte. */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "childfirst/record.h"
+#include "childfirst/redo.h"
 #include "childfirst/store.h"
 
 int cf_store_error(int rc)
@@ -61,8 +67,23 @@ static const struct {
     {"meta", offsetof(struct cf_store, meta)},
 };
 
-int cf_store_open(struct cf_store *s, const char *dir, size_t map_size, bool readonly,
-                  struct cf_error *err)
+#define N_TABLES (sizeof dbs / sizeof dbs[0])
+
+static unsigned table_of(const struct cf_store *s, MDB_dbi dbi)
+{
+    for (unsigned i = 0; i < N_TABLES; i++)
+        if (*(const MDB_dbi *)((const char *)s + dbs[i].offset) == dbi)
+            return i;
+    return N_TABLES;
+}
+
+static MDB_dbi table_dbi(const struct cf_store *s, unsigned table)
+{
+    return *(const MDB_dbi *)((const char *)s + dbs[table].offset);
+}
+
+static int open_env(struct cf_store *s, const char *dir, size_t map_size, bool readonly,
+                    struct cf_error *err)
 {
     memset(s, 0, sizeof *s);
     s->readonly = readonly;
@@ -77,7 +98,7 @@ int cf_store_open(struct cf_store *s, const char *dir, size_t map_size, bool rea
     if (rc == 0 && map_size)
         rc = mdb_env_set_mapsize(s->env, map_size);
     if (rc == 0)
-        rc = mdb_env_open(s->env, dir, readonly ? MDB_RDONLY : 0, 0600);
+        rc = mdb_env_open(s->env, dir, MDB_NOTLS | (readonly ? MDB_RDONLY : 0), 0600);
     if (rc != 0) {
         int code = cf_store_error(rc);
         cf_error_set(err, code, "%s: cannot open the store: %s", dir, mdb_strerror(rc));
@@ -107,11 +128,163 @@ int cf_store_open(struct cf_store *s, const char *dir, size_t map_size, bool rea
     return 0;
 }
 
+int cf_store_redo_gen(const struct cf_store *s, MDB_txn *txn, uint64_t *gen)
+{
+    char text[24];
+    int rc = cf_store_meta(s, txn, "redo_gen", text, sizeof text);
+    *gen = rc == 0 ? strtoull(text, NULL, 10) : 0;
+    return rc == CF_ENOTFOUND ? 0 : rc;
+}
+
+int cf_store_redo_gen_put(const struct cf_store *s, MDB_txn *txn, uint64_t gen)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%" PRIu64, gen);
+    return cf_store_meta_put(s, txn, "redo_gen", text);
+}
+
+struct apply {
+    const struct cf_store *s;
+    MDB_txn *txn;
+};
+
+static int apply_entry(void *ctx, const struct cf_redo_entry *e)
+{
+    const struct apply *a = ctx;
+    return cf_store_redo_apply(a->s, a->txn, e);
+}
+
+int cf_store_redo_replay(const struct cf_store *s, MDB_txn *txn, int fd, uint64_t gen,
+                         uint64_t limit, uint64_t *end, uint64_t *records)
+{
+    struct apply a = {s, txn};
+    return cf_redo_replay(fd, gen, limit, apply_entry, &a, end, records);
+}
+
+int cf_store_redo_apply(const struct cf_store *s, MDB_txn *txn, const struct cf_redo_entry *e)
+{
+    if (e->table >= N_TABLES)
+        return CF_ECORRUPT;
+    MDB_val k = {e->key_len, (void *)e->key}, v = {e->val_len, (void *)e->val};
+    MDB_dbi dbi = table_dbi(s, e->table);
+    int rc = e->op == CF_REDO_DEL        ? mdb_del(txn, dbi, &k, NULL)
+             : e->op == CF_REDO_PUT_LAST ? mdb_put(txn, dbi, &k, &v, MDB_NOOVERWRITE | MDB_APPEND)
+                                         : mdb_put(txn, dbi, &k, &v, 0);
+    return cf_store_error(rc);
+}
+
+/* Opens the redo log for recover(): a writer creates it and must get its lock;
+ * a reader skips it while a live writer holds it (what that writer has not
+ * committed is its own), or when there is none. -1 when there is nothing to do. */
+static int redo_fd(const char *path, bool readonly, bool *writable, struct cf_error *err)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC | (readonly ? 0 : O_CREAT), 0600);
+    *writable = fd >= 0;
+    if (fd < 0 && readonly && (errno == EACCES || errno == EROFS))
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (readonly && errno == ENOENT)
+            return -1;
+        cf_error_set(err, CF_ESTORE, "%s: %s", path, strerror(errno));
+        return -2;
+    }
+    if (flock(fd, (*writable ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+        return fd;
+    int e = errno;
+    close(fd);
+    if (readonly && e == EWOULDBLOCK)
+        return -1;
+    cf_error_set(err, CF_ESTORE, "%s: %s", path,
+                 e == EWOULDBLOCK ? "another process is writing this store" : strerror(e));
+    return -2;
+}
+
+/* Applies what a writer that stopped without committing left in redo log
+ * `fd`. Looks read-only first, so a folder with nothing to apply never needs
+ * to be writable. */
+static int recover(struct cf_store *s, const char *dir, int fd, bool writable, size_t map_size,
+                   struct cf_error *err)
+{
+    uint64_t gen = 0, end, records = 0;
+    MDB_txn *txn;
+    int rc = open_env(s, dir, 0, true, err);
+    if (rc == CF_ENOTFOUND) /* no log at all yet */
+        return 0;
+    if (rc == 0 && (rc = cf_store_error(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))) == 0) {
+        rc = cf_store_redo_gen(s, txn, &gen);
+        mdb_txn_abort(txn);
+    }
+    cf_store_close(s);
+    if (rc == 0)
+        rc = cf_redo_replay(fd, gen, UINT64_MAX, NULL, NULL, &end, &records);
+    if (rc == 0 && records > 0 && !writable)
+        rc = cf_error_set(err, CF_ESTORE,
+                          "%s/" CF_REDO_FILE ": holds %" PRIu64 " batches not yet in data.mdb, and "
+                          "the folder is read-only: open it once where it can be written",
+                          dir, records);
+    for (size_t map = map_size; rc == 0 && records > 0;) {
+        if ((rc = open_env(s, dir, map, false, err)) != 0)
+            break;
+        MDB_txn *w = NULL;
+        rc = cf_store_error(mdb_txn_begin(s->env, NULL, 0, &w));
+        if (rc == 0)
+            rc = cf_store_redo_replay(s, w, fd, gen, UINT64_MAX, &end, &records);
+        if (rc == 0)
+            rc = cf_store_redo_gen_put(s, w, gen + 1);
+        if (rc == 0)
+            rc = cf_store_error(mdb_txn_commit(w));
+        else if (w)
+            mdb_txn_abort(w);
+        map = s->map_size * 2;
+        cf_store_close(s);
+        if (rc == 0) {
+            s->recovered = records;
+            break;
+        }
+        if (rc != CF_EMAPFULL || map > ((size_t)1 << 40))
+            rc = cf_error_set(err, rc,
+                              "%s/" CF_REDO_FILE ": cannot apply its %" PRIu64 " batches: %s", dir,
+                              records, cf_error_name(rc));
+        else
+            rc = 0; /* again, in a larger map */
+    }
+    return rc;
+}
+
+int cf_store_open(struct cf_store *s, const char *dir, size_t map_size, bool readonly,
+                  struct cf_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->redo_fd = -1;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/" CF_REDO_FILE, dir);
+    bool writable;
+    int fd = redo_fd(path, readonly, &writable, err);
+    if (fd == -2)
+        return CF_ESTORE;
+    struct cf_store r = {0};
+    int rc = fd >= 0 ? recover(&r, dir, fd, writable, map_size, err) : 0;
+    if (rc == 0)
+        rc = open_env(s, dir, map_size, readonly, err);
+    if (rc != 0 || readonly) {
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    s->recovered = r.recovered;
+    s->redo_fd = fd;
+    s->has_redo_fd = fd >= 0;
+    return rc;
+}
+
 void cf_store_close(struct cf_store *s)
 {
     if (s->env)
         mdb_env_close(s->env);
     s->env = NULL;
+    if (s->has_redo_fd && s->redo_fd >= 0)
+        close(s->redo_fd); /* and with it the lock */
+    s->has_redo_fd = false;
 }
 
 int cf_store_grow(struct cf_store *s, size_t map_size, struct cf_error *err)
@@ -151,8 +324,7 @@ static int tree_put(void *ctx, unsigned level, uint64_t index, const uint8_t has
     const struct cf_store_tree *t = ctx;
     uint8_t key[9];
     tree_key(key, level, index);
-    MDB_val k = {sizeof key, key}, v = {CF_MERKLE_HASH, (void *)hash};
-    return cf_store_error(mdb_put(t->txn, t->store->tree, &k, &v, 0));
+    return cf_store_put(t->store, t->txn, t->store->tree, key, sizeof key, hash, CF_MERKLE_HASH);
 }
 
 void cf_store_tree_init(struct cf_merkle_store *ms, struct cf_store_tree *t,
@@ -253,19 +425,42 @@ int cf_store_checkpoint_latest(const struct cf_store *s, MDB_txn *txn, uint64_t 
 int cf_store_put(const struct cf_store *s, MDB_txn *txn, MDB_dbi dbi, const void *key,
                  size_t key_len, const void *val, size_t val_len)
 {
-    (void)s;
     MDB_val k = {key_len, (void *)key}, v = {val_len, (void *)val};
-    return cf_store_error(mdb_put(txn, dbi, &k, &v, 0));
+    int rc = cf_store_error(mdb_put(txn, dbi, &k, &v, 0));
+    if (rc == 0 && s->redo)
+        cf_redo_add(s->redo, CF_REDO_PUT, table_of(s, dbi), key, key_len, val, val_len);
+    return rc;
+}
+
+int cf_store_del(const struct cf_store *s, MDB_txn *txn, MDB_dbi dbi, const void *key,
+                 size_t key_len)
+{
+    MDB_val k = {key_len, (void *)key};
+    int rc = cf_store_error(mdb_del(txn, dbi, &k, NULL));
+    if (rc == 0 && s->redo)
+        cf_redo_add(s->redo, CF_REDO_DEL, table_of(s, dbi), key, key_len, NULL, 0);
+    return rc;
+}
+
+int cf_store_cursor_del(const struct cf_store *s, MDB_cursor *c, MDB_dbi dbi)
+{
+    MDB_val k, v;
+    int rc = cf_store_error(mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT));
+    if (rc == 0 && s->redo)
+        cf_redo_add(s->redo, CF_REDO_DEL, table_of(s, dbi), k.mv_data, k.mv_size, NULL, 0);
+    return rc == 0 ? cf_store_error(mdb_cursor_del(c, 0)) : rc;
 }
 
 int cf_store_put_last(const struct cf_store *s, MDB_txn *txn, MDB_dbi dbi, uint64_t index,
                       const void *val, size_t val_len)
 {
-    (void)s;
     uint8_t key[8];
     cf_store_put_u64(key, index);
     MDB_val k = {8, key}, v = {val_len, (void *)val};
-    return cf_store_error(mdb_put(txn, dbi, &k, &v, MDB_NOOVERWRITE | MDB_APPEND));
+    int rc = cf_store_error(mdb_put(txn, dbi, &k, &v, MDB_NOOVERWRITE | MDB_APPEND));
+    if (rc == 0 && s->redo)
+        cf_redo_add(s->redo, CF_REDO_PUT_LAST, table_of(s, dbi), key, 8, val, val_len);
+    return rc;
 }
 
 int cf_store_append(const struct cf_store *s, MDB_txn *txn, uint64_t index, const uint8_t *record,

@@ -10,12 +10,14 @@
  *   mailbox     recipient || 0x00 || index (u64 BE) -> flags (1 byte)
  *   case        case_id                            -> CaseRecord bytes
  *   timer       due ms (u64 BE) || case_id || kind -> empty
- *   meta        name                               -> value ("schema", "origin", "broker_key")
+ *   meta        name                               -> value ("schema", "origin", "broker_key",
+ *                                                     "redo_gen", ...)
  *
  * audit, envelope, tree and checkpoint are the log; the rest is derived from it.
  * LMDB has no page checksums, so the hashes in the log are what guard the data.
  * The environment is never opened with MDB_WRITEMAP (a full disk would become
- * SIGBUS) nor with MDB_NOSYNC / MDB_NOMETASYNC.
+ * SIGBUS) nor with MDB_NOSYNC / MDB_NOMETASYNC. The broker's batches between
+ * two LMDB commits are durable in the redo log instead (redo.h).
  */
 #ifndef CHILDFIRST_STORE_H
 #define CHILDFIRST_STORE_H
@@ -31,16 +33,28 @@
 
 #define CF_STORE_SCHEMA "1"
 
+struct cf_redo;
+struct cf_redo_entry;
+
 struct cf_store {
     MDB_env *env;
     MDB_dbi audit, envelope, tree, checkpoint, dedup, mailbox, cases, timer, meta;
     bool readonly;
     size_t map_size;
+    struct cf_redo *redo; /* when set, every put and delete is also captured there */
+    uint64_t recovered;   /* redo records the open applied (redo.h) */
+    int redo_fd;          /* a writable open's redo log, open and locked until close */
+    bool has_redo_fd;
 };
 
 /* Opens (and with !readonly, creates) the environment in folder `dir`.
  * `map_size` is a starting size in bytes; 0 keeps the file's. A read-only open
- * of a folder that holds no log fails with CF_ENOTFOUND. */
+ * of a folder that holds no log fails with CF_ENOTFOUND. Either kind of open
+ * first applies the batches a writer that stopped left in its redo log
+ * (redo.h). A writable open takes the redo log's lock, and fails with
+ * CF_ESTORE while another process holds it; a read-only one skips a log a
+ * live writer holds. Opened with MDB_NOTLS: a thread may read while it holds
+ * the write transaction. */
 CF_WUR int cf_store_open(struct cf_store *s, const char *dir, size_t map_size, bool readonly,
                          struct cf_error *err);
 
@@ -98,6 +112,24 @@ CF_WUR int cf_store_put(const struct cf_store *s, MDB_txn *txn, MDB_dbi dbi, con
  * the envelope pages per commit. CF_ESTORE (a bug) when `index` is not above them. */
 CF_WUR int cf_store_put_last(const struct cf_store *s, MDB_txn *txn, MDB_dbi dbi, uint64_t index,
                              const void *val, size_t val_len);
+
+/* Deletes `key`; CF_ENOTFOUND when it is not there. */
+CF_WUR int cf_store_del(const struct cf_store *s, MDB_txn *txn, MDB_dbi dbi, const void *key,
+                        size_t key_len);
+/* Deletes the cursor's current entry of table `dbi`. */
+CF_WUR int cf_store_cursor_del(const struct cf_store *s, MDB_cursor *c, MDB_dbi dbi);
+
+/* The redo generation meta names (0 when it names none), and setting it. */
+CF_WUR int cf_store_redo_gen(const struct cf_store *s, MDB_txn *txn, uint64_t *gen);
+CF_WUR int cf_store_redo_gen_put(const struct cf_store *s, MDB_txn *txn, uint64_t gen);
+/* Applies one redo entry, as it was captured, without capturing it again
+ * unless s->redo is set. */
+CF_WUR int cf_store_redo_apply(const struct cf_store *s, MDB_txn *txn,
+                               const struct cf_redo_entry *e);
+/* Applies generation `gen`'s records in redo log `fd` below `limit` bytes
+ * (cf_redo_replay). */
+CF_WUR int cf_store_redo_replay(const struct cf_store *s, MDB_txn *txn, int fd, uint64_t gen,
+                                uint64_t limit, uint64_t *end, uint64_t *records);
 
 /* meta: text values. cf_store_meta copies into `out` (NUL-terminated). */
 CF_WUR int cf_store_meta(const struct cf_store *s, MDB_txn *txn, const char *name, char *out,
