@@ -12,6 +12,7 @@
 #include "childfirst/case.h"
 #include "childfirst/directory.h"
 #include "childfirst/keys.h"
+#include "childfirst/redo.h"
 #include "childfirst/store.h"
 #include "childfirst/wire.h"
 #include "config.h"
@@ -38,8 +39,11 @@ struct broker {
     struct cf_directory *dir;
     struct cf_calendar **calendars; /* by jurisdiction index in dir->policy */
     struct cf_store store;
-    uint64_t size;    /* committed tree size */
-    char *checkpoint; /* the newest signed note, for that size */
+    MDB_txn *txn;          /* the write transaction (writer.h), or NULL */
+    struct cf_redo redo;   /* what makes its batches durable */
+    uint64_t committed_at; /* its last LMDB commit, CLOCK_MONOTONIC ms */
+    uint64_t size;         /* durable tree size */
+    char *checkpoint;      /* the newest signed note, for that size */
     size_t checkpoint_len;
     char *served_note; /* the note `served_root` was opened from (cf_audit_served_root) */
     size_t served_note_len;

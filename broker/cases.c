@@ -17,6 +17,7 @@
 #include "mailbox.h"
 #include "notices.h"
 #include "timers.h"
+#include "writer.h"
 
 int cf_cases_open(struct broker *b, struct cf_error *err)
 {
@@ -316,11 +317,9 @@ void cf_cases_info(struct broker *b, const char *actor, const char *case_id, str
 {
     struct cf_case *c = malloc(sizeof *c);
     MDB_txn *txn = NULL;
-    int rc = c ? cf_store_error(mdb_txn_begin(b->store.env, NULL, MDB_RDONLY, &txn)) : CF_ENOMEM;
+    int rc = c ? cf_writer_txn(b, &txn) : CF_ENOMEM;
     if (rc == 0)
         rc = cf_cases_load(b, txn, case_id, c);
-    if (txn)
-        mdb_txn_abort(txn);
     memset(out, 0, sizeof *out);
     snprintf(out->case_id, sizeof out->case_id, "%s", case_id);
     if (rc == 0 && !may_see(b, c, actor))

@@ -25,6 +25,8 @@ static const struct cf_option options[] = {
     N(batch_max, "256", 1, 4096),
     N(heartbeat_ms, "5000", 100, 600000),
     N(verify_threads, "0", 0, 64), /* 0: one per online core */
+    N(commit_ms, "200", 0, 60000), /* 0: an LMDB commit per batch */
+    N(redo_max_mb, "64", 1, 4096),
     T(log_level, "info", false),
 };
 

@@ -19,6 +19,7 @@ struct cf_config {
     char origin[129];
     unsigned long long map_size_mb, map_max_mb, min_free_mb, retention_days;
     unsigned long long credit_window, batch_max, heartbeat_ms, verify_threads;
+    unsigned long long commit_ms, redo_max_mb;
     char log_level[16];
 };
 

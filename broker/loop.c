@@ -38,6 +38,7 @@
 #include "retention.h"
 #include "timers.h"
 #include "verify_pool.h"
+#include "writer.h"
 #include "zap.h"
 
 #ifndef ZMQ_ZAP_ENFORCE_DOMAIN
@@ -235,7 +236,7 @@ static void answer_proof(struct broker *b, const char *actor, const uint8_t *rou
 {
     MDB_txn *txn;
     struct cf_frame *f = calloc(1, sizeof *f);
-    if (!f || mdb_txn_begin(b->store.env, NULL, MDB_RDONLY, &txn) != 0) {
+    if (!f || cf_writer_txn(b, &txn) != 0) {
         free(f);
         refuse(b, routing, len, CF_ESTORE, "the log cannot be read now; ask again");
         return;
@@ -279,7 +280,6 @@ static void answer_proof(struct broker *b, const char *actor, const uint8_t *rou
                      q->leaf_index, q->from_size, b->size);
         refuse(b, routing, len, rc, why);
     }
-    mdb_txn_abort(txn);
     free(f);
 }
 
@@ -296,7 +296,7 @@ static void answer_follow(struct broker *b, const char *actor, const uint8_t *ro
     }
     MDB_txn *txn;
     struct cf_frame *f = calloc(1, sizeof *f);
-    int rc = f ? cf_store_error(mdb_txn_begin(b->store.env, NULL, MDB_RDONLY, &txn)) : CF_ENOMEM;
+    int rc = f ? cf_writer_txn(b, &txn) : CF_ENOMEM;
     if (rc == 0) {
         if (q->from_index > b->size || q->from_size > b->size)
             rc = CF_ERANGE;
@@ -304,7 +304,6 @@ static void answer_follow(struct broker *b, const char *actor, const uint8_t *ro
             rc = cf_audit_records(b, txn, q->from_index, q->from_size, f);
         if (rc == 0)
             send_to(b, routing, len, f);
-        mdb_txn_abort(txn);
     }
     if (rc != 0) {
         char why[160];
@@ -863,11 +862,9 @@ static int commit_once(struct loop *L, uint64_t now)
     bool refuse = disk_low(b);
     for (;;) {
         MDB_txn *txn;
-        int rc = mdb_txn_begin(b->store.env, NULL, 0, &txn);
-        if (rc != 0) {
-            cf_log_error("STORE-BEGIN-FAILED", "error=%s", mdb_strerror(rc));
-            return cf_store_error(rc);
-        }
+        int rc = cf_writer_txn(b, &txn);
+        if (rc != 0)
+            return rc;
         uint64_t size;
         size_t written;
         char *note = NULL;
@@ -875,11 +872,10 @@ static int commit_once(struct loop *L, uint64_t now)
         rc = apply_batch(L, txn, now, refuse, &size, &written);
         if (rc == 0 && size > b->size)
             rc = cf_audit_checkpoint(b, txn, size, &note, &note_len);
-        if (rc == 0) {
-            rc = cf_store_error(mdb_txn_commit(txn));
-        } else {
-            mdb_txn_abort(txn);
-        }
+        if (rc == 0)
+            rc = cf_writer_durable(b);
+        else
+            cf_writer_abandon(b);
         if (rc == CF_EMAPFULL) {
             free(note);
             size_t grown = b->store.map_size * 2, max = (size_t)b->cfg.map_max_mb << 20;
@@ -969,7 +965,7 @@ static void answer(struct loop *L, int batch_rc)
 {
     struct broker *b = L->b;
     MDB_txn *txn = NULL;
-    if (mdb_txn_begin(b->store.env, NULL, MDB_RDONLY, &txn) != 0)
+    if (cf_writer_txn(b, &txn) != 0)
         txn = NULL;
     for (size_t i = 0; i < L->n; i++) {
         struct item *it = &L->items[i];
@@ -1028,8 +1024,6 @@ static void answer(struct loop *L, int batch_rc)
             break;
         }
     }
-    if (txn)
-        mdb_txn_abort(txn);
 }
 
 /* ---- Delivery ---- */
@@ -1174,7 +1168,7 @@ static int offer(void *ctx, uint64_t index)
 static void pump_all(struct broker *b)
 {
     MDB_txn *txn;
-    if (mdb_txn_begin(b->store.env, NULL, MDB_RDONLY, &txn) != 0)
+    if (cf_writer_txn(b, &txn) != 0)
         return;
     for (size_t i = 0; i < b->dir->n_agencies; i++) {
         struct session *s = &b->sessions[i];
@@ -1187,7 +1181,6 @@ static void pump_all(struct broker *b)
             cf_log_error("MAILBOX-SCAN-FAILED", "agency=%s error=%s", b->dir->agencies[i].id,
                          cf_error_name(rc));
     }
-    mdb_txn_abort(txn);
 }
 
 static int count_entry(void *ctx, uint64_t index)
@@ -1239,7 +1232,7 @@ static void say_welcome(struct broker *b, struct session *s, const uint8_t *rout
     w.checkpoint = b->checkpoint;
     w.checkpoint_len = b->checkpoint_len;
     MDB_txn *txn;
-    if (mdb_txn_begin(b->store.env, NULL, MDB_RDONLY, &txn) == 0) {
+    if (cf_writer_txn(b, &txn) == 0) {
         if (hello->last_checkpoint_size > b->size)
             cf_log_warn("HELLO-AHEAD",
                         "agency=%s seen=%" PRIu64 " size=%" PRIu64
@@ -1253,7 +1246,6 @@ static void say_welcome(struct broker *b, struct session *s, const uint8_t *rout
         cf_log_info("AGENCY-HELLO", "agency=%s version=%u mailbox=%" PRIu64, a->id, hello->version,
                     w.mailbox_depth);
         send_to(b, routing, routing_len, &w);
-        mdb_txn_abort(txn);
         return;
     }
     cf_log_info("AGENCY-HELLO", "agency=%s version=%u mailbox=%" PRIu64, a->id, hello->version,
@@ -1409,6 +1401,9 @@ int cf_loop_run(struct broker *b, struct cf_error *err)
         long wait = L.n > 0 || next_timer <= wall ? 0
                     : next_timer - wall < 1000    ? (long)(next_timer - wall)
                                                   : 1000;
+        long flush = cf_writer_flush(b); /* the LMDB commit, when it is due */
+        if (flush >= 0 && flush < wait)
+            wait = flush;
         int n = zmq_poll(items, 3, blocked && wait > 20 ? 20 : wait);
         if (n < 0) {
             if (zmq_errno() == EINTR)

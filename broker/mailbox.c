@@ -25,10 +25,7 @@ int cf_mailbox_take(const struct cf_store *s, MDB_txn *txn, const char *recipien
 {
     uint8_t key[KEY_MAX];
     size_t n = key_of(key, recipient, index);
-    if (n == 0)
-        return CF_EINVAL;
-    MDB_val k = {n, key};
-    return cf_store_error(mdb_del(txn, s->mailbox, &k, NULL));
+    return n ? cf_store_del(s, txn, s->mailbox, key, n) : CF_EINVAL;
 }
 
 int cf_mailbox_has(const struct cf_store *s, MDB_txn *txn, const char *recipient, uint64_t index)

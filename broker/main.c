@@ -12,11 +12,14 @@
 
 #include <sodium.h>
 
+#include "childfirst/file.h"
 #include "childfirst/log.h"
+#include "childfirst/redo.h"
 #include "audit.h"
 #include "broker.h"
 #include "cases.h"
 #include "loop.h"
+#include "writer.h"
 
 static const char help[] =
     "usage: childfirst-broker -c broker.ini [--check-config]\n"
@@ -89,9 +92,31 @@ static int load(struct broker *b, const char *config, struct cf_error *err)
     return cf_cases_open(b, err);
 }
 
+/* The live redo log, copied before the data file: whichever commit the
+ * data file's copy then catches, the batches answered before the backup
+ * began are in one or the other, and opening the copy applies the records
+ * of its own generation (childfirst/redo.h). */
+static int copy_redo(const char *from, const char *to, struct cf_error *err)
+{
+    char src[CF_PATH_MAX + 16], dst[4096];
+    snprintf(src, sizeof src, "%s/" CF_REDO_FILE, from);
+    snprintf(dst, sizeof dst, "%s/" CF_REDO_FILE, to);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    struct stat st;
+    if (stat(src, &st) != 0 && errno == ENOENT)
+        return 0; /* a log no broker has written yet */
+    int rc = cf_file_read(src, (size_t)1 << 33, &buf, &len, err);
+    if (rc == 0)
+        rc = cf_file_write_atomic(dst, buf, len, 0600, err);
+    free(buf);
+    return rc;
+}
+
 /* A hot copy: LMDB's compacting copy runs in a read transaction, so it is
- * one consistent snapshot while the broker goes on writing. The copy is
- * checked like a start-up before it is reported good. */
+ * one consistent snapshot while the broker goes on writing, and the redo
+ * log beside it holds what that snapshot lacks. The copy is checked like a
+ * start-up before it is reported good. */
 static int backup(struct broker *b, const char *dir, struct cf_error *err)
 {
     struct cf_store live;
@@ -100,6 +125,8 @@ static int backup(struct broker *b, const char *dir, struct cf_error *err)
         return rc;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         rc = cf_error_set(err, CF_EIO, "%s: cannot make the folder: %s", dir, strerror(errno));
+    else if ((rc = copy_redo(b->cfg.state_dir, dir, err)) != 0)
+        ;
     else if ((rc = mdb_env_copy2(live.env, dir, MDB_CP_COMPACT)) != 0)
         rc =
             cf_error_set(err, cf_store_error(rc), "%s: the copy failed: %s", dir, mdb_strerror(rc));
@@ -182,6 +209,8 @@ int main(int argc, char **argv)
     }
     if (rc == 0)
         rc = cf_audit_start(&b, &err);
+    if (rc == 0)
+        rc = cf_writer_open(&b, &err);
     guard_store(false);
     if (rc == 0) {
         struct sigaction sa = {.sa_handler = on_signal};
@@ -194,6 +223,7 @@ int main(int argc, char **argv)
         signal(SIGXFSZ, SIG_IGN);
         rc = cf_loop_run(&b, &err);
     }
+    cf_writer_close(&b);
 out:
     if (rc != 0) {
         cf_log_error("BROKER-REFUSED", "code=%s", cf_error_name(rc));

@@ -7,6 +7,7 @@
 #include "childfirst/log.h"
 #include "audit.h"
 #include "retention.h"
+#include "writer.h"
 
 #define DAY_MS 86400000ull
 
@@ -43,14 +44,13 @@ bool cf_retention_due(struct broker *b, uint64_t now)
     MDB_txn *txn;
     MDB_cursor *c;
     bool due = false;
-    if (mdb_txn_begin(b->store.env, NULL, MDB_RDONLY, &txn) != 0)
+    if (cf_writer_txn(b, &txn) != 0)
         return false;
     if (mdb_cursor_open(txn, b->store.envelope, &c) == 0) {
         uint64_t index, time;
         due = oldest(b, txn, c, MDB_FIRST, &index, &time) == 0 && time < cutoff(b, now);
         mdb_cursor_close(c);
     }
-    mdb_txn_abort(txn);
     return due;
 }
 
@@ -66,7 +66,7 @@ int cf_retention_purge(struct broker *b, MDB_txn *txn, uint64_t *size, uint64_t 
     for (rc = oldest(b, txn, c, MDB_FIRST, &index, &time);
          rc == 0 && time < limit && rec.n_purged < CF_MAX_PURGED;
          rc = oldest(b, txn, c, MDB_NEXT, &index, &time)) {
-        if ((rc = cf_store_error(mdb_cursor_del(c, 0))) != 0)
+        if ((rc = cf_store_cursor_del(&b->store, c, b->store.envelope)) != 0)
             break;
         rec.purged[rec.n_purged++] = index;
     }

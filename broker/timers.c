@@ -13,6 +13,7 @@
 #include "mailbox.h"
 #include "notices.h"
 #include "timers.h"
+#include "writer.h"
 
 enum { PHASE_NEAR = 1, PHASE_BREACH = 2, PHASE_ALERT = 1, PHASE_REPORT = 2 };
 
@@ -66,9 +67,8 @@ static int put(struct broker *b, MDB_txn *txn, const uint8_t *key, size_t len, c
 
 static int del(struct broker *b, MDB_txn *txn, uint8_t *key, size_t len)
 {
-    MDB_val k = {len, key};
-    int rc = mdb_del(txn, b->store.timer, &k, NULL);
-    return rc == MDB_NOTFOUND ? 0 : cf_store_error(rc);
+    int rc = cf_store_del(&b->store, txn, b->store.timer, key, len);
+    return rc == CF_ENOTFOUND ? 0 : rc;
 }
 
 /* Puts (or removes) the key of one deadline notice. */
@@ -323,7 +323,7 @@ uint64_t cf_timers_next(struct broker *b)
 {
     MDB_txn *txn;
     uint64_t next = UINT64_MAX;
-    if (mdb_txn_begin(b->store.env, NULL, MDB_RDONLY, &txn) != 0)
+    if (cf_writer_txn(b, &txn) != 0)
         return next;
     MDB_cursor *cur;
     MDB_val k, v;
@@ -332,6 +332,5 @@ uint64_t cf_timers_next(struct broker *b)
             next = cf_store_get_u64(k.mv_data);
         mdb_cursor_close(cur);
     }
-    mdb_txn_abort(txn);
     return next;
 }

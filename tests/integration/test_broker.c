@@ -39,6 +39,8 @@ static const struct opts map_1mb = {"map_size_mb = 1\n", false};
 /* 16 TiB, the most broker.ini allows: far above the free space of any test host. */
 static const struct opts no_space = {"min_free_mb = 16777216\n", false};
 static const struct opts not_started = {NULL, true};
+static const struct opts no_commit = {"commit_ms = 60000\n", false};
+static const struct opts commit_each = {"commit_ms = 0\n", false};
 
 static int setup(void **state)
 {
@@ -391,6 +393,93 @@ static void test_sigkill_after_accepted_delivers_exactly_once(void **state)
     cf_wire_frame_fini(&again);
     cf_wire_frame_fini(&a);
     free(env);
+}
+
+/* The audit leaves data.mdb itself holds, read with LMDB alone: no redo applied. */
+static size_t leaves_in_data_file(const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat st;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "audit", 0, &dbi), 0);
+    assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return st.ms_entries;
+}
+
+/* With no LMDB commit due for a minute, what was Accepted is durable in the
+ * redo log alone: SIGKILL leaves data.mdb without it, and the next open
+ * applies it, once. While the broker runs, no second one may write its store. */
+static void test_accepted_batches_outlive_a_kill_in_the_redo_log(void **state)
+{
+    struct net *n = *state;
+    void *police = online(n, "police-a");
+    size_t at_start = leaves_in_data_file(n->state_dir);
+    uint64_t before = tree_size(police);
+    struct cf_header h[3];
+    struct cf_frame a[3];
+    for (int i = 0; i < 3; i++)
+        refer(n, police, &h[i], &a[i]);
+    uint64_t after = tree_size(police);
+    assert_true(after >= before + 3);
+
+    char log[700];
+    snprintf(log, sizeof log, "%s/second-broker.log", n->dir);
+    const char *args[] = {CF_BIN_DIR "/childfirst-broker", "-c", n->broker_ini, NULL};
+    assert_int_equal(net_broker_run(n, args, log), 1);
+    assert_true(net_file_contains(log, "another process is writing this store"));
+
+    net_broker_kill(n);
+    assert_int_equal(leaves_in_data_file(n->state_dir), at_start); /* none of it committed */
+    net_broker_start(n);
+    assert_true(net_file_contains(n->broker_log, "STORE-RECOVERED"));
+    police = online(n, "police-a");
+    assert_int_equal(tree_size(police), after);
+    net_close(n, police);
+    net_broker_stop(n);
+    assert_int_equal(net_log_size(n), after);
+    for (int i = 0; i < 3; i++) {
+        uint8_t *rec;
+        size_t len;
+        net_log_record(n, a[i].leaf_index, &rec, &len);
+        assert_non_null(memmem(rec, len, h[i].message_id, CF_MESSAGE_ID_LEN));
+        free(rec);
+        cf_wire_frame_fini(&a[i]);
+    }
+    char out[4096], err[4096];
+    if (net_audit_verify(n, n->state_dir, out, sizeof out, err, sizeof err) != 0)
+        fail_msg("audit verify failed:\n%s%s", out, err);
+}
+
+/* With commit_ms 0 each batch is its own LMDB commit: what was Accepted is in
+ * data.mdb before any restart, and nothing is left to recover. */
+static void test_commit_ms_0_commits_each_batch_to_lmdb(void **state)
+{
+    struct net *n = *state;
+    void *police = online(n, "police-a");
+    size_t at_start = leaves_in_data_file(n->state_dir);
+    struct cf_header h;
+    struct cf_frame a;
+    refer(n, police, &h, &a);
+    assert_true(leaves_in_data_file(n->state_dir) > at_start); /* while it runs */
+    net_broker_kill(n);
+    assert_true(leaves_in_data_file(n->state_dir) > a.leaf_index);
+    net_broker_start(n);
+    assert_false(net_file_contains(n->broker_log, "STORE-RECOVERED"));
+    net_close(n, police);
+    net_broker_stop(n);
+    uint8_t *rec;
+    size_t len;
+    net_log_record(n, a.leaf_index, &rec, &len);
+    assert_non_null(memmem(rec, len, h.message_id, CF_MESSAGE_ID_LEN));
+    free(rec);
+    cf_wire_frame_fini(&a);
 }
 
 /* The broker dies with a delivery in flight (sent, not yet acknowledged):
@@ -1095,6 +1184,8 @@ int main(void)
         TEST(test_offline_recipient_gets_it_after_hello),
         TEST(test_sigkill_after_accepted_delivers_exactly_once),
         TEST(test_sigkill_with_a_delivery_in_flight),
+        TEST_WITH(test_accepted_batches_outlive_a_kill_in_the_redo_log, no_commit),
+        TEST_WITH(test_commit_ms_0_commits_each_batch_to_lmdb, commit_each),
         TEST(test_new_directory_version_is_logged),
         TEST(test_same_message_twice_is_one_leaf),
         TEST(test_same_id_different_bytes_is_duplicate),
