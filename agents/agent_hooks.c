@@ -267,6 +267,9 @@ static int start(struct agent *a, const struct entry *e, uint64_t now)
     posix_spawn_file_actions_adddup2(&fa, in, 0);
     posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    /* Logged before the hook can run, so a kill that catches it running has
+     * always left this line: a rerun after the restart is accounted for. */
+    cf_log_info("HOOK-STARTED", "leaf=%" PRIu64 " attempt=%u", e->leaf, e->attempts + 1);
     pid_t pid;
     rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, env);
     posix_spawn_file_actions_destroy(&fa);
@@ -280,8 +283,6 @@ static int start(struct agent *a, const struct entry *e, uint64_t now)
     a->hook_fd = pidfd_open(pid, 0); /* close-on-exec; -1 before Linux 5.3: polled instead */
     a->hook_running = e->seq;
     a->hook_started = now;
-    cf_log_info("HOOK-STARTED", "leaf=%" PRIu64 " attempt=%u pid=%d", e->leaf, e->attempts + 1,
-                (int)pid);
     return 0;
 }
 
