@@ -23,4 +23,20 @@ CF_WUR int cf_file_write_atomic(const char *path, const void *buf, size_t len, u
 /* fsync()s the folder holding `path`, making a rename or create durable. */
 CF_WUR int cf_file_sync_parent(const char *path, struct cf_error *err);
 
+/* One file for cf_file_write_many: what to write where, and what became of it. */
+struct cf_file_out {
+    const char *path;
+    const void *buf;
+    size_t len;
+    int rc;              /* out: 0 once the file is durable under `path`, or a CF_E* code */
+    struct cf_error err; /* out: why not */
+};
+
+/* Writes each of `n` files as cf_file_write_atomic does, with two syncs of each
+ * file system involved instead of two for every file: each temp file is
+ * written, its file system synced (syncfs), each renamed over its target, and
+ * the file system synced again. So a crash leaves each file old or new, and a
+ * file whose rc is 0 is durable. Returns how many failed. */
+CF_WUR size_t cf_file_write_many(struct cf_file_out *files, size_t n, unsigned mode);
+
 #endif
