@@ -83,6 +83,12 @@ struct agent_store {
  * log of 2^63 leaves is beyond any broker). */
 #define AGENT_LOCAL_NOTICE (UINT64_C(1) << 63)
 
+/* How many Deliver frames one commit keeps at most: the broker's default
+ * credit window, so one drain of a full window is one commit. */
+#define AGENT_BATCH_MAX 64
+
+struct agent_pending; /* a Deliver kept but not yet committed (agent_inbox.c) */
+
 struct agent_control; /* the control socket: clients and waiting requests (agent_control.c) */
 
 struct agent {
@@ -101,6 +107,18 @@ struct agent {
     uint64_t connected_since, last_resend, last_scan;
     struct cf_checkpoint checkpoint; /* the newest verified; size 0 before any */
     char checkpoint_note[CF_CHECKPOINT_MAX + 1];
+    /* The Deliver frames of one drain of the DEALER (agent_inbox.c): each kept
+     * in a transaction nested in `txn`, then committed, spooled and answered
+     * together by agent_inbox_flush. While `txn` is open, `cp` (with `note`,
+     * when note_len > 0) is the checkpoint its commit keeps; `checkpoint`
+     * above stays what the disk holds. */
+    struct agent_batch {
+        MDB_txn *txn;
+        struct cf_checkpoint cp;
+        char note[CF_CHECKPOINT_MAX + 1];
+        size_t note_len, n;
+        struct agent_pending *items[AGENT_BATCH_MAX];
+    } batch;
     struct cf_status broker_status; /* the last Status the broker sent */
     int control_fd;
     struct agent_control *pending;
@@ -278,6 +296,11 @@ void agent_spool_answered(struct agent *a, const uint8_t message_id[CF_MESSAGE_I
  * are written the same way"). The agent's own notices (leaf at or above
  * AGENT_LOCAL_NOTICE) have no case: spool/inbox/_agent/<n>-notice.json. */
 int agent_spool_inbox(struct agent *a, uint64_t leaf, const json_t *doc, struct cf_error *err);
+/* What agent_spool_inbox writes, ready for cf_file_write_many: its folder
+ * made, its path in `path` (`cap` bytes), its text in *text (owned; zero it
+ * before freeing: it holds the payload). */
+int agent_spool_inbox_text(struct agent *a, uint64_t leaf, const json_t *doc, char *path,
+                           size_t cap, char **text, struct cf_error *err);
 /* That file's folder and path (each `cap` bytes), after checking the case id. */
 int agent_spool_inbox_path(struct agent *a, uint64_t leaf, const json_t *doc, char *dir, char *path,
                            size_t cap, struct cf_error *err);

@@ -2,7 +2,9 @@
  * kept: the checkpoint extends the kept one, the record is in it, the record
  * is this envelope, and the sender signed it (or, for a notice, the broker).
  * Then, in this order: one LMDB commit (inbox, index, hook queue, checkpoint),
- * the spool file (temp, fsync, rename), and only then the signed DeliveryAck.
+ * the spool file (temp, sync, rename, sync), and only then the signed
+ * DeliveryAck. The frames of one drain of the socket share that commit and
+ * those syncs (agent_inbox_flush), so a burst costs what one message does.
  * A crash anywhere leaves the message unacknowledged, so the broker offers it
  * again, and a repeat (the same message at the same leaf) is acknowledged
  * without being kept twice; another message at a kept leaf is a split view. */
@@ -18,6 +20,7 @@
 #include "agent_notice.h"
 #include "agent_store.h"
 #include "agent_text.h"
+#include "childfirst/file.h"
 #include "childfirst/log.h"
 #include "childfirst/message.h"
 #include "childfirst/record.h"
@@ -154,15 +157,28 @@ static int check_content(struct agent *a, const struct cf_frame *f, struct deliv
     return 0;
 }
 
-static void send_answer(struct agent *a, const struct cf_frame *f, const struct delivery *d,
-                        const char *code)
+/* A Deliver kept in the open batch (or, for a nack, whose checkpoint is):
+ * what its answer, log line, spool file and live-feed line need once the
+ * batch has committed. */
+struct agent_pending {
+    uint64_t leaf;
+    uint8_t message_id[CF_MESSAGE_ID_LEN], hash[CF_HASH_LEN];
+    char answer[48]; /* CF_ACK_OK, or a nack's code */
+    char kind[48];   /* for the log line */
+    bool repeat;
+    json_t *doc; /* what to spool; NULL for a nack */
+    char path[2 * AGENT_PATH_MAX];
+    char *text; /* the spool file's text, while it is written */
+};
+
+static void send_answer(struct agent *a, const struct agent_pending *p)
 {
-    struct cf_frame r = {.kind = strcmp(code, CF_ACK_OK) == 0 ? CF_FRAME_ACK : CF_FRAME_NACK,
-                         .leaf_index = f->leaf_index,
+    struct cf_frame r = {.kind = strcmp(p->answer, CF_ACK_OK) == 0 ? CF_FRAME_ACK : CF_FRAME_NACK,
+                         .leaf_index = p->leaf,
                          .has_message_id = true};
-    memcpy(r.message_id, d->message_id, CF_MESSAGE_ID_LEN);
-    snprintf(r.code, sizeof r.code, "%s", code);
-    if (cf_envelope_ack_sign(d->message_id, d->hash, code, a->keys, r.signature) == 0)
+    memcpy(r.message_id, p->message_id, CF_MESSAGE_ID_LEN);
+    snprintf(r.code, sizeof r.code, "%s", p->answer);
+    if (cf_envelope_ack_sign(p->message_id, p->hash, p->answer, a->keys, r.signature) == 0)
         agent_link_send(a, &r);
 }
 
@@ -348,13 +364,13 @@ static void push_event(struct agent *a, const json_t *doc)
 }
 
 /* Keeps a checked delivery: inbox, id index, hook queue and checkpoint in one
- * commit. A repeat (a leaf already kept) stores only the checkpoint: the broker
+ * transaction, nested in the batch's. A repeat (a leaf already kept) stores only the checkpoint: the broker
  * counts it as shown, so the next delivery's proof starts from it. */
 static int keep(struct agent *a, const uint8_t *frame, size_t len, const struct cf_frame *f,
                 const struct delivery *d, bool *repeat, struct cf_error *err)
 {
     MDB_txn *txn;
-    int rc = cf_store_error(mdb_txn_begin(a->store.env, NULL, 0, &txn));
+    int rc = agent_write_begin(a, &txn);
     if (rc != 0)
         return cf_error_set(err, rc, "cannot begin a transaction");
     uint8_t key[8];
@@ -404,13 +420,62 @@ static bool open_failure(int rc)
            rc == CF_EMISMATCH || rc == CF_EUNKNOWNFIELD;
 }
 
+/* Opens the batch, if none is open, from the checkpoint the disk holds. */
+static int batch_open(struct agent *a)
+{
+    struct agent_batch *b = &a->batch;
+    if (b->txn)
+        return 0;
+    int rc = cf_store_error(mdb_txn_begin(a->store.env, NULL, 0, &b->txn));
+    if (rc != 0) {
+        b->txn = NULL;
+        return rc;
+    }
+    b->cp = a->checkpoint;
+    b->note_len = 0;
+    return 0;
+}
+
+/* Adds the answer to a checked delivery to the batch; a full batch is flushed. */
+static void batch_add(struct agent *a, const struct cf_frame *f, const struct delivery *d,
+                      json_t *doc, bool repeat, const char *answer)
+{
+    struct agent_pending *p = calloc(1, sizeof *p);
+    if (!p) {
+        /* Not answered: the broker offers it again after the next Hello. */
+        cf_log_error("INBOX-KEEP-FAILED", "leaf=%" PRIu64 " reason=\"out of memory\"",
+                     f->leaf_index);
+        json_decref(doc);
+        return;
+    }
+    p->leaf = f->leaf_index;
+    memcpy(p->message_id, d->message_id, CF_MESSAGE_ID_LEN);
+    memcpy(p->hash, d->hash, CF_HASH_LEN);
+    snprintf(p->answer, sizeof p->answer, "%s", answer);
+    snprintf(p->kind, sizeof p->kind, "%s",
+             d->is_notice          ? d->notice.kind
+             : d->is_determination ? "determination"
+                                   : cf_header_type_name(d->hdr.type));
+    p->repeat = repeat;
+    p->doc = doc;
+    a->batch.items[a->batch.n++] = p;
+    if (a->batch.n == AGENT_BATCH_MAX)
+        agent_inbox_flush(a);
+}
+
 void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
                          const struct cf_frame *f)
 {
     struct delivery d;
     struct cf_error err = {0};
     json_t *doc = NULL;
-    int rc = check_content(a, f, &d, true, &err);
+    int rc = batch_open(a);
+    if (rc != 0) {
+        cf_log_error("INBOX-KEEP-FAILED", "leaf=%" PRIu64 " code=%s", f->leaf_index,
+                     cf_error_name(rc)); /* not answered: offered again */
+        return;
+    }
+    rc = check_content(a, f, &d, true, &err);
     if (rc != 0) {
         /* Not the sender's fault: a broker showing something it did not log, or
          * a directory this agent has not caught up with. Nothing is answered;
@@ -433,37 +498,101 @@ void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
         cf_log_error("DELIVERY-UNOPENABLE", "leaf=%" PRIu64 " code=%s", f->leaf_index,
                      cf_error_name(rc));
         if (agent_link_take_checkpoint(a, f, "CHECKPOINT-RESYNC") == 0 && open_failure(rc))
-            send_answer(a, f, &d, cf_error_name(rc));
+            batch_add(a, f, &d, NULL, false, cf_error_name(rc));
         delivery_fini(&d);
         return;
     }
     bool repeat = false;
     rc = keep(a, frame, len, f, &d, &repeat, &err);
-    if (rc != 0 && !agent_link_refused(a, rc, "CHECKPOINT-RESYNC", err.text))
-        cf_log_error("INBOX-KEEP-FAILED", "leaf=%" PRIu64 " reason=\"%s\"", f->leaf_index,
-                     err.text);
-    /* The spool file, also for a repeat whose file a crash may have lost. */
-    if (rc == 0 && (rc = agent_spool_inbox(a, f->leaf_index, doc, &err)) != 0)
-        cf_log_error("SPOOL-WRITE-FAILED", "leaf=%" PRIu64 " reason=\"%s\"", f->leaf_index,
-                     err.text); /* no ack: it comes again, and the file is written then */
-    if (rc == 0 && !repeat)
-        push_event(a, doc);
-    json_decref(doc);
     if (rc != 0) {
-        delivery_fini(&d);
-        return;
+        if (!agent_link_refused(a, rc, "CHECKPOINT-RESYNC", err.text))
+            cf_log_error("INBOX-KEEP-FAILED", "leaf=%" PRIu64 " reason=\"%s\"", f->leaf_index,
+                         err.text);
+        json_decref(doc);
+    } else {
+        batch_add(a, f, &d, doc, repeat, CF_ACK_OK); /* also a repeat: a crash may have lost its file */
     }
-    agent_fault_point("after-inbox-commit");
-    send_answer(a, f, &d, CF_ACK_OK);
-    char id[2 * CF_MESSAGE_ID_LEN + 1];
-    sodium_bin2hex(id, sizeof id, d.message_id, CF_MESSAGE_ID_LEN);
-    cf_log_info(repeat ? "DELIVERY-REPEATED" : "DELIVERY-KEPT",
-                "leaf=%" PRIu64 " kind=%s message=%s", f->leaf_index,
-                d.is_notice          ? d.notice.kind
-                : d.is_determination ? "determination"
-                                     : cf_header_type_name(d.hdr.type),
-                id);
     delivery_fini(&d);
+}
+
+/* Writes the spool files of the batch's kept messages, with two syncs for all
+ * of them; a message whose file failed loses its ack (it comes again, and the
+ * file is written then). */
+static void batch_spool(struct agent *a)
+{
+    struct agent_batch *b = &a->batch;
+    struct cf_file_out files[AGENT_BATCH_MAX];
+    struct agent_pending *of[AGENT_BATCH_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        struct agent_pending *p = b->items[i];
+        struct cf_error err = {0};
+        if (!p->doc)
+            continue;
+        if (agent_spool_inbox_text(a, p->leaf, p->doc, p->path, sizeof p->path, &p->text, &err) !=
+            0) {
+            cf_log_error("SPOOL-WRITE-FAILED", "leaf=%" PRIu64 " reason=\"%s\"", p->leaf, err.text);
+            p->answer[0] = 0;
+            continue;
+        }
+        files[n] = (struct cf_file_out){.path = p->path, .buf = p->text, .len = strlen(p->text)};
+        of[n++] = p;
+    }
+    if (cf_file_write_many(files, n, 0640) > 0)
+        for (size_t i = 0; i < n; i++)
+            if (files[i].rc != 0) {
+                cf_log_error("SPOOL-WRITE-FAILED", "leaf=%" PRIu64 " reason=\"%s\"", of[i]->leaf,
+                             files[i].err.text);
+                of[i]->answer[0] = 0;
+            }
+    for (size_t i = 0; i < n; i++) {
+        sodium_memzero(of[i]->text, files[i].len);
+        free(of[i]->text);
+        of[i]->text = NULL;
+    }
+}
+
+void agent_inbox_flush(struct agent *a)
+{
+    struct agent_batch *b = &a->batch;
+    if (!b->txn)
+        return;
+    int rc = cf_store_error(mdb_txn_commit(b->txn));
+    b->txn = NULL;
+    if (rc != 0) {
+        /* Nothing is answered, so the broker offers all of them again; the
+         * next frame's proof starts past the kept checkpoint, and resyncs. */
+        cf_log_error("INBOX-KEEP-FAILED", "frames=%zu code=%s", b->n, cf_error_name(rc));
+    } else {
+        if (b->note_len > 0) {
+            a->checkpoint = b->cp;
+            memcpy(a->checkpoint_note, b->note, b->note_len + 1);
+        }
+        batch_spool(a);
+    }
+    bool kept = false;
+    for (size_t i = 0; i < b->n; i++)
+        kept |= rc == 0 && b->items[i]->doc && b->items[i]->answer[0];
+    if (kept)
+        agent_fault_point("after-inbox-commit");
+    for (size_t i = 0; i < b->n; i++) {
+        struct agent_pending *p = b->items[i];
+        if (rc == 0 && p->answer[0]) {
+            if (p->doc && !p->repeat)
+                push_event(a, p->doc);
+            send_answer(a, p);
+            if (p->doc) {
+                char id[2 * CF_MESSAGE_ID_LEN + 1];
+                sodium_bin2hex(id, sizeof id, p->message_id, CF_MESSAGE_ID_LEN);
+                cf_log_info(p->repeat ? "DELIVERY-REPEATED" : "DELIVERY-KEPT",
+                            "leaf=%" PRIu64 " kind=%s message=%s", p->leaf, p->kind, id);
+            }
+        }
+        json_decref(p->doc);
+        free(p);
+    }
+    b->n = 0;
+    b->note_len = 0;
 }
 
 /* ---- The agent's own notices ---- */

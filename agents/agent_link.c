@@ -129,6 +129,7 @@ void agent_link_events(struct agent *a)
 
 void agent_link_distrust(struct agent *a, const char *detail)
 {
+    agent_inbox_flush(a); /* what was verified before this frame is kept and answered */
     cf_log_error("SPLIT-VIEW", "broker=%s kept_size=%" PRIu64 " detail=\"%s\"", a->cfg.broker,
                  a->checkpoint.size, detail);
     a->connected = false;
@@ -139,6 +140,7 @@ void agent_link_resync(struct agent *a, const char *event, const char *detail)
 {
     if (!a->connected)
         return; /* a Hello is already out, or this connection is not trusted */
+    agent_inbox_flush(a); /* so the Hello names the size the batch keeps */
     cf_log_warn(event, "broker=%s kept_size=%" PRIu64 " detail=\"%s\"", a->cfg.broker,
                 a->checkpoint.size, detail);
     /* Until the Welcome, every frame is ignored: the broker offers again all it
@@ -168,7 +170,7 @@ int agent_link_take_checkpoint(struct agent *a, const struct cf_frame *f, const 
     MDB_txn *txn;
     struct cf_error err = {0};
     struct cf_checkpoint kept;
-    int rc = cf_store_error(mdb_txn_begin(a->store.env, NULL, 0, &txn));
+    int rc = agent_write_begin(a, &txn);
     if (rc != 0) {
         cf_log_error("CHECKPOINT-KEEP-FAILED", "code=%s", cf_error_name(rc));
         return rc;
@@ -207,7 +209,7 @@ int agent_checkpoint_advance(struct agent *a, MDB_txn *txn, const char *note, si
     int rc = cf_checkpoint_open(note, len, a->broker_sign_pk, &cp, err);
     if (rc != 0)
         return rc;
-    const struct cf_checkpoint *kept = &a->checkpoint;
+    const struct cf_checkpoint *kept = a->batch.txn ? &a->batch.cp : &a->checkpoint;
     if (kept->size > 0) {
         if (strcmp(cp.origin, kept->origin) != 0)
             return cf_error_set(err, CF_ECORRUPT, "the log's origin changed from %s to %s",
@@ -249,10 +251,19 @@ int agent_checkpoint_commit(struct agent *a, MDB_txn *txn, const struct cf_check
     int rc = cf_store_error(mdb_txn_commit(txn));
     if (rc != 0 || len > CF_CHECKPOINT_MAX)
         return rc;
-    a->checkpoint = *cp;
-    memcpy(a->checkpoint_note, note, len);
-    a->checkpoint_note[len] = 0;
+    bool nested = a->batch.txn != NULL;
+    *(nested ? &a->batch.cp : &a->checkpoint) = *cp;
+    char *kept = nested ? a->batch.note : a->checkpoint_note;
+    memcpy(kept, note, len);
+    kept[len] = 0;
+    if (nested)
+        a->batch.note_len = len;
     return 0;
+}
+
+int agent_write_begin(struct agent *a, MDB_txn **txn)
+{
+    return cf_store_error(mdb_txn_begin(a->store.env, a->batch.txn, 0, txn));
 }
 
 /* ---- The directory ---- */
@@ -450,7 +461,7 @@ static int take_new_origin(struct agent *a, MDB_txn *txn, const struct cf_frame 
 {
     struct cf_record link;
     struct cf_checkpoint prev, cp;
-    const struct cf_checkpoint *kept = &a->checkpoint;
+    const struct cf_checkpoint *kept = a->batch.txn ? &a->batch.cp : &a->checkpoint;
     int rc = cf_checkpoint_open(f->checkpoint, f->checkpoint_len, a->broker_sign_pk, &cp, err);
     if (rc != 0)
         return rc;
@@ -566,13 +577,17 @@ void agent_link_ready(struct agent *a)
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, a->dealer, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&m);
+            agent_inbox_flush(a);
             return;
         }
         const uint8_t *buf = zmq_msg_data(&m);
         size_t len = zmq_msg_size(&m);
         struct cf_frame f;
         struct cf_error err = {0};
-        if (cf_wire_frame_decode(buf, len, &f, &err) != 0) {
+        int rc = cf_wire_frame_decode(buf, len, &f, &err);
+        if (rc != 0 || f.kind != CF_FRAME_DELIVER || !a->connected)
+            agent_inbox_flush(a); /* the batch's answers go first, in order */
+        if (rc != 0) {
             cf_log_error("FRAME-UNREADABLE", "from=broker code=%s", cf_error_name(err.code));
         } else if (f.kind == CF_FRAME_WELCOME) {
             on_welcome(a, &f);

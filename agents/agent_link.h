@@ -32,10 +32,15 @@ int agent_checkpoint_advance(struct agent *a, MDB_txn *txn, const char *note, si
                              struct cf_checkpoint *out, struct cf_error *err);
 
 /* Commits `txn` (which LMDB then frees, committed or not) and, only if the
- * commit succeeded, makes `cp` with its note the kept checkpoint in memory.
- * Returns 0 or the commit's CF_E* code. */
+ * commit succeeded, makes `cp` with its note the kept checkpoint in memory:
+ * the batch's, when `txn` is nested in an open batch. Returns 0 or the
+ * commit's CF_E* code. */
 int agent_checkpoint_commit(struct agent *a, MDB_txn *txn, const struct cf_checkpoint *cp,
                             const char *note, size_t len);
+
+/* Begins a write transaction: nested in the open batch's, if there is one
+ * (so its work commits with the batch), else on its own. */
+int agent_write_begin(struct agent *a, MDB_txn **txn);
 
 /* The broker showed a history that does not extend the kept one: logs
  * SPLIT-VIEW and takes nothing more from this connection (not even a
@@ -66,8 +71,15 @@ int agent_link_take_checkpoint(struct agent *a, const struct cf_frame *f, const 
 void agent_link_ask_status(struct agent *a);
 
 /* The inbox and outbox sides (agent_inbox.c, agent_outbox.c). */
+/* A Deliver is checked and kept in the open batch (opening one), and answered
+ * when agent_inbox_flush commits it. A full batch is flushed at once. */
 void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
                          const struct cf_frame *f);
+/* Commits the open batch, if any, writes its spool files, then sends its
+ * answers; after a failed commit nothing is answered and the broker offers
+ * the frames again. Called before any other frame is handled, when the
+ * DEALER is drained, and before a resync or the split-view alarm. */
+void agent_inbox_flush(struct agent *a);
 void agent_outbox_answer(struct agent *a, const uint8_t *frame, size_t len,
                          const struct cf_frame *f);
 void agent_outbox_resend(struct agent *a);

@@ -332,17 +332,27 @@ int agent_spool_inbox_path(struct agent *a, uint64_t leaf, const json_t *doc, ch
     return 0;
 }
 
-int agent_spool_inbox(struct agent *a, uint64_t leaf, const json_t *doc, struct cf_error *err)
+int agent_spool_inbox_text(struct agent *a, uint64_t leaf, const json_t *doc, char *path,
+                           size_t cap, char **text, struct cf_error *err)
 {
-    char dir[2 * AGENT_PATH_MAX], path[2 * AGENT_PATH_MAX];
-    int rc = agent_spool_inbox_path(a, leaf, doc, dir, path, sizeof path, err);
+    char dir[2 * AGENT_PATH_MAX];
+    *text = NULL;
+    int rc = agent_spool_inbox_path(a, leaf, doc, dir, path, cap < sizeof dir ? cap : sizeof dir,
+                                    err);
     if (rc != 0)
         return rc;
     if (mkdir(dir, 0750) != 0 && errno != EEXIST)
         return cf_error_set(err, CF_EIO, "%s: cannot create: %s", dir, strerror(errno));
-    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
-    if (!text)
-        return cf_error_set(err, CF_ENOMEM, "out of memory");
+    *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+    return *text ? 0 : cf_error_set(err, CF_ENOMEM, "out of memory");
+}
+
+int agent_spool_inbox(struct agent *a, uint64_t leaf, const json_t *doc, struct cf_error *err)
+{
+    char path[2 * AGENT_PATH_MAX], *text;
+    int rc = agent_spool_inbox_text(a, leaf, doc, path, sizeof path, &text, err);
+    if (rc != 0)
+        return rc;
     size_t len = strlen(text);
     rc = cf_file_write_atomic(path, text, len, 0640, err);
     sodium_memzero(text, len);
