@@ -157,16 +157,17 @@ static int check_content(struct agent *a, const struct cf_frame *f, struct deliv
     return 0;
 }
 
-/* A Deliver kept in the open batch (or, for a nack, whose checkpoint is):
- * what its answer, log line, spool file and live-feed line need once the
- * batch has committed. */
+/* A frame kept in the open batch (a Deliver, a delivery report; for a nack,
+ * only its checkpoint): what its answer, log line, spool file and live-feed
+ * line need once the batch has committed. */
 struct agent_pending {
-    uint64_t leaf;
+    uint64_t leaf; /* the leaf the answer names */
     uint8_t message_id[CF_MESSAGE_ID_LEN], hash[CF_HASH_LEN];
     char answer[48]; /* CF_ACK_OK, or a nack's code */
-    char kind[48];   /* for the log line */
     bool repeat;
-    json_t *doc; /* what to spool; NULL for a nack */
+    json_t *doc;     /* what to spool; NULL for a nack or a report */
+    char event[24];  /* the log line once committed: none when "" */
+    char detail[256];
     char path[2 * AGENT_PATH_MAX];
     char *text; /* the spool file's text, while it is written */
 };
@@ -421,7 +422,7 @@ static bool open_failure(int rc)
 }
 
 /* Opens the batch, if none is open, from the checkpoint the disk holds. */
-static int batch_open(struct agent *a)
+int agent_batch_open(struct agent *a)
 {
     struct agent_batch *b = &a->batch;
     if (b->txn)
@@ -436,31 +437,45 @@ static int batch_open(struct agent *a)
     return 0;
 }
 
-/* Adds the answer to a checked delivery to the batch; a full batch is flushed. */
-static void batch_add(struct agent *a, const struct cf_frame *f, const struct delivery *d,
-                      json_t *doc, bool repeat, const char *answer)
+int agent_batch_answer(struct agent *a, uint64_t leaf, const uint8_t message_id[CF_MESSAGE_ID_LEN],
+                       const uint8_t hash[CF_HASH_LEN], const char *answer, json_t *doc,
+                       bool repeat, const char *event, const char *detail)
 {
     struct agent_pending *p = calloc(1, sizeof *p);
     if (!p) {
-        /* Not answered: the broker offers it again after the next Hello. */
-        cf_log_error("INBOX-KEEP-FAILED", "leaf=%" PRIu64 " reason=\"out of memory\"",
-                     f->leaf_index);
         json_decref(doc);
-        return;
+        return CF_ENOMEM;
     }
-    p->leaf = f->leaf_index;
-    memcpy(p->message_id, d->message_id, CF_MESSAGE_ID_LEN);
-    memcpy(p->hash, d->hash, CF_HASH_LEN);
+    p->leaf = leaf;
+    memcpy(p->message_id, message_id, CF_MESSAGE_ID_LEN);
+    memcpy(p->hash, hash, CF_HASH_LEN);
     snprintf(p->answer, sizeof p->answer, "%s", answer);
-    snprintf(p->kind, sizeof p->kind, "%s",
-             d->is_notice          ? d->notice.kind
-             : d->is_determination ? "determination"
-                                   : cf_header_type_name(d->hdr.type));
     p->repeat = repeat;
     p->doc = doc;
+    snprintf(p->event, sizeof p->event, "%s", event ? event : "");
+    snprintf(p->detail, sizeof p->detail, "%s", detail ? detail : "");
     a->batch.items[a->batch.n++] = p;
     if (a->batch.n == AGENT_BATCH_MAX)
         agent_inbox_flush(a);
+    return 0;
+}
+
+/* Queues the answer to a checked delivery. */
+static void batch_add(struct agent *a, const struct cf_frame *f, const struct delivery *d,
+                      json_t *doc, bool repeat, const char *answer)
+{
+    char id[2 * CF_MESSAGE_ID_LEN + 1], detail[256];
+    sodium_bin2hex(id, sizeof id, d->message_id, CF_MESSAGE_ID_LEN);
+    snprintf(detail, sizeof detail, "leaf=%" PRIu64 " kind=%s message=%s", f->leaf_index,
+             d->is_notice          ? d->notice.kind
+             : d->is_determination ? "determination"
+                                   : cf_header_type_name(d->hdr.type),
+             id);
+    const char *event = !doc ? NULL : repeat ? "DELIVERY-REPEATED" : "DELIVERY-KEPT";
+    if (agent_batch_answer(a, f->leaf_index, d->message_id, d->hash, answer, doc, repeat, event,
+                           detail) != 0)
+        cf_log_error("INBOX-KEEP-FAILED", "leaf=%" PRIu64 " reason=\"out of memory\"",
+                     f->leaf_index); /* not answered: the broker offers it again after a Hello */
 }
 
 void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
@@ -469,7 +484,7 @@ void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
     struct delivery d;
     struct cf_error err = {0};
     json_t *doc = NULL;
-    int rc = batch_open(a);
+    int rc = agent_batch_open(a);
     if (rc != 0) {
         cf_log_error("INBOX-KEEP-FAILED", "leaf=%" PRIu64 " code=%s", f->leaf_index,
                      cf_error_name(rc)); /* not answered: offered again */
@@ -581,12 +596,8 @@ void agent_inbox_flush(struct agent *a)
             if (p->doc && !p->repeat)
                 push_event(a, p->doc);
             send_answer(a, p);
-            if (p->doc) {
-                char id[2 * CF_MESSAGE_ID_LEN + 1];
-                sodium_bin2hex(id, sizeof id, p->message_id, CF_MESSAGE_ID_LEN);
-                cf_log_info(p->repeat ? "DELIVERY-REPEATED" : "DELIVERY-KEPT",
-                            "leaf=%" PRIu64 " kind=%s message=%s", p->leaf, p->kind, id);
-            }
+            if (p->event[0])
+                cf_log_info(p->event, "%s", p->detail);
         }
         json_decref(p->doc);
         free(p);

@@ -585,7 +585,8 @@ void agent_link_ready(struct agent *a)
         struct cf_frame f;
         struct cf_error err = {0};
         int rc = cf_wire_frame_decode(buf, len, &f, &err);
-        if (rc != 0 || f.kind != CF_FRAME_DELIVER || !a->connected)
+        if (rc != 0 || (f.kind != CF_FRAME_DELIVER && f.kind != CF_FRAME_REPORT) ||
+            !a->connected)
             agent_inbox_flush(a); /* the batch's answers go first, in order */
         if (rc != 0) {
             cf_log_error("FRAME-UNREADABLE", "from=broker code=%s", cf_error_name(err.code));

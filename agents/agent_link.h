@@ -75,17 +75,29 @@ void agent_link_ask_status(struct agent *a);
  * when agent_inbox_flush commits it. A full batch is flushed at once. */
 void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
                          const struct cf_frame *f);
+/* Opens the batch, if none is open: a delivery report joins it too. 0 or a
+ * CF_E* code. */
+int agent_batch_open(struct agent *a);
+/* Queues a signed answer (an ack, or a nack's code in `answer`) naming `leaf`,
+ * sent once the batch has committed, with the log line `event` `detail`
+ * (none when `event` is NULL) and, for a Deliver, its spool document `doc`
+ * (owned). A full batch is flushed. CF_ENOMEM: not queued, not answered. */
+int agent_batch_answer(struct agent *a, uint64_t leaf, const uint8_t message_id[CF_MESSAGE_ID_LEN],
+                       const uint8_t hash[CF_HASH_LEN], const char *answer, json_t *doc,
+                       bool repeat, const char *event, const char *detail);
 /* Commits the open batch, if any, writes its spool files, then sends its
  * answers; after a failed commit nothing is answered and the broker offers
- * the frames again. Called before any other frame is handled, when the
- * DEALER is drained, and before a resync or the split-view alarm. */
+ * the frames again. Called before any frame but a Deliver or a delivery
+ * report is handled, when the DEALER is drained, and before a resync or the
+ * split-view alarm. */
 void agent_inbox_flush(struct agent *a);
 void agent_outbox_answer(struct agent *a, const uint8_t *frame, size_t len,
                          const struct cf_frame *f);
 void agent_outbox_resend(struct agent *a);
 /* A delivery report: a recipient's answer to a message this agency sent.
- * Its signature is checked against the recipient's key, it is kept, and only
- * then acknowledged, so the broker offers it again after a crash. */
+ * Its signature is checked against the recipient's key, it is kept in the
+ * batch, and acknowledged once that commits, so the broker offers it again
+ * after a crash. */
 void agent_outbox_report(struct agent *a, const struct cf_frame *f);
 
 /* Renders a stored Deliver frame as the JSON of the spool inbox; decrypts a

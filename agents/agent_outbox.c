@@ -516,27 +516,35 @@ void agent_outbox_report(struct agent *a, const struct cf_frame *f)
                                 "report_leaf", (json_int_t)f->report_leaf);
         char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(doc);
+        /* Kept in the batch, with the Deliver frames around it: acknowledged
+         * once that commits. */
         MDB_txn *txn = NULL;
-        rc = text ? cf_store_error(mdb_txn_begin(a->store.env, NULL, 0, &txn)) : CF_ENOMEM;
+        rc = !text ? CF_ENOMEM : agent_batch_open(a);
+        if (rc == 0)
+            rc = agent_write_begin(a, &txn);
         if (rc == 0 &&
             (rc = agent_store_put(txn, a->store.reports, key, klen, text, strlen(text))) == 0)
             rc = cf_store_error(mdb_txn_commit(txn));
         else if (txn)
             mdb_txn_abort(txn);
         free(text);
-        if (rc != 0) {
+        char detail[256];
+        uint8_t hash[CF_HASH_LEN];
+        snprintf(detail, sizeof detail, "message=%s recipient=%s outcome=%s code=%s", id,
+                 rec.actor, f->outcome, rec.code[0] ? rec.code : "-");
+        cf_envelope_hash(f->record, f->record_len, hash);
+        if (rc == 0)
+            rc = agent_batch_answer(a, f->report_leaf, f->message_id, hash, CF_ACK_OK, NULL, false,
+                                    "DELIVERY-REPORT", detail);
+        if (rc != 0)
             cf_log_error("REPORT-KEEP-FAILED", "message=%s code=%s", id, cf_error_name(rc));
-            cf_wire_record_fini(&rec);
-            return; /* not acknowledged: it comes again */
-        }
-        cf_log_info("DELIVERY-REPORT", "message=%s recipient=%s outcome=%s code=%s", id, rec.actor,
-                    f->outcome, rec.code[0] ? rec.code : "-");
-    } else {
-        /* Acknowledged all the same: the broker would offer it for ever, and
-         * the leaf, not this copy, is the evidence. */
-        cf_log_error("REPORT-UNVERIFIED", "message=%s code=%s reason=\"%s\"", id, cf_error_name(rc),
-                     err.text);
+        cf_wire_record_fini(&rec);
+        return; /* not acknowledged when it failed: it comes again */
     }
+    /* Acknowledged all the same: the broker would offer it for ever, and the
+     * leaf, not this copy, is the evidence. */
+    cf_log_error("REPORT-UNVERIFIED", "message=%s code=%s reason=\"%s\"", id, cf_error_name(rc),
+                 err.text);
     cf_wire_record_fini(&rec);
     struct cf_frame ack = {
         .kind = CF_FRAME_ACK, .leaf_index = f->report_leaf, .has_message_id = true};
