@@ -107,11 +107,12 @@ struct agent {
     uint64_t connected_since, last_resend, last_scan;
     struct cf_checkpoint checkpoint; /* the newest verified; size 0 before any */
     char checkpoint_note[CF_CHECKPOINT_MAX + 1];
-    /* The Deliver frames of one drain of the DEALER (agent_inbox.c): each kept
-     * in a transaction nested in `txn`, then committed, spooled and answered
-     * together by agent_inbox_flush. While `txn` is open, `cp` (with `note`,
-     * when note_len > 0) is the checkpoint its commit keeps; `checkpoint`
-     * above stays what the disk holds. */
+    /* The Deliver frames and delivery reports of one drain of the DEALER
+     * (agent_inbox.c, agent_outbox.c): each kept in a transaction nested in
+     * `txn`, then committed, spooled and answered together by
+     * agent_batch_flush. While `txn` is open, `cp` (with `note`, when
+     * note_len > 0) is the checkpoint its commit keeps; `checkpoint` above
+     * stays what the disk holds. */
     struct agent_batch {
         MDB_txn *txn;
         struct cf_checkpoint cp;

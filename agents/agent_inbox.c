@@ -4,7 +4,7 @@
  * Then, in this order: one LMDB commit (inbox, index, hook queue, checkpoint),
  * the spool file (temp, sync, rename, sync), and only then the signed
  * DeliveryAck. The frames of one drain of the socket share that commit and
- * those syncs (agent_inbox_flush), so a burst costs what one message does.
+ * those syncs (agent_batch_flush), so a burst costs what one message does.
  * A crash anywhere leaves the message unacknowledged, so the broker offers it
  * again, and a repeat (the same message at the same leaf) is acknowledged
  * without being kept twice; another message at a kept leaf is a split view. */
@@ -165,8 +165,8 @@ struct agent_pending {
     uint8_t message_id[CF_MESSAGE_ID_LEN], hash[CF_HASH_LEN];
     char answer[48]; /* CF_ACK_OK, or a nack's code */
     bool repeat;
-    json_t *doc;     /* what to spool; NULL for a nack or a report */
-    char event[24];  /* the log line once committed: none when "" */
+    json_t *doc;    /* what to spool; NULL for a nack or a report */
+    char event[24]; /* the log line once committed: none when "" */
     char detail[256];
     char path[2 * AGENT_PATH_MAX];
     char *text; /* the spool file's text, while it is written */
@@ -365,8 +365,9 @@ static void push_event(struct agent *a, const json_t *doc)
 }
 
 /* Keeps a checked delivery: inbox, id index, hook queue and checkpoint in one
- * transaction, nested in the batch's. A repeat (a leaf already kept) stores only the checkpoint: the broker
- * counts it as shown, so the next delivery's proof starts from it. */
+ * transaction, nested in the batch's. A repeat (a leaf already kept) stores
+ * only the checkpoint: the broker counts it as shown, so the next delivery's
+ * proof starts from it. */
 static int keep(struct agent *a, const uint8_t *frame, size_t len, const struct cf_frame *f,
                 const struct delivery *d, bool *repeat, struct cf_error *err)
 {
@@ -456,7 +457,7 @@ int agent_batch_answer(struct agent *a, uint64_t leaf, const uint8_t message_id[
     snprintf(p->detail, sizeof p->detail, "%s", detail ? detail : "");
     a->batch.items[a->batch.n++] = p;
     if (a->batch.n == AGENT_BATCH_MAX)
-        agent_inbox_flush(a);
+        agent_batch_flush(a);
     return 0;
 }
 
@@ -525,7 +526,8 @@ void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
                          err.text);
         json_decref(doc);
     } else {
-        batch_add(a, f, &d, doc, repeat, CF_ACK_OK); /* also a repeat: a crash may have lost its file */
+        /* Also a repeat: a crash may have lost its spool file. */
+        batch_add(a, f, &d, doc, repeat, CF_ACK_OK);
     }
     delivery_fini(&d);
 }
@@ -567,7 +569,7 @@ static void batch_spool(struct agent *a)
     }
 }
 
-void agent_inbox_flush(struct agent *a)
+void agent_batch_flush(struct agent *a)
 {
     struct agent_batch *b = &a->batch;
     if (!b->txn)

@@ -129,7 +129,7 @@ void agent_link_events(struct agent *a)
 
 void agent_link_distrust(struct agent *a, const char *detail)
 {
-    agent_inbox_flush(a); /* what was verified before this frame is kept and answered */
+    agent_batch_flush(a); /* what was verified before this frame is kept and answered */
     cf_log_error("SPLIT-VIEW", "broker=%s kept_size=%" PRIu64 " detail=\"%s\"", a->cfg.broker,
                  a->checkpoint.size, detail);
     a->connected = false;
@@ -140,7 +140,8 @@ void agent_link_resync(struct agent *a, const char *event, const char *detail)
 {
     if (!a->connected)
         return; /* a Hello is already out, or this connection is not trusted */
-    agent_inbox_flush(a); /* so the Hello names the size the batch keeps */
+    /* First the batch, so the Hello names the size it keeps. */
+    agent_batch_flush(a);
     cf_log_warn(event, "broker=%s kept_size=%" PRIu64 " detail=\"%s\"", a->cfg.broker,
                 a->checkpoint.size, detail);
     /* Until the Welcome, every frame is ignored: the broker offers again all it
@@ -577,7 +578,7 @@ void agent_link_ready(struct agent *a)
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, a->dealer, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&m);
-            agent_inbox_flush(a);
+            agent_batch_flush(a);
             return;
         }
         const uint8_t *buf = zmq_msg_data(&m);
@@ -585,9 +586,8 @@ void agent_link_ready(struct agent *a)
         struct cf_frame f;
         struct cf_error err = {0};
         int rc = cf_wire_frame_decode(buf, len, &f, &err);
-        if (rc != 0 || (f.kind != CF_FRAME_DELIVER && f.kind != CF_FRAME_REPORT) ||
-            !a->connected)
-            agent_inbox_flush(a); /* the batch's answers go first, in order */
+        if (rc != 0 || (f.kind != CF_FRAME_DELIVER && f.kind != CF_FRAME_REPORT) || !a->connected)
+            agent_batch_flush(a); /* the batch's answers go first, in order */
         if (rc != 0) {
             cf_log_error("FRAME-UNREADABLE", "from=broker code=%s", cf_error_name(err.code));
         } else if (f.kind == CF_FRAME_WELCOME) {

@@ -72,7 +72,7 @@ void agent_link_ask_status(struct agent *a);
 
 /* The inbox and outbox sides (agent_inbox.c, agent_outbox.c). */
 /* A Deliver is checked and kept in the open batch (opening one), and answered
- * when agent_inbox_flush commits it. A full batch is flushed at once. */
+ * when agent_batch_flush commits it. A full batch is flushed at once. */
 void agent_inbox_deliver(struct agent *a, const uint8_t *frame, size_t len,
                          const struct cf_frame *f);
 /* Opens the batch, if none is open: a delivery report joins it too. 0 or a
@@ -90,7 +90,7 @@ int agent_batch_answer(struct agent *a, uint64_t leaf, const uint8_t message_id[
  * the frames again. Called before any frame but a Deliver or a delivery
  * report is handled, when the DEALER is drained, and before a resync or the
  * split-view alarm. */
-void agent_inbox_flush(struct agent *a);
+void agent_batch_flush(struct agent *a);
 void agent_outbox_answer(struct agent *a, const uint8_t *frame, size_t len,
                          const struct cf_frame *f);
 void agent_outbox_resend(struct agent *a);

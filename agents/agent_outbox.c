@@ -530,8 +530,8 @@ void agent_outbox_report(struct agent *a, const struct cf_frame *f)
         free(text);
         char detail[256];
         uint8_t hash[CF_HASH_LEN];
-        snprintf(detail, sizeof detail, "message=%s recipient=%s outcome=%s code=%s", id,
-                 rec.actor, f->outcome, rec.code[0] ? rec.code : "-");
+        snprintf(detail, sizeof detail, "message=%s recipient=%s outcome=%s code=%s", id, rec.actor,
+                 f->outcome, rec.code[0] ? rec.code : "-");
         cf_envelope_hash(f->record, f->record_len, hash);
         if (rc == 0)
             rc = agent_batch_answer(a, f->report_leaf, f->message_id, hash, CF_ACK_OK, NULL, false,

@@ -337,8 +337,8 @@ int agent_spool_inbox_text(struct agent *a, uint64_t leaf, const json_t *doc, ch
 {
     char dir[2 * AGENT_PATH_MAX];
     *text = NULL;
-    int rc = agent_spool_inbox_path(a, leaf, doc, dir, path, cap < sizeof dir ? cap : sizeof dir,
-                                    err);
+    int rc =
+        agent_spool_inbox_path(a, leaf, doc, dir, path, cap < sizeof dir ? cap : sizeof dir, err);
     if (rc != 0)
         return rc;
     if (mkdir(dir, 0750) != 0 && errno != EEXIST)

@@ -193,8 +193,8 @@ size_t cf_file_write_many(struct cf_file_out *files, size_t n, unsigned mode)
         if (o->rc != 0 || temp_name(tmp, sizeof tmp, o->path, &o->err) != 0)
             continue;
         if (rename(tmp, o->path) != 0) {
-            o->rc = cf_error_set(&o->err, CF_EIO, "%s: rename failed: %s", o->path,
-                                 strerror(errno));
+            o->rc =
+                cf_error_set(&o->err, CF_EIO, "%s: rename failed: %s", o->path, strerror(errno));
             unlink(tmp);
         }
     }

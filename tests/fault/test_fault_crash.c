@@ -393,7 +393,7 @@ struct log_view {
     uint64_t owed; /* delivered leaves due: a recipient of each accepted referral and notice */
     size_t rejected_distinct; /* refused envelopes, each counted once however often refused */
     size_t accepted_unseen;   /* accepted leaves no sender has a receipt for (yet) */
-    size_t behind; /* receipts for leaves past the LMDB snapshot of a live broker */
+    size_t behind;            /* receipts for leaves past the LMDB snapshot of a live broker */
 };
 
 /* Reads the whole log (the broker may be running: LMDB gives a reader one
@@ -402,8 +402,9 @@ struct log_view {
  *    its leaf, and no referral reported rejected was accepted; only `live`
  *    (a running broker, whose newest batches are durable in its redo log and
  *    reach LMDB within commit_ms) may hold receipts past the snapshot, which
- *    are counted in v->behind (as are rejections past it); a stopped or killed broker's log, which the
- *    read-only open brings up to date from the redo log, must hold them all;
+ *    are counted in v->behind (as are rejections past it); the log of a
+ *    stopped or killed broker, which the read-only open brings up to date
+ *    from the redo log, must hold them all;
  *  - each accepted referral has its new_referral notice (the same commit);
  *  - every delivered leaf is one recipient's answer to an accepted referral
  *    or notice for it, at most once per recipient;
