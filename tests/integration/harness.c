@@ -817,7 +817,7 @@ static bool control_answers(const char *path)
     return ok;
 }
 
-void net_agent_start(struct net *n, const char *id, const char *fault)
+void net_agent_spawn(struct net *n, const char *id, const char *fault)
 {
     struct net_agent *g = net_agent_of(n, id);
     const char *plain[] = {CF_BIN_DIR "/childfirst-agent", "-c", g->ini, NULL}, *wrapped[64];
@@ -836,9 +836,6 @@ void net_agent_start(struct net *n, const char *id, const char *fault)
         snprintf(fault_var, sizeof fault_var, "CF_TEST_FAULT=%s", fault);
         env[k++] = fault_var;
     }
-    /* An agent that never had a directory has none until it reaches the
-     * broker: with the broker up, it is ready once it has loaded one. */
-    bool fresh = !net_file_contains(g->log, "DIRECTORY-LOADED") && net_broker_listening(n);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, g->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -848,6 +845,15 @@ void net_agent_start(struct net *n, const char *id, const char *fault)
     free(env);
     if (rc != 0)
         fail_msg("cannot start the agent %s: %s", id, strerror(rc));
+}
+
+void net_agent_start(struct net *n, const char *id, const char *fault)
+{
+    struct net_agent *g = net_agent_of(n, id);
+    /* An agent that never had a directory has none until it reaches the
+     * broker: with the broker up, it is ready once it has loaded one. */
+    bool fresh = !net_file_contains(g->log, "DIRECTORY-LOADED") && net_broker_listening(n);
+    net_agent_spawn(n, id, fault);
     /* Ready when its control socket answers: a killed agent leaves its
      * socket file behind, so the file alone may still be the dead one's. */
     char sock[700];

@@ -168,8 +168,13 @@ void net_log_record(struct net *n, uint64_t index, uint8_t **rec, size_t *len);
  * `extra_ini` lines appended to [agent] (may be NULL). */
 void net_agent_setup(struct net *n, const char *id, const char *extra_ini);
 struct net_agent *net_agent_of(struct net *n, const char *id);
-/* Starts the agent; `fault` (may be NULL) is set as CF_TEST_FAULT. */
+/* Starts the agent; `fault` (may be NULL) is set as CF_TEST_FAULT. Returns
+ * once its control socket answers (and, the first time, it has the
+ * directory). */
 void net_agent_start(struct net *n, const char *id, const char *fault);
+/* Starts it without waiting: for an agent that may stop at its fault point
+ * before it could be seen ready. */
+void net_agent_spawn(struct net *n, const char *id, const char *fault);
 /* SIGTERM, then asserts a clean exit. */
 void net_agent_stop(struct net *n, const char *id);
 void net_agent_kill(struct net *n, const char *id);
