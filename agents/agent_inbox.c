@@ -16,6 +16,7 @@
 
 #include <sodium.h>
 
+#include "agent_http.h"
 #include "agent_link.h"
 #include "agent_notice.h"
 #include "agent_store.h"
@@ -157,14 +158,15 @@ static int check_content(struct agent *a, const struct cf_frame *f, struct deliv
     return 0;
 }
 
-/* A frame kept in the open batch (a Deliver, a delivery report; for a nack,
- * only its checkpoint): what its answer, log line, spool file and live-feed
- * line need once the batch has committed. */
+/* A frame kept in the open batch (a Deliver, a delivery report, a receipt;
+ * for a nack, only its checkpoint): what its answer, log line, spool file,
+ * live-feed line and waiting clients need once the batch has committed. */
 struct agent_pending {
     uint64_t leaf; /* the leaf the answer names */
     uint8_t message_id[CF_MESSAGE_ID_LEN], hash[CF_HASH_LEN];
-    char answer[48]; /* CF_ACK_OK, or a nack's code */
+    char answer[48]; /* CF_ACK_OK, a nack's code, or "" for none */
     bool repeat;
+    bool settle;    /* a receipt for message_id: tell the spool, control and dashboard */
     json_t *doc;    /* what to spool; NULL for a nack or a report */
     char event[24]; /* the log line once committed: none when "" */
     char detail[256];
@@ -438,24 +440,47 @@ int agent_batch_open(struct agent *a)
     return 0;
 }
 
+/* Adds a pending item with its log line; NULL when out of memory. */
+static struct agent_pending *pending_add(struct agent *a,
+                                         const uint8_t message_id[CF_MESSAGE_ID_LEN],
+                                         const char *event, const char *detail)
+{
+    struct agent_pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    memcpy(p->message_id, message_id, CF_MESSAGE_ID_LEN);
+    snprintf(p->event, sizeof p->event, "%s", event ? event : "");
+    snprintf(p->detail, sizeof p->detail, "%s", detail ? detail : "");
+    a->batch.items[a->batch.n++] = p;
+    return p;
+}
+
 int agent_batch_answer(struct agent *a, uint64_t leaf, const uint8_t message_id[CF_MESSAGE_ID_LEN],
                        const uint8_t hash[CF_HASH_LEN], const char *answer, json_t *doc,
                        bool repeat, const char *event, const char *detail)
 {
-    struct agent_pending *p = calloc(1, sizeof *p);
+    struct agent_pending *p = pending_add(a, message_id, event, detail);
     if (!p) {
         json_decref(doc);
         return CF_ENOMEM;
     }
     p->leaf = leaf;
-    memcpy(p->message_id, message_id, CF_MESSAGE_ID_LEN);
     memcpy(p->hash, hash, CF_HASH_LEN);
     snprintf(p->answer, sizeof p->answer, "%s", answer);
     p->repeat = repeat;
     p->doc = doc;
-    snprintf(p->event, sizeof p->event, "%s", event ? event : "");
-    snprintf(p->detail, sizeof p->detail, "%s", detail ? detail : "");
-    a->batch.items[a->batch.n++] = p;
+    if (a->batch.n == AGENT_BATCH_MAX)
+        agent_batch_flush(a);
+    return 0;
+}
+
+int agent_batch_settled(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN],
+                        const char *event, const char *detail)
+{
+    struct agent_pending *p = pending_add(a, message_id, event, detail);
+    if (!p)
+        return CF_ENOMEM;
+    p->settle = true;
     if (a->batch.n == AGENT_BATCH_MAX)
         agent_batch_flush(a);
     return 0;
@@ -592,20 +617,36 @@ void agent_batch_flush(struct agent *a)
         kept |= rc == 0 && b->items[i]->doc && b->items[i]->answer[0];
     if (kept)
         agent_fault_point("after-inbox-commit");
+    bool settled = false;
     for (size_t i = 0; i < b->n; i++) {
         struct agent_pending *p = b->items[i];
         if (rc == 0 && p->answer[0]) {
             if (p->doc && !p->repeat)
                 push_event(a, p->doc);
             send_answer(a, p);
-            if (p->event[0])
-                cf_log_info(p->event, "%s", p->detail);
+        }
+        if (rc == 0 && (p->answer[0] || p->settle) && p->event[0])
+            cf_log_info(p->event, "%s", p->detail);
+        settled |= rc == 0 && p->settle;
+    }
+    /* The items are taken off the batch first: what follows may open another. */
+    size_t n = b->n;
+    struct agent_pending *items[AGENT_BATCH_MAX];
+    memcpy(items, b->items, n * sizeof *items);
+    b->n = 0;
+    b->note_len = 0;
+    if (settled)
+        agent_link_ask_status(a); /* the commits that took them changed the broker's figures */
+    for (size_t i = 0; i < n; i++) {
+        struct agent_pending *p = items[i];
+        if (rc == 0 && p->settle) {
+            agent_spool_answered(a, p->message_id);
+            agent_control_answered(a, p->message_id);
+            agent_http_answered(a, p->message_id);
         }
         json_decref(p->doc);
         free(p);
     }
-    b->n = 0;
-    b->note_len = 0;
 }
 
 /* ---- The agent's own notices ---- */

@@ -586,7 +586,9 @@ void agent_link_ready(struct agent *a)
         struct cf_frame f;
         struct cf_error err = {0};
         int rc = cf_wire_frame_decode(buf, len, &f, &err);
-        if (rc != 0 || (f.kind != CF_FRAME_DELIVER && f.kind != CF_FRAME_REPORT) || !a->connected)
+        bool batched =
+            f.kind == CF_FRAME_DELIVER || f.kind == CF_FRAME_REPORT || f.kind == CF_FRAME_ACCEPTED;
+        if (rc != 0 || !batched || !a->connected)
             agent_batch_flush(a); /* the batch's answers go first, in order */
         if (rc != 0) {
             cf_log_error("FRAME-UNREADABLE", "from=broker code=%s", cf_error_name(err.code));

@@ -85,10 +85,16 @@ int agent_batch_open(struct agent *a);
 int agent_batch_answer(struct agent *a, uint64_t leaf, const uint8_t message_id[CF_MESSAGE_ID_LEN],
                        const uint8_t hash[CF_HASH_LEN], const char *answer, json_t *doc,
                        bool repeat, const char *event, const char *detail);
+/* Queues what a receipt for our message `message_id` settles, once the batch
+ * has committed: its spool file is moved with its receipt, and waiting
+ * control clients and the dashboard are answered; `event` `detail` is logged
+ * then. CF_ENOMEM: not queued. */
+int agent_batch_settled(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN],
+                        const char *event, const char *detail);
 /* Commits the open batch, if any, writes its spool files, then sends its
  * answers; after a failed commit nothing is answered and the broker offers
- * the frames again. Called before any frame but a Deliver or a delivery
- * report is handled, when the DEALER is drained, and before a resync or the
+ * the frames again. Called before any frame but a Deliver, a delivery report
+ * or an Accepted is handled, when the DEALER is drained, and before a resync or the
  * split-view alarm. */
 void agent_batch_flush(struct agent *a);
 void agent_outbox_answer(struct agent *a, const uint8_t *frame, size_t len,

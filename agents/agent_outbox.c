@@ -257,8 +257,9 @@ static void on_accepted(struct agent *a, const uint8_t *frame, size_t len, const
     MDB_val v;
     struct cf_error err = {0};
     struct cf_checkpoint kept, cp;
-    if (mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
-        return;
+    /* Kept in the batch, with the frames around it. */
+    if (agent_batch_open(a) != 0 || agent_write_begin(a, &txn) != 0)
+        return; /* kept in the outbox: resent, and answered again from dedup */
     int rc = agent_checkpoint_advance(a, txn, f->checkpoint, f->checkpoint_len, f->consistency_from,
                                       (const uint8_t(*)[CF_MERKLE_HASH])f->consistency,
                                       f->n_consistency, &kept, &err);
@@ -301,15 +302,12 @@ static void on_accepted(struct agent *a, const uint8_t *frame, size_t len, const
         mdb_txn_abort(txn);
     else
         rc = agent_checkpoint_commit(a, txn, &kept, f->checkpoint, f->checkpoint_len);
-    if (rc != 0) {
+    char detail[128];
+    snprintf(detail, sizeof detail, "message=%s leaf=%" PRIu64, id, f->leaf_index);
+    if (rc == 0)
+        rc = agent_batch_settled(a, f->message_id, "MESSAGE-ACCEPTED", detail);
+    if (rc != 0)
         cf_log_error("OUTBOX-UPDATE-FAILED", "message=%s code=%s", id, cf_error_name(rc));
-        return;
-    }
-    cf_log_info("MESSAGE-ACCEPTED", "message=%s leaf=%" PRIu64, id, f->leaf_index);
-    agent_link_ask_status(a); /* the commit that took it changed the broker's figures */
-    agent_spool_answered(a, f->message_id);
-    agent_control_answered(a, f->message_id);
-    agent_http_answered(a, f->message_id);
 }
 
 static void on_rejected(struct agent *a, const uint8_t *frame, size_t len, const struct cf_frame *f,
