@@ -289,9 +289,11 @@ void agent_control_tick(struct agent *a, uint64_t now_ms);
 
 /* Picks up the .json files in spool/outbox and finishes any move a crash interrupted. */
 void agent_spool_scan(struct agent *a);
-/* After the broker answers a spooled message: move it to sent/ with a
- * .receipt.json, or to rejected/ with an .error.json. */
-void agent_spool_answered(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN]);
+/* After the broker answers spooled messages: move each to sent/ with a
+ * .receipt.json, or to rejected/ with an .error.json; the side files of all
+ * `n` take two syncs of the file system, their moves one of each folder, and
+ * their bindings one commit. */
+void agent_spool_answered(struct agent *a, const uint8_t (*ids)[CF_MESSAGE_ID_LEN], size_t n);
 /* Writes spool/inbox/<case_id>/<leaf>-<type>.json (temp, fsync, rename); a
  * notice is <leaf>-notice.json, its kind inside (DESIGN.md section 9: "Notices
  * are written the same way"). The agent's own notices (leaf at or above

@@ -617,7 +617,6 @@ void agent_batch_flush(struct agent *a)
         kept |= rc == 0 && b->items[i]->doc && b->items[i]->answer[0];
     if (kept)
         agent_fault_point("after-inbox-commit");
-    bool settled = false;
     for (size_t i = 0; i < b->n; i++) {
         struct agent_pending *p = b->items[i];
         if (rc == 0 && p->answer[0]) {
@@ -627,7 +626,6 @@ void agent_batch_flush(struct agent *a)
         }
         if (rc == 0 && (p->answer[0] || p->settle) && p->event[0])
             cf_log_info(p->event, "%s", p->detail);
-        settled |= rc == 0 && p->settle;
     }
     /* The items are taken off the batch first: what follows may open another. */
     size_t n = b->n;
@@ -635,12 +633,18 @@ void agent_batch_flush(struct agent *a)
     memcpy(items, b->items, n * sizeof *items);
     b->n = 0;
     b->note_len = 0;
-    if (settled)
+    uint8_t ids[AGENT_BATCH_MAX][CF_MESSAGE_ID_LEN];
+    size_t n_ids = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rc == 0 && items[i]->settle)
+            memcpy(ids[n_ids++], items[i]->message_id, CF_MESSAGE_ID_LEN);
+    if (n_ids > 0) {
         agent_link_ask_status(a); /* the commits that took them changed the broker's figures */
+        agent_spool_answered(a, (const uint8_t(*)[CF_MESSAGE_ID_LEN])ids, n_ids);
+    }
     for (size_t i = 0; i < n; i++) {
         struct agent_pending *p = items[i];
         if (rc == 0 && p->settle) {
-            agent_spool_answered(a, p->message_id);
             agent_control_answered(a, p->message_id);
             agent_http_answered(a, p->message_id);
         }

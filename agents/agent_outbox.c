@@ -333,7 +333,7 @@ static void on_rejected(struct agent *a, const uint8_t *frame, size_t len, const
         return;
     }
     cf_log_warn("MESSAGE-REJECTED", "message=%s code=%s reason=\"%s\"", id, f->code, f->reason);
-    agent_spool_answered(a, f->message_id);
+    agent_spool_answered(a, &f->message_id, 1);
     agent_control_answered(a, f->message_id);
     agent_http_answered(a, f->message_id);
 }

@@ -38,37 +38,69 @@ static bool spool_name_ok(const char *name)
            strcmp(name + n - 5, ".json") == 0;
 }
 
-/* Writes FILE.receipt.json or FILE.error.json, then moves FILE beside it. */
-static int finish_move(struct agent *a, const char *name, enum agent_outcome outcome,
-                       const json_t *detail)
-{
-    const char *sub = outcome == AGENT_ACCEPTED ? "sent" : "rejected";
-    const char *suffix = outcome == AGENT_ACCEPTED ? ".receipt.json" : ".error.json";
+/* An answered spool file's move: FILE.receipt.json or FILE.error.json is
+ * written beside its destination, then FILE is moved there. */
+struct move {
+    char name[NAME_MAX_LEN + 1];
+    uint8_t id[CF_MESSAGE_ID_LEN];
+    const char *sub;
     char from[2 * AGENT_PATH_MAX], to[2 * AGENT_PATH_MAX], side[2 * AGENT_PATH_MAX + 16];
-    spool_path(a, from, sizeof from, "outbox", name);
-    spool_path(a, to, sizeof to, sub, name);
-    snprintf(side, sizeof side, "%s%s", to, suffix);
-    char *text = json_dumps(detail, JSON_INDENT(2) | JSON_SORT_KEYS);
-    struct cf_error err = {0};
-    int rc = text ? cf_file_write_atomic(side, text, strlen(text), 0640, &err) : CF_ENOMEM;
-    free(text);
-    if (rc == 0 && rename(from, to) != 0 && errno != ENOENT)
-        rc = cf_error_set(&err, CF_EIO, "%s: cannot move to %s: %s", from, sub, strerror(errno));
-    if (rc == 0)
-        rc = cf_file_sync_parent(to, &err);
+    char *text; /* the side file's */
+};
+
+static int move_prepare(struct agent *a, struct move *m, enum agent_outcome outcome,
+                        const json_t *detail)
+{
+    m->sub = outcome == AGENT_ACCEPTED ? "sent" : "rejected";
+    spool_path(a, m->from, sizeof m->from, "outbox", m->name);
+    spool_path(a, m->to, sizeof m->to, m->sub, m->name);
+    snprintf(m->side, sizeof m->side, "%s%s", m->to,
+             outcome == AGENT_ACCEPTED ? ".receipt.json" : ".error.json");
+    m->text = json_dumps(detail, JSON_INDENT(2) | JSON_SORT_KEYS);
+    return m->text ? 0 : CF_ENOMEM;
+}
+
+/* Moves FILE, once its side file is durable (ENOENT: a crash moved it), and
+ * logs how it went. */
+static int move_file(struct move *m, int rc, struct cf_error *err)
+{
+    if (rc == 0 && rename(m->from, m->to) != 0 && errno != ENOENT)
+        rc = cf_error_set(err, CF_EIO, "%s: cannot move to %s: %s", m->from, m->sub,
+                          strerror(errno));
     if (rc != 0)
-        cf_log_error("SPOOL-MOVE-FAILED", "file=%s reason=\"%s\"", name, err.text);
+        cf_log_error("SPOOL-MOVE-FAILED", "file=%s reason=\"%s\"", m->name,
+                     err->text[0] ? err->text : cf_strerror(rc));
     else
-        cf_log_info("SPOOL-MOVED", "file=%s to=%s", name, sub);
+        cf_log_info("SPOOL-MOVED", "file=%s to=%s", m->name, m->sub);
     return rc;
 }
 
-static void unbind(struct agent *a, const char *name)
+static int finish_move(struct agent *a, const char *name, enum agent_outcome outcome,
+                       const json_t *detail)
+{
+    struct move m = {0};
+    struct cf_error err = {0};
+    snprintf(m.name, sizeof m.name, "%s", name);
+    int rc = move_prepare(a, &m, outcome, detail);
+    if (rc == 0)
+        rc = cf_file_write_atomic(m.side, m.text, strlen(m.text), 0640, &err);
+    rc = move_file(&m, rc, &err);
+    if (rc == 0 && (rc = cf_file_sync_parent(m.to, &err)) != 0)
+        cf_log_error("SPOOL-MOVE-FAILED", "file=%s reason=\"%s\"", name, err.text);
+    free(m.text);
+    return rc;
+}
+
+/* Forgets the bindings of the first `n` of `moves`, in one commit. */
+static void unbind(struct agent *a, const struct move *moves, size_t n)
 {
     MDB_txn *txn;
-    if (mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
+    if (n == 0 || mdb_txn_begin(a->store.env, NULL, 0, &txn) != 0)
         return;
-    if (agent_store_del(txn, a->store.spool, name, strlen(name)) == 0)
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = agent_store_del(txn, a->store.spool, moves[i].name, strlen(moves[i].name));
+    if (rc == 0)
         mdb_txn_commit(txn);
     else
         mdb_txn_abort(txn);
@@ -91,38 +123,83 @@ static bool bound(struct agent *a, const char *name, uint8_t id[CF_MESSAGE_ID_LE
     return found;
 }
 
-static void complete(struct agent *a, const char *name, const uint8_t id[CF_MESSAGE_ID_LEN])
+/* Finishes the moves of answered files (name and id set), with two syncs of
+ * the file system for all the side files and one of each destination folder
+ * for all the moves; those not yet answered wait, and a failed one is
+ * finished at a later scan. Reorders `moves`. */
+static void complete(struct agent *a, struct move *moves, size_t n)
 {
-    json_t *detail;
-    enum agent_outcome o = agent_outcome(a, id, &detail);
-    if ((o == AGENT_ACCEPTED || o == AGENT_REJECTED) && detail &&
-        finish_move(a, name, o, detail) == 0)
-        unbind(a, name);
-    json_decref(detail);
+    struct cf_file_out *files = calloc(n, sizeof *files);
+    if (!files)
+        return; /* each is finished at a later scan */
+    size_t ready = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *detail;
+        enum agent_outcome o = agent_outcome(a, moves[i].id, &detail);
+        if ((o == AGENT_ACCEPTED || o == AGENT_REJECTED) && detail &&
+            move_prepare(a, &moves[i], o, detail) == 0) {
+            struct move t = moves[ready]; /* the answered ones first */
+            moves[ready] = moves[i];
+            moves[i] = t;
+            ready++;
+        }
+        json_decref(detail);
+    }
+    for (size_t i = 0; i < ready; i++)
+        files[i] = (struct cf_file_out){
+            .path = moves[i].side, .buf = moves[i].text, .len = strlen(moves[i].text)};
+    size_t failed = cf_file_write_many(files, ready, 0640); /* move_file logs each */
+    (void)failed;
+    size_t moved = 0;
+    bool synced[2] = {false, false};
+    for (size_t i = 0; i < ready; i++) {
+        struct move *m = &moves[i];
+        if (move_file(m, files[i].rc, &files[i].err) != 0)
+            continue;
+        bool *done = &synced[strcmp(m->sub, "sent") == 0];
+        struct cf_error err = {0};
+        if (!*done && cf_file_sync_parent(m->to, &err) != 0) {
+            cf_log_error("SPOOL-MOVE-FAILED", "file=%s reason=\"%s\"", m->name, err.text);
+            continue;
+        }
+        *done = true;
+        struct move t = moves[moved]; /* the moved ones first, for unbind */
+        moves[moved++] = *m;
+        *m = t;
+    }
+    unbind(a, moves, moved);
+    for (size_t i = 0; i < n; i++)
+        free(moves[i].text);
+    free(files);
 }
 
-void agent_spool_answered(struct agent *a, const uint8_t message_id[CF_MESSAGE_ID_LEN])
+void agent_spool_answered(struct agent *a, const uint8_t (*ids)[CF_MESSAGE_ID_LEN], size_t n)
 {
-    /* Pending spool files are few: find the one bound to this message. */
+    /* Pending spool files are few: find the ones bound to these messages. */
     MDB_txn *txn;
     MDB_cursor *c;
     MDB_val k, v;
-    char name[NAME_MAX_LEN + 1] = "";
-    if (mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) != 0)
+    struct move *moves = n ? calloc(n, sizeof *moves) : NULL;
+    size_t found = 0;
+    if (!moves || mdb_txn_begin(a->store.env, NULL, MDB_RDONLY, &txn) != 0) {
+        free(moves);
         return;
+    }
     if (mdb_cursor_open(txn, a->store.spool, &c) == 0) {
-        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !name[0];
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && found < n;
              rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-            if (v.mv_size == CF_MESSAGE_ID_LEN && k.mv_size <= NAME_MAX_LEN &&
-                memcmp(v.mv_data, message_id, CF_MESSAGE_ID_LEN) == 0) {
-                memcpy(name, k.mv_data, k.mv_size);
-                name[k.mv_size] = 0;
-            }
+            for (size_t i = 0; i < n; i++)
+                if (v.mv_size == CF_MESSAGE_ID_LEN && k.mv_size <= NAME_MAX_LEN &&
+                    memcmp(v.mv_data, ids[i], CF_MESSAGE_ID_LEN) == 0) {
+                    memcpy(moves[found].name, k.mv_data, k.mv_size);
+                    memcpy(moves[found++].id, ids[i], CF_MESSAGE_ID_LEN);
+                    break;
+                }
         mdb_cursor_close(c);
     }
     mdb_txn_abort(txn);
-    if (name[0])
-        complete(a, name, message_id);
+    complete(a, moves, found);
+    free(moves);
 }
 
 /* A file the agent cannot accept goes straight to rejected/ with the reason. */
@@ -201,7 +278,10 @@ static void pick_up(struct agent *a, const char *name)
     char path[2 * AGENT_PATH_MAX];
     uint8_t id[CF_MESSAGE_ID_LEN];
     if (bound(a, name, id)) {
-        complete(a, name, id); /* answered before a crash, or still waiting: both fine */
+        struct move m = {0};
+        snprintf(m.name, sizeof m.name, "%s", name);
+        memcpy(m.id, id, CF_MESSAGE_ID_LEN);
+        complete(a, &m, 1); /* answered before a crash, or still waiting: both fine */
         return;
     }
     spool_path(a, path, sizeof path, "outbox", name);
