@@ -151,23 +151,34 @@ static void complete(struct agent *a, struct move *moves, size_t n)
     size_t failed = cf_file_write_many(files, ready, 0640); /* move_file logs each */
     (void)failed;
     size_t moved = 0;
-    bool synced[2] = {false, false};
-    for (size_t i = 0; i < ready; i++) {
-        struct move *m = &moves[i];
-        if (move_file(m, files[i].rc, &files[i].err) != 0)
-            continue;
-        bool *done = &synced[strcmp(m->sub, "sent") == 0];
-        struct cf_error err = {0};
-        if (!*done && cf_file_sync_parent(m->to, &err) != 0) {
-            cf_log_error("SPOOL-MOVE-FAILED", "file=%s reason=\"%s\"", m->name, err.text);
-            continue;
+    for (size_t i = 0; i < ready; i++)
+        if (move_file(&moves[i], files[i].rc, &files[i].err) == 0) {
+            struct move t = moves[moved]; /* the moved ones first */
+            moves[moved++] = moves[i];
+            moves[i] = t;
         }
-        *done = true;
-        struct move t = moves[moved]; /* the moved ones first, for unbind */
-        moves[moved++] = *m;
-        *m = t;
-    }
-    unbind(a, moves, moved);
+    /* One sync of each destination folder, after all its moves; only the
+     * files it made durable are unbound. */
+    bool durable[2] = {true, true}; /* rejected/, sent/ */
+    for (int into_sent = 0; into_sent < 2; into_sent++)
+        for (size_t i = 0; i < moved; i++) {
+            struct cf_error err = {0};
+            if ((strcmp(moves[i].sub, "sent") == 0) != into_sent)
+                continue;
+            if (cf_file_sync_parent(moves[i].to, &err) != 0) {
+                cf_log_error("SPOOL-MOVE-FAILED", "file=%s reason=\"%s\"", moves[i].name, err.text);
+                durable[into_sent] = false;
+            }
+            break;
+        }
+    size_t kept = 0;
+    for (size_t i = 0; i < moved; i++)
+        if (durable[strcmp(moves[i].sub, "sent") == 0]) {
+            struct move t = moves[kept];
+            moves[kept++] = moves[i];
+            moves[i] = t;
+        }
+    unbind(a, moves, kept);
     for (size_t i = 0; i < n; i++)
         free(moves[i].text);
     free(files);
