@@ -208,7 +208,8 @@ static void test_flipped_bytes(void **state)
         char out[8192], err[8192];
         int vrc = net_audit_verify(&f->n, f->n.state_dir, out, sizeof out, err, sizeof err);
         if (vrc >= 128)
-            fail_msg("round %u: audit verify died of signal %d (flips%s)", r, vrc - 128, where);
+            fail_msg("round %u: audit verify died of signal %d (flips%s):\n%s", r, vrc - 128,
+                     where, err);
         if (!*table && vrc != 0)
             fail_msg("round %u: no log table changed, yet audit verify failed (flips%s):\n%s%s",
                      r, where, out, err);
